@@ -1,0 +1,85 @@
+"""Building: load every campaign, render it, write `build/<id>/` — and report every problem in one run.
+
+A campaign that fails to load or render writes nothing; the others are still built, so one broken
+file does not hold up the review of the rest.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from newsletter.campaign import load_campaigns
+from newsletter.errors import NewsletterError, unique
+from newsletter.files import atomic_write
+from newsletter.render import Rendered, Renderer
+from newsletter.settings import Project
+
+
+@dataclass(frozen=True)
+class Built:
+    rendered: Rendered
+    out_dir: Path
+    written: bool  # False when --strict refused it for its warnings
+
+
+@dataclass
+class BuildReport:
+    built: list[Built] = field(default_factory=list)
+    errors: list[NewsletterError] = field(default_factory=list)
+
+    @property
+    def refused(self) -> list[Built]:
+        return [b for b in self.built if not b.written]
+
+
+def build(
+    project: Project, ids: Sequence[str] = (), *, out: Path | None = None, strict: bool = False
+) -> BuildReport:
+    """Build the named campaigns (all when none are named) into `out` (default: `build/`)."""
+    out = out or project.root / "build"
+    campaigns, errors = load_campaigns(project, ids)
+    report = BuildReport(errors=list(errors))
+    if not campaigns:
+        return report
+    renderer = Renderer(project)
+    for campaign in campaigns:
+        try:
+            rendered = renderer.render(campaign)
+        except NewsletterError as error:
+            report.errors.append(error)
+            continue
+        out_dir = out / campaign.id
+        written = not (strict and rendered.warnings)
+        if written:
+            write_campaign(rendered, out_dir)
+        report.built.append(Built(rendered=rendered, out_dir=out_dir, written=written))
+    report.errors = unique(report.errors)
+    return report
+
+
+def write_campaign(rendered: Rendered, out_dir: Path) -> None:
+    atomic_write(out_dir / "email.html", rendered.html)
+    atomic_write(out_dir / "email.txt", rendered.text)
+    atomic_write(out_dir / "meta.json", json.dumps(meta(rendered), indent=2, ensure_ascii=False) + "\n")
+
+
+def meta(rendered: Rendered) -> dict[str, Any]:
+    """What the review page, the checks and the sender need to know without parsing the HTML."""
+    campaign = rendered.campaign
+    return {
+        "id": campaign.id,
+        "subject": campaign.subject,
+        "preheader": campaign.preheader,
+        "locale": campaign.locale,
+        "template": campaign.template,
+        "sizes": {"html_bytes": rendered.html_bytes, "text_bytes": rendered.text_bytes},
+        "links": [
+            {"url": link.url, "block": link.block, "kind": str(link.kind), "label": link.label}
+            for link in rendered.links
+        ],
+        "warnings": list(rendered.warnings),
+    }

@@ -1,0 +1,433 @@
+"""The campaign models, and loading campaigns, books and authors from the project's YAML files.
+
+Loading is two steps. The files are validated as written (pydantic models that mirror the YAML, so
+that every error names the key and line the editor typed); then references to columns, books and
+authors are resolved into plain frozen dataclasses that the renderer uses and never has to check.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import partial
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+from pydantic import BeforeValidator, Field, RootModel, field_validator, model_validator
+
+from newsletter.columns import Column, make_excerpt, read_column
+from newsletter.errors import NewsletterError, NewsletterErrors, did_you_mean, unique
+from newsletter.settings import Project
+from newsletter.validation import (
+    HttpsUrl,
+    LineMap,
+    Loc,
+    Locale,
+    SingleLine,
+    StrictModel,
+    field_name,
+    load_yaml,
+    validate,
+)
+
+T = TypeVar("T")
+CAMPAIGN_ID = re.compile(r"[a-z0-9][a-z0-9_-]*")
+HANDLE = re.compile(r"[A-Za-z0-9_.]+")
+
+# -- the plain data the rest of the pipeline works with ----------------------------------------
+
+
+@dataclass(frozen=True)
+class Author:
+    name: str
+    handle: str | None  # without the "@"
+    bio: str | None
+    photo: str | None = None
+
+
+@dataclass(frozen=True)
+class Book:
+    sku: str
+    title: str
+    subtitle: str | None
+    co_authors: tuple[str, ...]
+    price: Decimal
+    currency: str
+    cover_url: str
+    cover_alt: str
+    shop_url: str
+    cta: str | None  # None: the locale's default ("BESTEL NU!" / "ORDER NOW")
+
+
+@dataclass(frozen=True)
+class Teaser:
+    title: str
+    label: str | None
+    url: str
+    excerpt: str
+    author: Author
+    image: str | None = None
+    image_alt: str | None = None
+
+
+@dataclass(frozen=True)
+class Campaign:
+    id: str
+    path: Path
+    subject: str
+    preheader: str
+    locale: str
+    teasers: tuple[Teaser, ...]
+    books: tuple[Book, ...]
+    intro: str | None = None
+    sign_off: str | None = None
+    template: str = "email"
+
+
+# -- the files as written -----------------------------------------------------------------------
+
+
+def _price(value: Any) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
+        raise ValueError("must be an amount in euros like 34.95")
+    if isinstance(value, str):
+        if not re.fullmatch(r"\d+(\.\d+)?", value.strip()):
+            raise ValueError("must be an amount in euros like 34.95 (a dot before the cents, no € sign)")
+        value = Decimal(value.strip())
+    amount = Decimal(value)
+    if amount <= 0:
+        raise ValueError("must be a positive amount like 34.95")
+    exponent = amount.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -2:
+        raise ValueError("must have at most two decimals (whole cents) like 34.95")
+    return amount
+
+
+def _currency(value: Any) -> str:
+    if not isinstance(value, str) or value.strip().upper() != "EUR":
+        raise ValueError("must be EUR: books are sold in euros")
+    return "EUR"
+
+
+def _handle(value: Any) -> Any:
+    if isinstance(value, str):
+        value = value.strip().removeprefix("@")
+        if not HANDLE.fullmatch(value):
+            raise ValueError("must be a social handle like @mariekeschrijft")
+    return value
+
+
+Price = Annotated[Decimal, BeforeValidator(_price)]
+Currency = Annotated[str, BeforeValidator(_currency)]
+Handle = Annotated[str, BeforeValidator(_handle)]
+
+
+class AuthorEntry(StrictModel):
+    name: SingleLine
+    handle: Handle | None = None
+    bio: str | None = None
+    photo: HttpsUrl | None = None
+
+
+class AuthorsFile(RootModel[dict[str, AuthorEntry]]):
+    pass
+
+
+class BookFile(StrictModel):
+    title: SingleLine
+    subtitle: SingleLine | None = None
+    co_authors: tuple[SingleLine, ...] = ()
+    price: Price
+    currency: Currency = "EUR"
+    cover_url: HttpsUrl
+    cover_alt: SingleLine
+    shop_url: HttpsUrl
+    cta: SingleLine | None = None
+
+
+class TeaserEntry(StrictModel):
+    column: SingleLine | None = None
+    title: SingleLine | None = None
+    label: SingleLine | None = None
+    url: HttpsUrl | None = None
+    author: SingleLine | None = None
+    image: HttpsUrl | None = None
+    image_alt: SingleLine | None = None
+    excerpt: str | None = None
+    excerpt_words: int = Field(default=50, ge=10, le=400)
+
+    @model_validator(mode="after")
+    def _column_or_inline(self) -> TeaserEntry:
+        if self.column is None and (self.title is None or self.excerpt is None):
+            raise ValueError("needs a 'column' file, or a 'title' and an 'excerpt' given inline")
+        if self.image and not self.image_alt:
+            raise ValueError("has an 'image' but no 'image_alt' (describe the image for screen readers)")
+        return self
+
+
+class CampaignFile(StrictModel):
+    subject: SingleLine
+    preheader: SingleLine
+    locale: Locale | None = None
+    intro: str | None = None
+    sign_off: str | None = None
+    template: SingleLine = "email"
+    teasers: list[TeaserEntry] = Field(min_length=1)
+    books: list[SingleLine] = Field(min_length=1)
+
+    @field_validator("template")
+    @classmethod
+    def _template_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_-]+", value):
+            raise ValueError("must be the name of a template under templates/, like 'email'")
+        return value
+
+
+# -- loading ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Library:
+    """Books and authors loaded once per run and shared by every campaign that refers to them.
+
+    A broken book file is reported once, however many campaigns list it.
+    """
+
+    project: Project
+    _books: dict[str, Book | NewsletterError] = field(default_factory=dict)
+    _authors: dict[str, Author] | None = None
+
+    def book(self, sku: str) -> Book:
+        if sku not in self._books:
+            try:
+                self._books[sku] = load_book(self.project.books_dir / f"{sku}.yaml", sku)
+            except NewsletterError as error:
+                self._books[sku] = error
+        found = self._books[sku]
+        if isinstance(found, NewsletterError):
+            raise found
+        return found
+
+    def known_skus(self) -> list[str]:
+        return sorted(path.stem for path in self.project.books_dir.glob("*.yaml"))
+
+    @property
+    def authors(self) -> dict[str, Author]:
+        if self._authors is None:
+            self._authors = load_authors(self.project.authors_file)
+        return self._authors
+
+
+def load_authors(path: Path) -> dict[str, Author]:
+    if not path.exists():
+        return {}
+    data, lines = load_yaml(path)
+    entries = validate(AuthorsFile, data or {}, path=path, line_of=_line_of(lines)).root
+    return {
+        key: Author(name=entry.name, handle=entry.handle, bio=entry.bio, photo=entry.photo)
+        for key, entry in entries.items()
+    }
+
+
+def load_book(path: Path, sku: str) -> Book:
+    data, lines = load_yaml(path)
+    entry = validate(BookFile, _mapping(data, path), path=path, line_of=_line_of(lines))
+    return Book(
+        sku=sku,
+        title=entry.title,
+        subtitle=entry.subtitle,
+        co_authors=tuple(entry.co_authors),
+        price=entry.price,
+        currency=entry.currency,
+        cover_url=entry.cover_url,
+        cover_alt=entry.cover_alt,
+        shop_url=entry.shop_url,
+        cta=entry.cta,
+    )
+
+
+def campaign_files(
+    project: Project, ids: Sequence[str] = ()
+) -> tuple[dict[str, Path], list[NewsletterError]]:
+    """Every campaign file by id (its file name), and the problems found: two files with one id are an
+    error, not a choice, and so is asking for a campaign that does not exist."""
+    found: dict[str, Path] = {}
+    errors: list[NewsletterError] = []
+    for path in sorted([*project.campaigns_dir.glob("*.yaml"), *project.campaigns_dir.glob("*.yml")]):
+        campaign_id = path.stem
+        if campaign_id in found:
+            errors.append(
+                NewsletterError(
+                    f"duplicate campaign id '{campaign_id}': {found[campaign_id].name} has it too",
+                    path=path,
+                    hint="rename one of the files; the file name is the campaign id",
+                )
+            )
+            continue
+        found[campaign_id] = path
+    for campaign_id in ids:
+        if campaign_id not in found:
+            errors.append(
+                NewsletterError(
+                    f"no campaign '{campaign_id}' in {project.campaigns_dir.name}/",
+                    hint=did_you_mean(campaign_id, found) or f"known: {', '.join(found) or 'none'}",
+                )
+            )
+    wanted = {key: found[key] for key in ids if key in found} if ids else found
+    return wanted, errors
+
+
+def load_campaign(path: Path, library: Library) -> Campaign:
+    """One campaign with every reference resolved; all of its problems are raised together."""
+    campaign_id = path.stem
+    if not CAMPAIGN_ID.fullmatch(campaign_id):
+        raise NewsletterError(
+            "the file name is the campaign id and may hold only lower-case letters, digits, '-' and '_'",
+            path=path,
+        )
+    data, lines = load_yaml(path)
+    entry = validate(CampaignFile, _mapping(data, path), path=path, line_of=_line_of(lines))
+    project = library.project
+    errors: list[NewsletterError] = []
+    if not (project.templates_dir / f"{entry.template}.mjml.j2").is_file():
+        errors.append(_error_at(path, lines, ("template",), "no such template", _template_hint(project)))
+    teasers = [
+        _collect(errors, partial(_resolve_teaser, teaser, ("teasers", i), path, lines, library))
+        for i, teaser in enumerate(entry.teasers)
+    ]
+    books = [
+        _collect(errors, partial(_resolve_book, sku, ("books", i), path, lines, library))
+        for i, sku in enumerate(entry.books)
+    ]
+    if errors:
+        raise NewsletterErrors(errors)
+    return Campaign(
+        id=campaign_id,
+        path=path,
+        subject=entry.subject,
+        preheader=entry.preheader,
+        locale=entry.locale or project.settings.locale,
+        teasers=tuple(t for t in teasers if t is not None),
+        books=tuple(b for b in books if b is not None),
+        intro=entry.intro,
+        sign_off=entry.sign_off,
+        template=entry.template,
+    )
+
+
+def load_campaigns(project: Project, ids: Sequence[str] = ()) -> tuple[list[Campaign], list[NewsletterError]]:
+    """Every campaign that loads, and the problems of those that do not, so one run reports them all."""
+    library = Library(project)
+    campaigns: list[Campaign] = []
+    paths, errors = campaign_files(project, ids)
+    for path in paths.values():
+        campaign = _collect(errors, partial(load_campaign, path, library))
+        if campaign is not None:
+            campaigns.append(campaign)
+    return campaigns, unique(errors)
+
+
+def _resolve_teaser(entry: TeaserEntry, loc: Loc, path: Path, lines: LineMap, library: Library) -> Teaser:
+    column = _read_teaser_column(entry, loc, path, lines, library) if entry.column else None
+    url = entry.url or (column.url if column else None)
+    if url is None:
+        raise _error_at(path, lines, loc, "needs a 'url' (the column file has none)", field=(*loc, "url"))
+    title = entry.title or (column.title if column else "")
+    excerpt = entry.excerpt
+    if excerpt is None and column is not None:
+        excerpt = make_excerpt(column.blocks, entry.excerpt_words)
+    return Teaser(
+        title=title,
+        label=entry.label or (column.label if column else None),
+        url=url,
+        excerpt=(excerpt or "").strip(),
+        author=_resolve_author(entry, column, loc, path, lines, library),
+        image=entry.image or (column.image if column else None),
+        image_alt=entry.image_alt or (column.image_alt if column else None),
+    )
+
+
+def _read_teaser_column(entry: TeaserEntry, loc: Loc, path: Path, lines: LineMap, library: Library) -> Column:
+    assert entry.column is not None
+    columns_dir = library.project.columns_dir
+    name = entry.column
+    candidates = [columns_dir / name] + (
+        [] if Path(name).suffix else [columns_dir / f"{name}{ext}" for ext in (".md", ".txt")]
+    )
+    inside = all(c.resolve().is_relative_to(columns_dir.resolve()) for c in candidates)
+    existing = [c for c in candidates if c.is_file()] if inside else []
+    if not existing:
+        known = sorted(p.name for p in columns_dir.glob("*") if p.is_file()) if columns_dir.is_dir() else []
+        hint = (
+            did_you_mean(name, known) or "give a file name under columns/, like de-kunst-van-het-weglaten.txt"
+        )
+        raise _error_at(path, lines, (*loc, "column"), f"column file not found: columns/{name}", hint)
+    return read_column(existing[0])
+
+
+def _resolve_author(
+    entry: TeaserEntry, column: Column | None, loc: Loc, path: Path, lines: LineMap, library: Library
+) -> Author:
+    key = entry.author or (column.author if column else None)
+    authors = library.authors
+    if key is not None:
+        if key in authors:
+            return authors[key]
+        where = (*loc, "author") if entry.author else (*loc, "column")
+        origin = f" (named in columns/{column.path.name})" if column and not entry.author else ""
+        hint = did_you_mean(key, authors) or f"add '{key}' to authors.yaml"
+        raise _error_at(path, lines, where, f"unknown author '{key}'{origin}", hint, field=(*loc, "author"))
+    if column is not None and column.author_handle:
+        for author in authors.values():
+            if author.handle and author.handle.lower() == column.author_handle.lower():
+                return author
+    if column is not None and column.author_name:
+        return Author(name=column.author_name, handle=column.author_handle, bio=column.author_bio)
+    raise _error_at(
+        path,
+        lines,
+        loc,
+        "needs an 'author' (a key in authors.yaml); the column has no byline",
+        field=(*loc, "author"),
+    )
+
+
+def _resolve_book(sku: str, loc: Loc, path: Path, lines: LineMap, library: Library) -> Book:
+    if not (library.project.books_dir / f"{sku}.yaml").is_file():
+        hint = did_you_mean(sku, library.known_skus()) or f"add books/{sku}.yaml"
+        raise _error_at(path, lines, loc, f"unknown book '{sku}'", hint)
+    return library.book(sku)
+
+
+def _error_at(
+    path: Path, lines: LineMap, loc: Loc, message: str, hint: str | None = None, *, field: Loc | None = None
+) -> NewsletterError:
+    """An error at the YAML line of `loc`, named as `field` (defaults to `loc`)."""
+    return NewsletterError(
+        message, path=path, line=lines.line(loc), field=field_name(field or loc), hint=hint
+    )
+
+
+def _template_hint(project: Project) -> str:
+    names = sorted(p.name.removesuffix(".mjml.j2") for p in project.templates_dir.glob("*.mjml.j2"))
+    return f"templates/ has: {', '.join(names) or 'no .mjml.j2 templates'}"
+
+
+def _mapping(data: Any, path: Path) -> Any:
+    if data is None:
+        raise NewsletterError("the file is empty", path=path)
+    return data
+
+
+def _line_of(lines: LineMap) -> Callable[[Loc, bool], int | None]:
+    return lambda loc, key: lines.line(loc, key=key)
+
+
+def _collect(errors: list[NewsletterError], load: Callable[[], T]) -> T | None:
+    try:
+        return load()
+    except NewsletterError as error:
+        errors.append(error)
+        return None

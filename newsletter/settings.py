@@ -1,0 +1,179 @@
+"""Project settings from `newsletter.toml`: who sends, what the brand looks like, where links go.
+
+Secrets (API keys, SMTP passwords) never live here: they come from the environment where they are
+used, so that the settings file can be committed with the campaigns.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import Field
+
+from newsletter.errors import NewsletterError
+from newsletter.validation import (
+    EmailAddress,
+    HexColour,
+    HttpsUrl,
+    Loc,
+    Locale,
+    SingleLine,
+    StrictModel,
+    validate,
+)
+
+SETTINGS_FILE = "newsletter.toml"
+
+
+class Brand(StrictModel):
+    name: SingleLine
+    logo_url: HttpsUrl
+    logo_width: int = Field(default=180, gt=0, le=600)
+    logo_alt: SingleLine | None = None
+
+
+class Colours(StrictModel):
+    """The palette of the default template; the order button colour is checked for contrast later."""
+
+    primary: HexColour = "#8c1c13"
+    background: HexColour = "#f4efe6"
+    content: HexColour = "#ffffff"
+    text: HexColour = "#222222"
+    muted: HexColour = "#6b6b6b"
+    button_text: HexColour = "#ffffff"
+
+
+class Sender(StrictModel):
+    name: SingleLine
+    address: EmailAddress
+    reply_to: EmailAddress | None = None
+
+
+class Publisher(StrictModel):
+    """EU law wants the sender's postal address in the footer of commercial email."""
+
+    postal_address: SingleLine
+
+
+class Utm(StrictModel):
+    enabled: bool = True
+    source: SingleLine = "nieuwsbrief"
+    medium: SingleLine = "email"
+
+
+class Settings(StrictModel):
+    locale: Locale = "nl"
+    site_url: HttpsUrl
+    unsubscribe_url: HttpsUrl
+    web_version_url: HttpsUrl = Field(
+        description="Where the web version of a campaign lives; '{campaign}' is replaced by its id."
+    )
+    brand: Brand
+    colours: Colours = Colours()
+    sender: Sender
+    publisher: Publisher
+    utm: Utm = Utm()
+
+    @property
+    def site_host(self) -> str:
+        return _bare_host(self.site_url)
+
+    def is_own_site(self, url: str) -> bool:
+        """Own-site links get UTM parameters; www. and subdomains of the site count as the site."""
+        host = _bare_host(url)
+        return host == self.site_host or host.endswith("." + self.site_host)
+
+    def web_version(self, campaign_id: str) -> str:
+        return self.web_version_url.replace("{campaign}", campaign_id)
+
+
+def _bare_host(url: str) -> str:
+    host = (urlsplit(url).hostname or "").lower()
+    return host.removeprefix("www.")
+
+
+@dataclass(frozen=True)
+class Project:
+    """A publisher's project: the folder that holds `newsletter.toml`, campaigns, columns and books."""
+
+    root: Path
+    settings: Settings
+
+    @property
+    def campaigns_dir(self) -> Path:
+        return self.root / "campaigns"
+
+    @property
+    def columns_dir(self) -> Path:
+        return self.root / "columns"
+
+    @property
+    def books_dir(self) -> Path:
+        return self.root / "books"
+
+    @property
+    def authors_file(self) -> Path:
+        return self.root / "authors.yaml"
+
+    @property
+    def templates_dir(self) -> Path:
+        return self.root / "templates"
+
+
+def find_project_root(start: Path) -> Path:
+    """Like git finding `.git`: the nearest folder upwards that holds `newsletter.toml`."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / SETTINGS_FILE).is_file():
+            return folder
+    raise NewsletterError(
+        f"no {SETTINGS_FILE} found in {start} or any folder above it",
+        hint="run the command inside a newsletter project or pass --project DIR",
+    )
+
+
+def open_project(root: Path) -> Project:
+    return Project(root=root, settings=load_settings(root / SETTINGS_FILE))
+
+
+def load_settings(path: Path) -> Settings:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise NewsletterError("settings file not found", path=path) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = getattr(exc, "lineno", None) or _line_from_message(str(exc))
+        raise NewsletterError(f"broken TOML: {exc}", path=path, line=line) from None
+    return validate(Settings, data, path=path, line_of=lambda loc, key: _toml_line(text, loc))
+
+
+def _line_from_message(message: str) -> int | None:
+    match = re.search(r"line (\d+)", message)
+    return int(match.group(1)) if match else None
+
+
+def _toml_line(text: str, loc: Loc) -> int | None:
+    """tomllib keeps no positions; find `key =` inside its `[table]`, or the table header itself."""
+    names = [str(part) for part in loc]
+    best: int | None = None
+    table: list[str] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        header = re.fullmatch(r"\[\s*([^\[\]]+?)\s*\]", line)
+        if header:
+            table = [part.strip().strip("\"'") for part in header.group(1).split(".")]
+            if names[: len(table)] == table and len(names) == len(table):
+                return number
+            continue
+        key = re.match(r"([A-Za-z0-9_\-\"']+)\s*=", line)
+        if key and [*table, key.group(1).strip("\"'")] == names:
+            return number
+        if table and names[: len(table)] == table and best is None:
+            best = number - 1
+    return best

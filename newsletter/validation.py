@@ -1,0 +1,248 @@
+"""Reading YAML with line numbers, and turning pydantic's validation errors into user errors.
+
+Editors fix a campaign by going to a line, so every problem the models find is mapped back to the
+line of the YAML key or value it concerns. PyYAML gives positions only on its node tree, so a
+document is composed once, its positions recorded per path, then constructed into plain data.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, ValidationError
+
+from newsletter.errors import NewsletterError, NewsletterErrors, did_you_mean
+
+Loc = tuple[str | int, ...]
+M = TypeVar("M", bound=BaseModel)
+
+_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
+    """Safe loading, but decimals stay exact: a price of 34.95 must not become 34.949999..."""
+
+
+def _construct_decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal | float:
+    text = str(loader.construct_scalar(node)).replace("_", "")
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        return float(loader.construct_yaml_float(node))
+    return value if value.is_finite() else float(value)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
+
+
+class LineMap:
+    """1-based line numbers of every key and value in a YAML document, by path."""
+
+    def __init__(self) -> None:
+        self.values: dict[Loc, int] = {}
+        self.keys: dict[Loc, int] = {}
+
+    def line(self, loc: Loc, *, key: bool = False) -> int | None:
+        """The line of the deepest known part of `loc` (a missing field is reported at its parent)."""
+        for end in range(len(loc), -1, -1):
+            prefix = loc[:end]
+            if key and prefix in self.keys:
+                return self.keys[prefix]
+            if prefix in self.values:
+                return self.values[prefix]
+        return None
+
+    def record(self, node: yaml.Node, loc: Loc) -> None:
+        self.values[loc] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                name = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
+                self.keys[(*loc, name)] = key_node.start_mark.line + 1
+                self.record(value_node, (*loc, name))
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                self.record(item, (*loc, index))
+
+
+def load_yaml(path: Path) -> tuple[Any, LineMap]:
+    """Parse one YAML file; broken YAML is a user error at the line PyYAML stopped."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise NewsletterError("file not found", path=path) from None
+    except UnicodeDecodeError:
+        raise NewsletterError("file is not UTF-8 text", path=path) from None
+    lines = LineMap()
+    try:
+        loader = _Loader(text)
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                return None, lines
+            lines.record(node, ())
+            data = loader.construct_document(node)
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "could not be read"
+        raise NewsletterError(
+            f"broken YAML: {problem}",
+            path=path,
+            line=mark.line + 1 if mark else None,
+            hint="check the indentation and quote text that contains ': ' or starts with a special character",
+        ) from None
+    except yaml.YAMLError as exc:
+        raise NewsletterError(f"broken YAML: {exc}", path=path) from None
+    return data, lines
+
+
+def field_name(loc: Loc) -> str:
+    """`("teasers", 0, "url")` reads as `teasers[0].url`, the way editors see their YAML."""
+    name = ""
+    for part in loc:
+        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else part)
+    return name
+
+
+def validate(
+    model: type[M],
+    data: Any,
+    *,
+    path: Path,
+    line_of: Callable[[Loc, bool], int | None],
+    prefix: Loc = (),
+) -> M:
+    """Validate `data`; every problem becomes one NewsletterError, all raised together."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = [_to_user_error(model, error, path, line_of, prefix) for error in exc.errors()]
+        raise NewsletterErrors(errors) from None
+
+
+def _to_user_error(
+    model: type[BaseModel],
+    error: Mapping[str, Any],
+    path: Path,
+    line_of: Callable[[Loc, bool], int | None],
+    prefix: Loc,
+) -> NewsletterError:
+    loc: Loc = tuple(part for part in error["loc"] if not _is_union_tag(part))
+    kind = error["type"]
+    hint = None
+    if kind == "extra_forbidden":
+        message = "unknown key"
+        hint = did_you_mean(str(loc[-1]), _known_keys(model, loc[:-1]))
+    elif kind == "missing":
+        message = "is required"
+    else:
+        message = _MESSAGES.get(kind) or _plain(error["msg"])
+    got = error.get("input")
+    if kind not in ("missing", "extra_forbidden") and isinstance(got, str | int | Decimal | float | bool):
+        message += f" (got {got!r})" if not isinstance(got, Decimal) else f" (got {got})"
+    return NewsletterError(
+        message,
+        path=path,
+        line=line_of((*prefix, *loc), kind == "extra_forbidden"),
+        field=field_name(loc) or None,
+        hint=hint,
+    )
+
+
+def _is_union_tag(part: str | int) -> bool:
+    """Pydantic adds the chosen type's name to the location of errors inside unions; editors never see it."""
+    return isinstance(part, str) and (part in {"str", "int", "list", "dict"} or part.startswith("function-"))
+
+
+def _known_keys(model: type[BaseModel], loc: Loc) -> list[str]:
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = getattr(current, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        current = _model_in(field.annotation)
+    return list(getattr(current, "model_fields", {}))
+
+
+def _model_in(annotation: Any) -> Any:
+    """The model class inside `list[Model]`, `Model | None` and the like."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _plain(message: str) -> str:
+    for noise in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(noise)
+    return message[:1].lower() + message[1:]
+
+
+_MESSAGES = {
+    "list_type": "must be a list (one item per line, starting with '- ')",
+    "dict_type": "must be a mapping of 'key: value' lines",
+    "model_type": "must be a mapping of 'key: value' lines",
+    "model_attributes_type": "must be a mapping of 'key: value' lines",
+    "string_type": "must be text",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "string_too_short": "must not be empty",
+}
+
+
+# Field types shared by settings and campaign models -------------------------------------------
+
+
+class StrictModel(BaseModel):
+    """Unknown keys are errors: a typo in a setting must not silently fall back to a default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+def _https_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme != "https" or not parts.hostname or any(c.isspace() for c in value):
+        raise ValueError("must be an absolute https:// URL")
+    return value
+
+
+def _single_line(value: str) -> str:
+    if "\r" in value or "\n" in value:
+        raise ValueError("must be a single line (line breaks are not allowed here)")
+    if "=?" in value and "?=" in value:
+        raise ValueError("must not contain MIME encoded-words ('=?...?=')")
+    return value
+
+
+def _hex_colour(value: str) -> str:
+    if not re.fullmatch(r"#[0-9a-fA-F]{6}|#[0-9a-fA-F]{3}", value):
+        raise ValueError("must be a hex colour like #8c1c13")
+    return value.lower()
+
+
+def _email_address(value: str) -> str:
+    if not re.fullmatch(r"[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+", value):
+        raise ValueError("must be an email address like nieuwsbrief@uitgeverij.nl")
+    return value
+
+
+HttpsUrl = Annotated[str, AfterValidator(_https_url)]
+SingleLine = Annotated[str, StringConstraints(min_length=1), AfterValidator(_single_line)]
+HexColour = Annotated[str, AfterValidator(_hex_colour)]
+EmailAddress = Annotated[str, AfterValidator(_email_address)]
+Locale = Literal["nl", "en"]
