@@ -269,9 +269,9 @@ class _Validator(HTMLParser):
             return
         allowed, parents = COMPONENTS[tag]
         parent = self.stack[-1] if self.stack else None
-        if parent == "mj-attributes" and tag in COMPONENTS and tag not in {"mj-all", "mj-class"}:
-            pass  # a default for a component: same attributes as the component itself
-        elif parents is not None and (parent or "") not in parents and parents:
+        # Under <mj-attributes> a component tag sets defaults: same attributes, any place.
+        is_default = parent == "mj-attributes" and tag not in {"mj-all", "mj-class"}
+        if parents and not is_default and parent not in parents:
             where = f"inside <{parent}>" if parent else "at the top"
             self.problems.append(
                 (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 from pathlib import Path
 
 import pytest
@@ -244,3 +245,26 @@ def test_campaign_loader_exposes_resolved_teaser_and_book() -> None:
     assert teaser.excerpt.endswith("wilde zeggen…")
     (book,) = campaign.books
     assert (book.sku, str(book.price), book.currency) == ("schrijven-is-schrappen", "34.95", "EUR")
+
+
+def test_inlining_never_touches_the_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_network(*args: object) -> None:
+        raise AssertionError("premailer tried to connect")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    html = (
+        '<!doctype html><html><head><link href="https://fonts.example.org/lato.css" rel="stylesheet">'
+        "<style>@import url(https://fonts.example.org/x.css);</style></head>"
+        '<body><p class="x">a</p></body></html>'
+    )
+    result = inline(html, ".x { color: red; } .y { unknown-property: 1; mso-line-height-rule: exactly; }")
+    assert '<p class="x" style="color:red">a</p>' in result
+    assert '<link href="https://fonts.example.org/lato.css" rel="stylesheet">' in result
+
+
+def test_inlining_logs_nothing_about_email_only_css(capfd: pytest.CaptureFixture[str]) -> None:
+    """cssutils warns about every email-only CSS property (mso-*, -ms-*) unless told not to."""
+    html = '<html><head></head><body><p class="x" style="mso-padding-alt:0">a</p></body></html>'
+    result = inline(html, ".x { mso-line-height-rule: exactly; -ms-interpolation-mode: bicubic; }")
+    assert "mso-line-height-rule:exactly" in result
+    assert capfd.readouterr().err == ""
