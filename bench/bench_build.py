@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -153,6 +154,35 @@ def bench_cli(root: Path, out: Path, reps: int) -> list[Row]:
     ]
 
 
+def bench_locked_rebuild(tmp: Path, plain_ms: float, reps: int) -> list[Row]:
+    """A campaign whose Payment Links are all in the lock file: no key, no Stripe server, no SDK import.
+
+    STRIPE_API_BASE points at a closed port, so a single request would fail the build.
+    """
+    root = copy_project(tmp / "locked")
+    link = {"currency": "eur", "mode": "test", "product": "prod_B", "price": "price_B", "active": True}
+    links = [
+        {
+            **link,
+            "campaign": SAMPLE,
+            "sku": "schrijven-is-schrappen",
+            "amount": 3495,
+            "payment_link": "plink_B",
+            "url": "https://buy.stripe.com/test_bench",
+        },
+    ]
+    (root / "payments.lock.json").write_text(json.dumps({"version": 1, "links": links}))
+    env = {k: v for k, v in os.environ.items() if k != "STRIPE_API_KEY"} | {
+        "STRIPE_API_BASE": "http://127.0.0.1:9"
+    }
+    cmd = [str(NEWSLETTER), "--project", str(root), "build", SAMPLE, "--out", str(tmp / "locked-out")]
+    locked_ms = median_time(lambda: subprocess.run(cmd, check=True, capture_output=True, env=env), reps)
+    return [
+        Row(f"build {SAMPLE}, links locked (fresh process)", locked_ms, "ms", reps),
+        Row("locked-links build / plain build", locked_ms / plain_ms, "x", reps, 1.1),
+    ]
+
+
 def bench_many(tmp: Path, count: int, reps: int) -> list[Row]:
     """Many campaigns in one process: open_project + build, no start-up cost."""
     root = copy_project(tmp / "many")
@@ -239,11 +269,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         root = copy_project(tmp / "sample")
         sizes = html_sizes(root, tmp / "sizes-out")
         cli = bench_cli(root, tmp / "cli-out", reps)
+        locked = bench_locked_rebuild(tmp, cli[1].value, reps)
         many = bench_many(tmp, args.count, many_reps)
         mjml, render_ms = sample_render(root, reps)
         render = Row(f"render {SAMPLE} in-process (warm)", render_ms, "ms", reps)
         node = bench_mjml_cli(tmp, mjml, cli[1].value, reps)
-    rows = [*cli, *many, *node, render, *sizes]
+    rows = [*cli, *locked, *many, *node, render, *sizes]
     print_table(rows)
     if args.json:
         figures = [asdict(r) | {"value": None if r.reps == 0 else r.value, "status": r.status} for r in rows]

@@ -15,6 +15,7 @@ from typing import Any
 from newsletter.campaign import load_campaigns
 from newsletter.errors import NewsletterError, unique
 from newsletter.files import atomic_write
+from newsletter.payments import order_link_provider, sells_through_stripe
 from newsletter.render import Rendered, Renderer
 from newsletter.settings import Project
 
@@ -45,7 +46,9 @@ def build(
     report = BuildReport(errors=list(errors))
     if not campaigns:
         return report
-    renderer = Renderer(project)
+    renderer = Renderer(
+        project, order_link_provider(project), expect_payment_links=sells_through_stripe(project)
+    )
     for campaign in campaigns:
         try:
             rendered = renderer.render(campaign)

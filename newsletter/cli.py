@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import click
 
-from newsletter.errors import NewsletterError, flatten
+from newsletter.errors import NewsletterError, NewsletterErrors, flatten
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -80,9 +80,15 @@ def main(ctx: click.Context, project_dir: Path | None) -> None:
 @click.option(
     "--strict", is_flag=True, help="Treat warnings as errors: a campaign with warnings is not written."
 )
+@click.option(
+    "--sync-links", is_flag=True, help="First create the missing Stripe Payment Links (links sync)."
+)
+@click.option("--live", is_flag=True, help="With --sync-links: accept a live Stripe key.")
 @click.pass_obj
 @reports_errors
-def build(obj: Context, campaign_ids: tuple[str, ...], out: Path | None, strict: bool) -> None:
+def build(
+    obj: Context, campaign_ids: tuple[str, ...], out: Path | None, strict: bool, sync_links: bool, live: bool
+) -> None:
     """Render campaigns to build/<id>/email.html, email.txt and meta.json.
 
     Builds every campaign under campaigns/, or only the CAMPAIGN_IDs given. Every problem in every
@@ -96,6 +102,8 @@ def build(obj: Context, campaign_ids: tuple[str, ...], out: Path | None, strict:
     from newsletter.build import build as build_campaigns
 
     project = obj.project()
+    if sync_links:
+        _sync_and_print(project, campaign_ids, live)
     report = build_campaigns(project, campaign_ids, out=out, strict=strict)
     for built in report.built:
         rendered = built.rendered
@@ -146,3 +154,132 @@ def new(
     project = obj.project()
     path = new_campaign(project, campaign_id, column_file, books, locale)
     click.echo(f"wrote {path.relative_to(project.root)}; edit it, then run: newsletter build {campaign_id}")
+
+
+# -- Stripe Payment Links ----------------------------------------------------------------------
+
+
+@main.group()
+def links() -> None:
+    """Stripe Payment Links for the books in campaigns (key from STRIPE_API_KEY)."""
+
+
+@links.command("sync")
+@click.argument("campaign_ids", nargs=-1, metavar="[CAMPAIGN_ID]...")
+@click.option("--live", is_flag=True, help="Accept a live key: this project sells for real.")
+@click.pass_obj
+@reports_errors
+def links_sync(obj: Context, campaign_ids: tuple[str, ...], live: bool) -> None:
+    """Create the missing Product, Price and Payment Link of every book, and record them.
+
+    Nothing is ever created twice: existing objects are found first, every create carries an
+    idempotency key, and payments.lock.json remembers what Stripe confirmed.
+    """
+    _sync_and_print(obj.project(), campaign_ids, live)
+
+
+def _sync_and_print(project: Any, campaign_ids: tuple[str, ...], live: bool) -> None:
+    from newsletter.campaign import load_campaigns
+    from newsletter.i18n import format_price
+    from newsletter.payments import sync_campaigns
+
+    campaigns, errors = load_campaigns(project, campaign_ids)
+    if errors:
+        print_errors(errors, project.root)
+        sys.exit(EXIT_USER_ERROR)
+    rows = [
+        [
+            r.link.campaign,
+            r.book.sku,
+            format_price(r.book.price, "EUR", "nl"),
+            r.link.url,
+            r.product,
+            r.price,
+            r.payment_link,
+            ", ".join(r.deactivated) or "-",
+        ]
+        for r in sync_campaigns(project, campaigns, live=live)
+    ]
+    headers = ["campaign", "book", "price", "link", "product", "price", "payment link", "deactivated"]
+    click.echo(table(headers, rows))
+
+
+@links.command("list")
+@click.pass_obj
+@reports_errors
+def links_list(obj: Context) -> None:
+    """Every Payment Link in the lock file, with its mode and whether it is active."""
+    from newsletter.payments import load_lock
+
+    lock = load_lock(obj.project())
+    rows = [
+        [
+            link.campaign,
+            link.sku,
+            f"{link.amount / 100:.2f}",
+            link.mode,
+            "active" if link.active else "inactive",
+            link.url,
+        ]
+        for link in lock.links
+    ]
+    click.echo(table(["campaign", "book", "eur", "mode", "state", "link"], rows) if rows else "no links yet")
+
+
+@links.command("deactivate")
+@click.argument("campaign_id")
+@click.option("--live", is_flag=True, help="Accept a live key: this project sells for real.")
+@click.pass_obj
+@reports_errors
+def links_deactivate(obj: Context, campaign_id: str, live: bool) -> None:
+    """Switch off a campaign's links when its promotion ends (buyers then see its inactive message)."""
+    from newsletter.payments import deactivate_campaign
+
+    project = obj.project()
+    done = deactivate_campaign(project, _one_campaign(project, campaign_id), live=live)
+    for link in done:
+        click.echo(f"deactivated {link.sku}: {link.url}")
+    if not done:
+        click.echo(f"{campaign_id} has no active links")
+
+
+@main.command()
+@click.argument("campaign_id")
+@click.option("--format", "output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--live", is_flag=True, help="Accept a live key: this project sells for real.")
+@click.pass_obj
+@reports_errors
+def report(obj: Context, campaign_id: str, output: str, live: bool) -> None:
+    """What a campaign sold: completed checkouts, quantity and revenue per book."""
+    import json
+    from dataclasses import asdict
+
+    from newsletter.payments import sales_report
+
+    project = obj.project()
+    sales = sales_report(project, _one_campaign(project, campaign_id), live=live)
+    if output == "json":
+        click.echo(json.dumps({"campaign": campaign_id, "books": [asdict(s) for s in sales]}, indent=2))
+        return
+    rows = [[s.sku, s.mode, str(s.checkouts), str(s.quantity), f"{s.revenue / 100:.2f}"] for s in sales]
+    click.echo(
+        table(["book", "mode", "checkouts", "quantity", "revenue (EUR)"], rows) if rows else "no links yet"
+    )
+
+
+def _one_campaign(project: Any, campaign_id: str) -> Any:
+    from newsletter.campaign import load_campaigns
+
+    campaigns, errors = load_campaigns(project, [campaign_id])
+    if errors:
+        raise NewsletterErrors(errors)
+    return campaigns[0]
+
+
+def table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=False)]
+    lines = [headers, *rows]
+    return "\n".join(
+        "  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        for line in lines
+    )

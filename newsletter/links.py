@@ -21,6 +21,8 @@ class LinkKind(StrEnum):
     SITE = "site"  # the publisher's own site, with UTM
     EXTERNAL = "external"  # somebody else's site, untouched
     ORDER_SHOP = "order-shop"  # the order button, falling back to the book's shop page
+    ORDER_STRIPE_TEST = "order-stripe-test"  # a Stripe Payment Link in test mode
+    ORDER_STRIPE_LIVE = "order-stripe-live"  # a Stripe Payment Link that takes real money
     WEB_VERSION = "web-version"
     UNSUBSCRIBE = "unsubscribe"
 

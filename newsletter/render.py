@@ -218,9 +218,16 @@ def paragraphs(text: str | None) -> tuple[str, ...]:
 class Renderer:
     """Holds what is expensive to set up (Jinja environment, MJML engine) for many campaigns in one run."""
 
-    def __init__(self, project: Project, order_link: OrderLinkProvider = shop_page_link) -> None:
+    def __init__(
+        self,
+        project: Project,
+        order_link: OrderLinkProvider = shop_page_link,
+        *,
+        expect_payment_links: bool = False,
+    ) -> None:
         self.project = project
         self.order_link = order_link
+        self.expect_payment_links = expect_payment_links
         self.env = make_environment(project.templates_dir)
         self.compile_mjml = load_engine()
 
@@ -233,7 +240,7 @@ class Renderer:
         text = tidy_text(self._render_template(f"{campaign.template}.txt.j2", context))
         links = view.links + _template_links(html, view.links, self.project.settings)
         rendered = Rendered(campaign=campaign, mjml=mjml_source, html=html, text=text, links=links)
-        return replace(rendered, warnings=warnings_for(rendered))
+        return replace(rendered, warnings=warnings_for(rendered, self.expect_payment_links))
 
     def _render_template(self, name: str, context: dict[str, Any]) -> str:
         try:
@@ -343,8 +350,16 @@ def _template_links(html: str, known: Sequence[Link], settings: Settings) -> tup
     return tuple(extra)
 
 
-def warnings_for(rendered: Rendered) -> tuple[str, ...]:
+def warnings_for(rendered: Rendered, expect_payment_links: bool = False) -> tuple[str, ...]:
     warnings = []
+    if expect_payment_links:
+        books = {f"book-{n}": book for n, book in enumerate(rendered.campaign.books, start=1)}
+        for link in rendered.links:
+            if link.kind is LinkKind.ORDER_SHOP:
+                warnings.append(
+                    f"{link.block} ({books[link.block].sku}) has no Stripe Payment Link yet: its order "
+                    "button goes to the shop page (run `newsletter links sync`)"
+                )
     if rendered.html_bytes > GMAIL_CLIP_BYTES:
         warnings.append(
             f"HTML is {rendered.html_bytes / 1024:.0f} KB: Gmail clips messages above 102 KB, "

@@ -10,9 +10,10 @@ import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from newsletter.errors import NewsletterError
 from newsletter.validation import (
@@ -27,6 +28,25 @@ from newsletter.validation import (
 )
 
 SETTINGS_FILE = "newsletter.toml"
+
+
+def _local_or_https(value: str) -> str:
+    """Stripe's own mock server and test doubles run on plain http on this machine; anything else is https."""
+    parts = urlsplit(value)
+    local = parts.scheme == "http" and parts.hostname in {"127.0.0.1", "localhost", "::1"}
+    if not (local or (parts.scheme == "https" and parts.hostname)):
+        raise ValueError("must be an https:// URL, or http:// on localhost")
+    return value.rstrip("/")
+
+
+def _country(value: str) -> str:
+    if not re.fullmatch(r"[A-Z]{2}", value):
+        raise ValueError("must be a two-letter country code like NL")
+    return value
+
+
+LocalOrHttpsUrl = Annotated[str, AfterValidator(_local_or_https)]
+CountryCode = Annotated[str, AfterValidator(_country)]
 
 
 class Brand(StrictModel):
@@ -65,6 +85,20 @@ class Utm(StrictModel):
     medium: SingleLine = "email"
 
 
+class StripeSettings(StrictModel):
+    """How the books are sold. The API key is never here: it comes from STRIPE_API_KEY."""
+
+    live: bool = Field(default=False, description="This project sells for real: live keys are accepted.")
+    api_base: LocalOrHttpsUrl | None = Field(default=None, description="Another Stripe-compatible server.")
+    tax_behavior: Literal["inclusive", "exclusive", "unspecified"] = "inclusive"
+    max_quantity: int = Field(default=10, ge=1, le=99)
+    shipping_countries: tuple[CountryCode, ...] = ("NL", "BE")
+    allow_promotion_codes: bool = False
+    thank_you_url: HttpsUrl | None = None
+    payment_method_types: tuple[SingleLine, ...] | None = None
+    max_network_retries: int = Field(default=3, ge=0, le=10)
+
+
 class Settings(StrictModel):
     locale: Locale = "nl"
     site_url: HttpsUrl
@@ -77,6 +111,7 @@ class Settings(StrictModel):
     sender: Sender
     publisher: Publisher
     utm: Utm = Utm()
+    stripe: StripeSettings | None = None
 
     @property
     def site_host(self) -> str:
