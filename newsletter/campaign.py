@@ -291,8 +291,10 @@ def load_campaign(path: Path, library: Library) -> Campaign:
     entry = validate(CampaignFile, _mapping(data, path), path=path, line_of=_line_of(lines))
     project = library.project
     errors: list[NewsletterError] = []
-    if not (project.templates_dir / f"{entry.template}.mjml.j2").is_file():
-        errors.append(_error_at(path, lines, ("template",), "no such template", _template_hint(project)))
+    for suffix in (".mjml.j2", ".txt.j2"):  # every email has an HTML and a text part
+        if not (project.templates_dir / f"{entry.template}{suffix}").is_file():
+            message = f"no such template: templates/{entry.template}{suffix}"
+            errors.append(_error_at(path, lines, ("template",), message, _template_hint(project)))
     teasers = [
         _collect(errors, partial(_resolve_teaser, teaser, ("teasers", i), path, lines, library))
         for i, teaser in enumerate(entry.teasers)

@@ -11,11 +11,15 @@ import sys
 from collections.abc import Callable, Iterable
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from newsletter.errors import NewsletterError, NewsletterErrors, flatten
+
+if TYPE_CHECKING:
+    from newsletter.campaign import Campaign
+    from newsletter.settings import Project
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -30,7 +34,7 @@ class Context:
         self.project_dir = project_dir
         self.root: Path | None = None
 
-    def project(self) -> Any:
+    def project(self) -> Project:
         from newsletter.settings import find_project_root, open_project
 
         self.root = find_project_root(self.project_dir or Path.cwd())
@@ -178,7 +182,7 @@ def links_sync(obj: Context, campaign_ids: tuple[str, ...], live: bool) -> None:
     _sync_and_print(obj.project(), campaign_ids, live)
 
 
-def _sync_and_print(project: Any, campaign_ids: tuple[str, ...], live: bool) -> None:
+def _sync_and_print(project: Project, campaign_ids: tuple[str, ...], live: bool) -> None:
     from newsletter.campaign import load_campaigns
     from newsletter.i18n import format_price
     from newsletter.payments import sync_campaigns
@@ -267,7 +271,7 @@ def report(obj: Context, campaign_id: str, output: str, live: bool) -> None:
     )
 
 
-def _one_campaign(project: Any, campaign_id: str) -> Any:
+def _one_campaign(project: Project, campaign_id: str) -> Campaign:
     from newsletter.campaign import load_campaigns
 
     campaigns, errors = load_campaigns(project, [campaign_id])

@@ -257,7 +257,12 @@ def test_undefined_template_variable_names_template_file_and_line(project: Path,
 def test_unknown_template_is_an_error_naming_the_ones_that_exist(project: Path, run: Run) -> None:
     edit(project, NL, "locale: nl", "locale: nl\ntemplate: feestelijk")
     stderr = failing_build(run)
-    assert f"{NL}:5: template: no such template (templates/ has: email)" in stderr
+    assert (
+        f"{NL}:5: template: no such template: templates/feestelijk.mjml.j2 (templates/ has: email)" in stderr
+    )
+    (project / "templates" / "feestelijk.mjml.j2").write_text("<mjml></mjml>", encoding="utf-8")
+    stderr = failing_build(run)
+    assert f"{NL}:5: template: no such template: templates/feestelijk.txt.j2" in stderr
 
 
 def test_templates_are_sandboxed(project: Path, run: Run) -> None:
