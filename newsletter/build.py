@@ -10,7 +10,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from newsletter.campaign import load_campaigns
 from newsletter.errors import NewsletterError, unique
@@ -18,6 +18,9 @@ from newsletter.files import atomic_write
 from newsletter.payments import order_link_provider, sells_through_stripe
 from newsletter.render import Rendered, Renderer
 from newsletter.settings import Project
+
+if TYPE_CHECKING:
+    from newsletter.checks import Finding
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,7 @@ class Built:
 class BuildReport:
     built: list[Built] = field(default_factory=list)
     errors: list[NewsletterError] = field(default_factory=list)
+    findings: dict[str, list[Finding]] = field(default_factory=dict)  # by campaign id: the checks
 
     @property
     def refused(self) -> list[Built]:
@@ -61,6 +65,9 @@ def build(
             write_campaign(rendered, out_dir)
         report.built.append(Built(rendered=rendered, out_dir=out_dir, written=written))
     report.errors = unique(report.errors)
+    from newsletter.preview import write_review_pages  # preview imports this module
+
+    report.findings = write_review_pages(project, report, out)
     return report
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from newsletter.errors import NewsletterError, NewsletterErrors, flatten
+from newsletter.errors import NewsletterError, NewsletterErrors, display_path, flatten
 
 if TYPE_CHECKING:
     from newsletter.campaign import Campaign
@@ -104,6 +104,7 @@ def build(
       newsletter build 2026-12-schrijven --out /tmp/preview
     """
     from newsletter.build import build as build_campaigns
+    from newsletter.preview import checks_summary
 
     project = obj.project()
     if sync_links:
@@ -113,9 +114,11 @@ def build(
         rendered = built.rendered
         warnings = len(rendered.warnings)
         status = "" if built.written else click.style("  not written (--strict)", fg="red")
+        findings = report.findings.get(rendered.campaign.id)
+        checked = "" if findings is None else f", {checks_summary(findings)}"
         click.echo(
             f"{rendered.campaign.id}  {rendered.campaign.subject!r}  {rendered.html_bytes / 1024:.1f} KB  "
-            f"{warnings} warning{'s' if warnings != 1 else ''}{status}"
+            f"{warnings} warning{'s' if warnings != 1 else ''}{checked}{status}"
         )
         for warning in rendered.warnings:
             click.secho(f"  warning: {warning}", fg="yellow")
@@ -158,6 +161,131 @@ def new(
     project = obj.project()
     path = new_campaign(project, campaign_id, column_file, books, locale)
     click.echo(f"wrote {path.relative_to(project.root)}; edit it, then run: newsletter build {campaign_id}")
+
+
+@main.command()
+@click.argument("campaign_ids", nargs=-1, metavar="[CAMPAIGN_ID]...")
+@click.option("--format", "output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--strict", is_flag=True, help="Exit 1 on warnings too, not only on errors.")
+@click.pass_obj
+@reports_errors
+def check(obj: Context, campaign_ids: tuple[str, ...], output: str, strict: bool) -> None:
+    """Check campaigns before sending: size, images, links, unsubscribe, order links, subject and
+    preheader, settings, accessibility and CSS support. Renders like build; writes nothing.
+
+    Exit code 0 when no errors are found (with --strict: no warnings either), 1 when they are, 2 when
+    a campaign cannot be loaded or rendered.
+
+    \b
+    Examples:
+      newsletter check
+      newsletter check 2026-12-schrijven --format json --strict
+    """
+    import json
+
+    from newsletter.checks import check_project, to_json
+
+    project = obj.project()
+    checked, errors = check_project(project, campaign_ids)
+    findings = [finding for campaign in checked for finding in campaign.findings]
+    error_count = sum(1 for f in findings if f.severity == "error")
+    warning_count = len(findings) - error_count
+    if output == "json":
+        click.echo(json.dumps(to_json(checked), indent=2, ensure_ascii=False))
+    else:
+        rows = [[f.campaign, f.severity, f.rule, f.where, f.message] for f in findings]
+        if rows:
+            click.echo(table(["campaign", "severity", "rule", "where", "message"], rows))
+        click.echo(
+            f"{len(checked)} campaign{'s' if len(checked) != 1 else ''} checked: "
+            f"{error_count} error{'s' if error_count != 1 else ''}, "
+            f"{warning_count} warning{'s' if warning_count != 1 else ''}"
+        )
+    if errors:
+        print_errors(errors, project.root)
+        sys.exit(EXIT_USER_ERROR)
+    if error_count or (strict and warning_count):
+        sys.exit(EXIT_WARNINGS)
+
+
+# -- reviewing: the live preview and screenshots ---------------------------------------------
+
+
+@main.command()
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8000,
+    show_default=True,
+    help="Port on 127.0.0.1; a free one is taken when it is in use.",
+)
+@click.option("--open", "open_browser", is_flag=True, help="Open the gallery in the default browser.")
+@click.pass_obj
+@reports_errors
+def preview(obj: Context, port: int, open_browser: bool) -> None:
+    """Serve the review pages on 127.0.0.1, rebuild on every change and reload open pages.
+
+    Watches campaigns/, columns/, books/, authors.yaml, templates/, newsletter.toml and
+    payments.lock.json. A build error shows in the page, with file and line, until it is fixed.
+    Ctrl-C stops the server.
+    """
+    import webbrowser
+
+    from newsletter.preview import PreviewServer, Rebuild
+
+    project = obj.project()
+
+    def report(rebuild: Rebuild) -> None:
+        built = ", ".join(rebuild.campaigns) or "nothing"
+        took = f"{rebuild.seconds * 1000:.0f} ms"
+        if rebuild.changed:
+            changed = ", ".join(display_path(path, project.root) for path in rebuild.changed)
+            click.echo(f"{changed} changed: rebuilt {built} in {took}")
+        else:
+            click.echo(f"built {built} in {took}")
+        print_errors(rebuild.errors, project.root)
+        if rebuild.crash:
+            click.echo(rebuild.crash, err=True)
+
+    server = PreviewServer(project, port=port, on_rebuild=report).start()
+    try:
+        taken = f" (port {port} is in use)" if port and not server.url.endswith(f":{port}/") else ""
+        click.echo(f"serving the review pages at {server.url}{taken}; Ctrl-C stops")
+        if open_browser:
+            webbrowser.open(server.url)
+        server.wait()
+    except KeyboardInterrupt:
+        click.echo("stopped")
+    finally:
+        server.stop()
+
+
+@main.command()
+@click.argument("campaign_id")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the PNG files. Default: build/<CAMPAIGN_ID>/",
+)
+@click.option(
+    "--chromium",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The Chromium executable. Default: $NEWSLETTER_CHROMIUM, else chromium on the PATH.",
+)
+@click.pass_obj
+@reports_errors
+def screenshot(obj: Context, campaign_id: str, out: Path | None, chromium: Path | None) -> None:
+    """PNG images of a campaign's email at 600 and 375 px wide, taken with headless Chromium.
+
+    \b
+    Example:
+      newsletter screenshot 2026-12-schrijven --out /tmp/shots
+    """
+    from newsletter.screenshot import screenshot_campaign
+
+    project = obj.project()
+    for shot in screenshot_campaign(project, campaign_id, out=out, chromium=chromium):
+        click.echo(f"wrote {display_path(shot.path, project.root)} ({shot.width}×{shot.height} px)")
 
 
 # -- Stripe Payment Links ----------------------------------------------------------------------

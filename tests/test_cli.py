@@ -19,10 +19,15 @@ def test_build_prints_one_line_per_campaign_and_writes_three_files(project: Path
     assert lines[1].startswith(
         "2026-12-schrijven  'De kunst van het weglaten – en een boek dat je erbij helpt'  "
     )
-    assert lines[1].endswith(" KB  0 warnings")
+    assert lines[1].endswith(" KB  0 warnings, checks: 0 errors, 0 warnings")
     for campaign_id in ("2026-12-schrijven", "2026-12-paper"):
         out = project / "build" / campaign_id
-        assert sorted(p.name for p in out.iterdir()) == ["email.html", "email.txt", "meta.json"]
+        assert sorted(p.name for p in out.iterdir()) == [
+            "email.html",
+            "email.txt",
+            "meta.json",
+            "preview.html",
+        ]
         data = json.loads((out / "meta.json").read_text(encoding="utf-8"))
         assert data["id"] == campaign_id
         assert data["sizes"]["html_bytes"] == len((out / "email.html").read_bytes())
