@@ -50,9 +50,7 @@ def build(
     report = BuildReport(errors=list(errors))
     if not campaigns:
         return report
-    renderer = Renderer(
-        project, order_link_provider(project), expect_payment_links=sells_through_stripe(project)
-    )
+    renderer = make_renderer(project)
     for campaign in campaigns:
         try:
             rendered = renderer.render(campaign)
@@ -69,6 +67,12 @@ def build(
 
     report.findings = write_review_pages(project, report, out)
     return report
+
+
+def make_renderer(project: Project) -> Renderer:
+    """The renderer every command uses: order buttons from the lock file, shop fallbacks flagged when
+    the project sells through Stripe."""
+    return Renderer(project, order_link_provider(project), expect_payment_links=sells_through_stripe(project))
 
 
 def write_campaign(rendered: Rendered, out_dir: Path) -> None:

@@ -127,17 +127,14 @@ class Checked:
 def check_project(project: Project, ids: Sequence[str] = ()) -> tuple[list[Checked], list[NewsletterError]]:
     """Load and render the named campaigns (all when none are named) as `build` would, without writing,
     and check each. A campaign that cannot be loaded or rendered is a user error, not a finding."""
+    from newsletter.build import make_renderer
     from newsletter.campaign import load_campaigns
-    from newsletter.payments import order_link_provider
-    from newsletter.render import Renderer
 
     campaigns, load_errors = load_campaigns(project, ids)
     errors = list(load_errors)
     checked: list[Checked] = []
     if campaigns:
-        renderer = Renderer(
-            project, order_link_provider(project), expect_payment_links=sells_through_stripe(project)
-        )
+        renderer = make_renderer(project)
         for campaign in campaigns:
             try:
                 rendered = renderer.render(campaign)
