@@ -99,6 +99,12 @@ class StripeSettings(StrictModel):
     max_network_retries: int = Field(default=3, ge=0, le=10)
 
 
+class AudienceSettings(StrictModel):
+    """Where the subscribers live: an SQLite file, relative to the project root."""
+
+    database: SingleLine = "audience.sqlite3"
+
+
 class Settings(StrictModel):
     locale: Locale = "nl"
     site_url: HttpsUrl
@@ -112,6 +118,7 @@ class Settings(StrictModel):
     publisher: Publisher
     utm: Utm = Utm()
     stripe: StripeSettings | None = None
+    audience: AudienceSettings = AudienceSettings()
 
     @property
     def site_host(self) -> str:
