@@ -12,7 +12,6 @@ time into noticing the change plus rebuilding, and the rest (the event reaching 
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
 import tempfile
 import threading
@@ -20,38 +19,21 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bench_build import copy_project  # the same sample-project copy as the build benchmark
+
 from newsletter.errors import NewsletterError
 from newsletter.preview import PreviewServer, Rebuild
-from newsletter.screenshot import find_chromium
+from newsletter.screenshot import CHROMIUM_FLAGS, find_chromium
 from newsletter.settings import open_project
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-REPO = Path(__file__).resolve().parent.parent
-PROJECT_PARTS = ("newsletter.toml", "authors.yaml", "books", "columns", "campaigns", "templates")
 SAMPLE = "2026-12-schrijven"
 SUBJECT = "De kunst van het weglaten – en een boek dat je erbij helpt"
 GOAL_MS = 500.0
-CHROMIUM_ARGS = (
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-)
-
-
-def copy_project(target: Path) -> Path:
-    target.mkdir()
-    for part in PROJECT_PARTS:
-        source = REPO / part
-        if source.is_dir():
-            shutil.copytree(source, target / part)
-        else:
-            shutil.copy(source, target / part)
-    return target
+# The product's own flags; Playwright adds --headless itself.
+CHROMIUM_ARGS = tuple(flag for flag in CHROMIUM_FLAGS if flag != "--headless")
 
 
 def wait_for_subject(page: Page, subject: str) -> float:

@@ -27,7 +27,7 @@ import traceback
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
-from functools import cached_property, partial
+from functools import cached_property, lru_cache, partial
 from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -312,20 +312,20 @@ def _status(errors: int, warnings: int) -> str:
     return "error" if errors else "warning" if warnings else "ok"
 
 
-_environment: jinja2.Environment | None = None
+@lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    """Built once, on first use: the page templates are constants of this module."""
+    return jinja2.Environment(
+        loader=jinja2.DictLoader({"head": _HEAD_HTML, "preview": _PREVIEW_HTML, "gallery": _GALLERY_HTML}),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
 
 
 def _template(name: str) -> jinja2.Template:
-    global _environment
-    if _environment is None:
-        _environment = jinja2.Environment(
-            loader=jinja2.DictLoader({"preview": _PREVIEW_HTML, "gallery": _GALLERY_HTML}),
-            autoescape=True,
-            undefined=jinja2.StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
-    return _environment.get_template(name)
+    return _environment().get_template(name)
 
 
 _CSS = """
@@ -430,16 +430,22 @@ _PREVIEW_JS = r"""
 })();
 """
 
-_PREVIEW_HTML = """<!doctype html>
+# The head both pages share: self-contained (inline CSS), and a CSP that keeps them off the network.
+_HEAD_HTML = """<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="{{ csp }}">
 <link rel="icon" href="data:,">
-<title>{{ campaign.subject }} · {{ campaign.id }} · preview</title>
+<title>{{ title }}</title>
 <style>{{ css|safe }}</style>
 </head>
+"""
+
+_PREVIEW_HTML = """{% with title = campaign.subject ~ " · " ~ campaign.id ~ " · preview" %}
+{% include "head" %}
+{% endwith +%}
 <body>
 <header class="bar">
   <a href="../index.html">← All campaigns</a>
@@ -527,16 +533,9 @@ _PREVIEW_HTML = """<!doctype html>
 </html>
 """
 
-_GALLERY_HTML = """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="{{ csp }}">
-<link rel="icon" href="data:,">
-<title>{{ brand }} · campaigns</title>
-<style>{{ css|safe }}</style>
-</head>
+_GALLERY_HTML = """{% with title = brand ~ " · campaigns" %}
+{% include "head" %}
+{% endwith +%}
 <body>
 <header class="bar">
   <h1>{{ brand }} · campaigns</h1>
