@@ -32,8 +32,9 @@ if TYPE_CHECKING:
 SAMPLE = "2026-12-schrijven"
 SUBJECT = "De kunst van het weglaten – en een boek dat je erbij helpt"
 GOAL_MS = 500.0
-# The product's own flags; Playwright adds --headless itself.
-CHROMIUM_ARGS = tuple(flag for flag in CHROMIUM_FLAGS if flag != "--headless")
+# The product's screenshot flags, less --headless (Playwright adds it) and the resolver rule that keeps
+# screenshots off every network (this page is served on 127.0.0.1).
+CHROMIUM_ARGS = tuple(f for f in CHROMIUM_FLAGS if f != "--headless" and not f.startswith("--host-resolver"))
 
 
 def wait_for_subject(page: Page, subject: str) -> float:
