@@ -2,7 +2,7 @@
 
 The store is one SQLite file in the project (`[audience] database`, default `audience.sqlite3`),
 created on first use. Its schema is versioned with `PRAGMA user_version`; `_MIGRATIONS` holds one
-script per version, so the send log can arrive later as migration 2 without touching existing files.
+script per version (1: subscribers, 2: the send log), and an older file is brought up to date on open.
 
 Addresses are validated with email-validator (no DNS lookups) and stored in its normalised form:
 the domain lower-cased and IDNA-normalised (`Jörg@BÜCHER.de` -> `Jörg@bücher.de`), the local part as
@@ -40,10 +40,11 @@ Status = Literal["active", "unsubscribed", "bounced", "complained"]
 STATUSES: tuple[Status, ...] = ("active", "unsubscribed", "bounced", "complained")
 SUPPRESSED: frozenset[str] = frozenset({"unsubscribed", "bounced", "complained"})
 LOCALES = ("nl", "en")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+SEND_STATES = ("pending", "sending", "sent", "failed", "deferred", "unknown")
 
 _MIGRATIONS: tuple[str, ...] = (
-    # 1: subscribers. The send log (`sends`, referencing subscribers.id) will be migration 2.
+    # 1: subscribers.
     """
     CREATE TABLE subscribers (
         id INTEGER PRIMARY KEY,
@@ -59,6 +60,26 @@ _MIGRATIONS: tuple[str, ...] = (
         updated_at TEXT NOT NULL
     );
     CREATE INDEX subscribers_status_locale ON subscribers (status, locale);
+    """,
+    # 2: the send log, one row per (campaign, subscriber); see delivery.py for what each state means.
+    """
+    CREATE TABLE sends (
+        campaign TEXT NOT NULL,
+        subscriber_id INTEGER NOT NULL REFERENCES subscribers (id),
+        email TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending'
+            CHECK (state IN ('pending', 'sending', 'sent', 'failed', 'deferred', 'unknown')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        smtp_code INTEGER,
+        smtp_response TEXT NOT NULL DEFAULT '',
+        message_id TEXT,
+        retry_at TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        sent_at TEXT,
+        PRIMARY KEY (campaign, subscriber_id)
+    );
+    CREATE INDEX sends_campaign_state ON sends (campaign, state);
     """,
 )
 assert len(_MIGRATIONS) == SCHEMA_VERSION
@@ -165,6 +186,7 @@ def connect(path: Path) -> Audience:
     connection = sqlite3.connect(path, isolation_level=None)
     try:
         connection.execute("PRAGMA foreign_keys = ON")
+        connection.execute("PRAGMA busy_timeout = 10000")  # senders on several connections take turns
         version = connection.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise NewsletterError(
@@ -196,7 +218,7 @@ def _using(target: Audience | Path) -> Iterator[Audience]:
             yield audience
 
 
-def _timestamp(now: datetime | None) -> str:
+def timestamp(now: datetime | None) -> str:
     moment = now if now is not None else datetime.now(UTC)
     if moment.tzinfo is None:
         raise ValueError("now must be timezone-aware")
@@ -430,7 +452,7 @@ def import_csv(
     """
     if default_locale not in LOCALES:
         raise ValueError(f"default_locale must be one of {LOCALES}")
-    stamp = _timestamp(now)
+    stamp = timestamp(now)
     good, bad = _parse(read_text(path), path)
     report = ImportReport(path=path, bad=bad)
     merged: dict[str, _Row] = {}
@@ -479,7 +501,7 @@ def suppress(
     """
     if status not in SUPPRESSED:
         raise ValueError(f"status must be one of {sorted(SUPPRESSED)}")
-    stamp = _timestamp(now)
+    stamp = timestamp(now)
     report = SuppressReport()
     addresses: list[tuple[int, str]] = []
     if isinstance(source, Path):

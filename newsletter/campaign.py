@@ -84,6 +84,7 @@ class Campaign:
     intro: str | None = None
     sign_off: str | None = None
     template: str = "email"
+    audience_tags: tuple[str, ...] = ()  # send to active subscribers of the locale having all these tags
 
 
 # -- the files as written -----------------------------------------------------------------------
@@ -167,6 +168,17 @@ class TeaserEntry(StrictModel):
         return self
 
 
+class AudienceEntry(StrictModel):
+    """Who receives the campaign: active subscribers of its locale with all of these tags."""
+
+    tags: list[SingleLine] = Field(default_factory=list)
+
+    @field_validator("tags")
+    @classmethod
+    def _lower(cls, value: list[str]) -> list[str]:
+        return [tag.lower() for tag in value]
+
+
 class CampaignFile(StrictModel):
     subject: SingleLine
     preheader: SingleLine
@@ -176,6 +188,7 @@ class CampaignFile(StrictModel):
     template: SingleLine = "email"
     teasers: list[TeaserEntry] = Field(min_length=1)
     books: list[SingleLine] = Field(min_length=1)
+    audience: AudienceEntry = Field(default_factory=lambda: AudienceEntry())
 
     @field_validator("template")
     @classmethod
@@ -316,6 +329,7 @@ def load_campaign(path: Path, library: Library) -> Campaign:
         intro=entry.intro,
         sign_off=entry.sign_off,
         template=entry.template,
+        audience_tags=tuple(entry.audience.tags),
     )
 
 

@@ -22,6 +22,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "unsubscribe": "Afmelden",
         "why": "Je ontvangt deze nieuwsbrief omdat je je hebt aangemeld bij {brand}.",
         "order_link": "Bestellen",
+        "reader": "lezer",  # {first_name} for a subscriber without a name: "Beste lezer,"
     },
     "en": {
         "read_more": "Read more",
@@ -34,6 +35,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "unsubscribe": "Unsubscribe",
         "why": "You receive this newsletter because you subscribed to {brand}.",
         "order_link": "Order",
+        "reader": "reader",
     },
 }
 

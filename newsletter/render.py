@@ -12,7 +12,7 @@ import logging
 import re
 import textwrap
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from newsletter.campaign import Book, Campaign, Teaser
 from newsletter.errors import NewsletterError
 from newsletter.i18n import STRINGS, format_co_authors, format_price
 from newsletter.links import Link, LinkKind, OrderLinkProvider, content_link, shop_page_link
+from newsletter.merge import MergeTemplate, escape_html, marker, with_first_name_marker
 from newsletter.mjml_engine import load_engine, validate_mjml
 from newsletter.settings import Project, Settings
 
@@ -33,7 +34,12 @@ INLINE_STYLE = re.compile(r"<mj-style\s+inline\s*=\s*[\"']inline[\"']\s*>(.*?)</
 
 @dataclass(frozen=True)
 class Rendered:
-    """One campaign, ready to write, check, preview or send."""
+    """One campaign, ready to write, check, preview or send.
+
+    `html` and `text` are what the web version and every review show: the merge fields filled with
+    the values for no one in particular ("Beste lezer,", the plain unsubscribe page).
+    `html_source` and `text_source` still hold the merge markers, for `message.py` to personalise.
+    """
 
     campaign: Campaign
     mjml: str
@@ -41,6 +47,9 @@ class Rendered:
     text: str
     links: tuple[Link, ...]
     warnings: tuple[str, ...] = ()
+    html_source: str = ""
+    text_source: str = ""
+    merge_defaults: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def html_bytes(self) -> int:
@@ -95,6 +104,7 @@ class View:
     web_version_url: str
     unsubscribe_url: str
     links: tuple[Link, ...] = field(repr=False, default=())
+    merge_defaults: Mapping[str, str] = field(repr=False, default_factory=dict)
 
     def context(self) -> dict[str, Any]:
         return {
@@ -134,12 +144,16 @@ def build_view(
             Link(url=view.url, block=view.block, kind=_kind_of(view.url, settings), label=view.title)
         )
     books = []
+    defaults = {"first_name": words["reader"], "unsubscribe_url": settings.unsubscribe_url}
     for number, book in enumerate(campaign.books, start=1):
         order = order_link(campaign, book, f"book-{number}")
-        view_book = _book_view(book, order, campaign.locale, words)
+        field_name = order_field(order.block)
+        defaults[field_name] = order.url
+        view_book = _book_view(book, replace(order, url=marker(field_name)), campaign.locale, words)
         books.append(view_book)
         links.append(Link(url=order.url, block=order.block, kind=order.kind, label=view_book.cta))
     web_version = settings.web_version(campaign.id)
+    defaults["web_version_url"] = web_version
     links.append(
         Link(url=web_version, block="footer", kind=LinkKind.WEB_VERSION, label=words["view_in_browser"])
     )
@@ -155,15 +169,21 @@ def build_view(
         campaign=campaign,
         settings=settings,
         t=words,
-        intro=paragraphs(campaign.intro),
-        sign_off=paragraphs(campaign.sign_off),
+        intro=paragraphs(with_first_name_marker(campaign.intro or "")),
+        sign_off=paragraphs(with_first_name_marker(campaign.sign_off or "")),
         teasers=tuple(teasers),
         books=tuple(books),
         home_url=home.url,
-        web_version_url=web_version,
-        unsubscribe_url=settings.unsubscribe_url,
+        web_version_url=marker("web_version_url"),
+        unsubscribe_url=marker("unsubscribe_url"),
         links=tuple(links),
+        merge_defaults=defaults,
     )
+
+
+def order_field(block: str) -> str:
+    """The merge field of a book's order link: block "book-2" has field "order_book_2"."""
+    return "order_" + block.replace("-", "_")
 
 
 def _teaser_view(
@@ -236,10 +256,22 @@ class Renderer:
         context = view.context()
         mjml_source = self._render_template(f"{campaign.template}.mjml.j2", context)
         validate_mjml(mjml_source, self._template_files())
-        html = to_html(mjml_source, self.compile_mjml)
-        text = tidy_text(self._render_template(f"{campaign.template}.txt.j2", context))
+        html_source = to_html(mjml_source, self.compile_mjml)
+        text_source = tidy_text(self._render_template(f"{campaign.template}.txt.j2", context))
+        defaults = view.merge_defaults
+        html = MergeTemplate.parse(html_source).fill(defaults, escape_html)
+        text = MergeTemplate.parse(text_source).fill(defaults)
         links = view.links + _template_links(html, view.links, self.project.settings)
-        rendered = Rendered(campaign=campaign, mjml=mjml_source, html=html, text=text, links=links)
+        rendered = Rendered(
+            campaign=campaign,
+            mjml=mjml_source,
+            html=html,
+            text=text,
+            links=links,
+            html_source=html_source,
+            text_source=text_source,
+            merge_defaults=defaults,
+        )
         return replace(rendered, warnings=warnings_for(rendered, self.expect_payment_links))
 
     def _render_template(self, name: str, context: dict[str, Any]) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, model_validator
 
 from newsletter.errors import NewsletterError
 from newsletter.validation import (
@@ -71,6 +71,50 @@ class Sender(StrictModel):
     name: SingleLine
     address: EmailAddress
     reply_to: EmailAddress | None = None
+    list_id: SingleLine | None = Field(
+        default=None, description="The List-Id header's id; default: newsletter.<sender domain>."
+    )
+    unsubscribe_mailto: EmailAddress | None = Field(
+        default=None, description="The mailto: of List-Unsubscribe; default: the sender address."
+    )
+
+    @property
+    def domain(self) -> str:
+        return self.address.rpartition("@")[2]
+
+
+class SmtpSettings(StrictModel):
+    """How mail leaves. The password is never here: it comes from NEWSLETTER_SMTP_PASSWORD."""
+
+    host: SingleLine = "localhost"
+    port: int = Field(default=587, ge=1, le=65535)
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    user: SingleLine | None = None
+    timeout: float = Field(default=30, gt=0, le=600, description="Seconds to wait for the server.")
+    connections: int = Field(default=2, ge=1, le=16, description="Connections sending side by side.")
+    messages_per_connection: int = Field(default=100, ge=1, le=10_000)
+    rate: float = Field(default=0, ge=0, description="Messages per second over all connections; 0: no limit.")
+    max_errors: int = Field(default=10, ge=1, description="Failures in a row that pause the run.")
+    retry_after: float = Field(
+        default=300, ge=0, description="Seconds before a deferred recipient is retried."
+    )
+    max_attempts: int = Field(
+        default=5, ge=1, le=50, description="Attempts before a deferral becomes a failure."
+    )
+
+    @model_validator(mode="after")
+    def _no_password_in_clear(self) -> SmtpSettings:
+        if self.security == "none" and self.user and self.host not in {"localhost", "127.0.0.1", "::1"}:
+            raise ValueError('security = "none" would send the password unencrypted; use "starttls" or "tls"')
+        return self
+
+
+class DkimSettings(StrictModel):
+    """DKIM signing by newsletter itself; leave it out when the SMTP relay signs for you."""
+
+    domain: SingleLine
+    selector: SingleLine
+    key_file: SingleLine = Field(description="The PEM private key, relative to the project folder.")
 
 
 class Publisher(StrictModel):
@@ -119,6 +163,8 @@ class Settings(StrictModel):
     utm: Utm = Utm()
     stripe: StripeSettings | None = None
     audience: AudienceSettings = AudienceSettings()
+    smtp: SmtpSettings | None = None
+    dkim: DkimSettings | None = None
 
     @property
     def site_host(self) -> str:

@@ -1,0 +1,71 @@
+"""Merge fields: the few values that differ per recipient, filled into an already-rendered campaign.
+
+A campaign is rendered once (Jinja2, MJML, premailer are far too slow to run per recipient). Where a
+recipient's value belongs, the renderer writes a marker, `__merge_first_name__`: letters, digits and
+underscores only, so that autoescaping, MRML, premailer and quoted-printable leave it as it is. Per
+recipient the markers are replaced by values escaped for the part they land in, which is a string
+join over pre-split pieces and costs microseconds.
+
+Campaign text may greet the reader by name with `{first_name}`; without a name it falls back to a
+word like "lezer" ("Beste lezer,").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from markupsafe import escape
+
+MARKER = re.compile(r"__merge_([a-z][a-z0-9_]*?)__")
+FIRST_NAME = "{first_name}"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def marker(name: str) -> str:
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", name) or "__" in name:
+        raise ValueError(f"not a merge field name: {name!r}")
+    return f"__merge_{name}__"
+
+
+def with_first_name_marker(text: str) -> str:
+    """Campaign text as written by an editor, with `{first_name}` turned into its marker."""
+    return text.replace(FIRST_NAME, marker("first_name"))
+
+
+def escape_html(value: str) -> str:
+    return str(escape(escape_text(value)))
+
+
+def escape_text(value: str) -> str:
+    """A merge value never adds a line or a control character, in the text part or a header."""
+    return " ".join(_CONTROL.sub(" ", value).split()) if _CONTROL.search(value) else value
+
+
+def first_name(name: str) -> str:
+    """'Jan van der Berg' -> 'Jan'; an empty name gives '' (the caller falls back)."""
+    parts = escape_text(name).split()
+    return parts[0] if parts else ""
+
+
+@dataclass(frozen=True)
+class MergeTemplate:
+    """Rendered text split at its markers: literal, field, literal, ..., literal."""
+
+    pieces: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, source: str) -> MergeTemplate:
+        return cls(tuple(MARKER.split(source)))
+
+    @property
+    def fields(self) -> frozenset[str]:
+        return frozenset(self.pieces[1::2])
+
+    def fill(self, values: Mapping[str, str], escape_value: Callable[[str], str] = escape_text) -> str:
+        """Every field must have a value: a marker left in a sent email would be a visible bug."""
+        pieces = list(self.pieces)
+        for index in range(1, len(pieces), 2):
+            pieces[index] = escape_value(values[pieces[index]])
+        return "".join(pieces)

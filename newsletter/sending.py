@@ -1,0 +1,320 @@
+"""`newsletter send` as a library: what stops a send, the dry run, the test send and the real send.
+
+The order of a real send: render and check the campaign (refusing one whose checks fail unless
+forced), take the campaign's lock, put its audience into the send log once (a later run only resumes
+the log, or adds subscribers who joined since with `new_subscribers_only`), then let delivery.py work
+through the log. The dry run walks the same way without a network or a single write to the log.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from newsletter import sendlog
+from newsletter.audience import SEND_STATES, Audience, connect, database_path, normalise_address, select
+from newsletter.delivery import (
+    Clock,
+    Plan,
+    Result,
+    RunReport,
+    open_connection,
+    plan,
+    run,
+    smtp_password,
+    transact,
+    utc_now,
+)
+from newsletter.errors import NewsletterError, NewsletterErrors
+from newsletter.links import LinkKind
+from newsletter.message import Composer, DkimSigner, Recipient
+from newsletter.payments import sells_through_stripe
+from newsletter.unsubscribe import SECRET_ENV, secret_from_env
+
+if TYPE_CHECKING:
+    from newsletter.checks import Finding
+    from newsletter.render import Rendered
+    from newsletter.sendlog import Entry
+    from newsletter.settings import Project, SmtpSettings
+
+# Check findings that stop a real send even as warnings: people could not buy what the email sells.
+BLOCKING_WARNINGS = frozenset({"order-link-fallback"})
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A campaign rendered and checked, with what would stop a real send."""
+
+    project: Project
+    rendered: Rendered
+    findings: list[Finding]
+    blockers: list[str]
+
+    @property
+    def campaign_id(self) -> str:
+        return self.rendered.campaign.id
+
+
+@dataclass
+class Audit:
+    """Who a send would go to now, and the state of the campaign's send log."""
+
+    recipients: list[Recipient] = field(default_factory=list)
+    plan: Plan = field(default_factory=Plan)
+    counts: dict[str, int] = field(default_factory=dict)
+    finished: bool = False
+
+    @property
+    def started(self) -> bool:
+        return any(self.counts.values())
+
+
+@dataclass
+class DryRun:
+    prepared: Prepared
+    audit: Audit
+    outbox: Path
+    written: int
+    message_bytes: int  # the size of the first message, headers included
+    temporary_secret: bool  # no NEWSLETTER_UNSUBSCRIBE_SECRET: tokens were signed with a throw-away one
+
+
+def prepare(project: Project, campaign_id: str) -> Prepared:
+    from newsletter.build import make_renderer
+    from newsletter.campaign import load_campaigns
+    from newsletter.checks import check_campaign
+
+    campaigns, errors = load_campaigns(project, [campaign_id])
+    if errors:
+        raise NewsletterErrors(errors)
+    rendered = make_renderer(project).render(campaigns[0])
+    findings = check_campaign(rendered, project)
+    return Prepared(project, rendered, findings, send_blockers(rendered, project, findings))
+
+
+def send_blockers(rendered: Rendered, project: Project, findings: list[Finding]) -> list[str]:
+    """Everything that must be fixed (or forced) before a campaign goes to real people."""
+    blockers = [
+        f"{finding.rule} ({finding.where}): {finding.message}"
+        for finding in findings
+        if finding.severity == "error" or finding.rule in BLOCKING_WARNINGS
+    ]
+    flagged = {finding.where for finding in findings if finding.rule.startswith("order-link-")}
+    for link in rendered.links:
+        if link.kind is LinkKind.ORDER_STRIPE_TEST and link.block not in flagged:
+            blockers.append(
+                f"order-link-test-mode ({link.block}): the order button is a Stripe test-mode Payment "
+                "Link, so readers cannot pay; sync the links with the live key"
+            )
+        if link.kind is LinkKind.ORDER_SHOP and sells_through_stripe(project) and link.block not in flagged:
+            blockers.append(f"order-link-fallback ({link.block}): the order button goes to the shop page")
+    if not os.environ.get(SECRET_ENV, "").strip():
+        blockers.append(
+            f"unsubscribe ({SECRET_ENV}): not set, so there is no one-click unsubscribe; set it to a "
+            "long random value your website shares"
+        )
+    return blockers
+
+
+def make_composer(
+    prepared: Prepared, secret: bytes, *, test: bool = False, clock: Clock = utc_now
+) -> Composer:
+    project = prepared.project
+    dkim = DkimSigner(project.settings.dkim, project.root) if project.settings.dkim else None
+    return Composer(prepared.rendered, project, secret=secret, dkim=dkim, test=test, now=clock)
+
+
+# -- who gets it ---------------------------------------------------------------------------------
+
+
+def audit(
+    prepared: Prepared,
+    store: Audience | None,
+    *,
+    new_subscribers_only: bool = False,
+    retry_unknown: bool = False,
+    clock: Clock = utc_now,
+) -> Audit:
+    """Who a send would go to now: everyone in the audience on the first run; on a later run the log's
+    due rows (and, when asked, subscribers who joined since). Reads only."""
+    result = Audit()
+    if store is None:  # no subscriber database yet: nobody to send to
+        result.counts = dict.fromkeys(SEND_STATES, 0)
+        return result
+    campaign = prepared.rendered.campaign
+    result.counts = sendlog.counts(store, campaign.id)
+    open_rows = sum(result.counts[state] for state in sendlog.OPEN_STATES)
+    result.finished = result.started and not open_rows and not (retry_unknown and result.counts["unknown"])
+    logged = sendlog.logged_ids(store, campaign.id)
+    result.plan = plan(select(store, status=None), campaign.locale, campaign.audience_tags, logged)
+    if result.started:
+        result.recipients = [
+            Recipient(entry.email, entry.name, entry.subscriber_id)
+            for entry in sendlog.due(store, campaign.id, clock(), retry_unknown=retry_unknown)
+            if entry.subscriber_status == "active"
+        ]
+    if not result.started or new_subscribers_only:
+        result.recipients += [Recipient(s.email, s.name, s.id) for s in result.plan.recipients]
+    return result
+
+
+def _existing_store(project: Project) -> Audience | None:
+    path = database_path(project)
+    return connect(path) if path.exists() else None
+
+
+# -- the dry run -----------------------------------------------------------------------------------
+
+
+def dry_run(
+    prepared: Prepared,
+    *,
+    limit: int | None = None,
+    new_subscribers_only: bool = False,
+    retry_unknown: bool = False,
+    clock: Clock = utc_now,
+) -> DryRun:
+    """Build every message a real send would send now and write them as .eml files to the outbox:
+    no network, and nothing written to the send log. The outbox is replaced as a whole."""
+    store = _existing_store(prepared.project)
+    try:
+        found = audit(
+            prepared,
+            store,
+            new_subscribers_only=new_subscribers_only,
+            retry_unknown=retry_unknown,
+            clock=clock,
+        )
+    finally:
+        if store is not None:
+            store.close()
+    temporary = not os.environ.get(SECRET_ENV, "").strip()
+    secret = secrets.token_bytes(32) if temporary else secret_from_env()
+    composer = make_composer(prepared, secret, clock=clock)
+    outbox = prepared.project.root / "build" / prepared.campaign_id / "outbox"
+    chosen = found.recipients if limit is None else found.recipients[:limit]
+    first_size = 0
+    outbox.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".outbox-", dir=outbox.parent))
+    try:
+        for number, recipient in enumerate(chosen, start=1):
+            data = composer.compose(recipient).data
+            first_size = first_size or len(data)
+            (staging / f"{number:06d}-{_file_safe(recipient.email)}.eml").write_bytes(data)
+        if outbox.exists():
+            shutil.rmtree(outbox)
+        staging.rename(outbox)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if not chosen:
+        sample = composer.compose(Recipient(prepared.project.settings.sender.address))
+        first_size = len(sample.data)
+    return DryRun(prepared, found, outbox, len(chosen), first_size, temporary)
+
+
+def _file_safe(address: str) -> str:
+    return re.sub(r"[^A-Za-z0-9@._+-]", "_", address)[:80]
+
+
+# -- sending -------------------------------------------------------------------------------------
+
+
+def smtp_settings(project: Project) -> SmtpSettings:
+    if project.settings.smtp is None:
+        raise NewsletterError(
+            "no [smtp] section: newsletter does not know which server sends the mail",
+            path=project.root / "newsletter.toml",
+            field="smtp",
+            hint='add [smtp] with host, port, security ("starttls" or "tls") and user; the password comes '
+            "from NEWSLETTER_SMTP_PASSWORD",
+        )
+    return project.settings.smtp
+
+
+def test_send(prepared: Prepared, address: str, *, clock: Clock = utc_now) -> Result:
+    """The personalised message, subject prefixed [TEST], to one address; nothing goes in the log."""
+    try:
+        email = normalise_address(address)
+    except ValueError as exc:
+        raise NewsletterError(f"--to: {exc}", field="--to") from None
+    settings = smtp_settings(prepared.project)
+    password = smtp_password(settings)
+    recipient = Recipient(email)
+    store = _existing_store(prepared.project)
+    if store is not None:
+        with store:
+            known = [s for s in select(store, status=None) if s.email.casefold() == email.casefold()]
+        if known:
+            recipient = Recipient(known[0].email, known[0].name, known[0].id)
+    outgoing = make_composer(prepared, secret_from_env(), test=True, clock=clock).compose(recipient)
+    client = open_connection(settings, password)
+    try:
+        result = transact(client, outgoing)
+    finally:
+        client.close()
+    if result.state != "sent":
+        raise NewsletterError(f"the test message to {email} was not accepted: {result.text}")
+    return result
+
+
+def send(
+    prepared: Prepared,
+    *,
+    force: bool = False,
+    new_subscribers_only: bool = False,
+    retry_unknown: bool = False,
+    clock: Clock = utc_now,
+    on_start: Callable[[int], None] = lambda total: None,
+    on_result: Callable[[Entry, str], None] = lambda entry, state: None,
+) -> RunReport:
+    """The real send, or its resumption. Raises NewsletterError before anything is sent when the
+    campaign is blocked, already finished, or being sent by another process."""
+    campaign_id = prepared.campaign_id
+    if prepared.blockers and not force:
+        path = prepared.rendered.campaign.path
+        summary = NewsletterError(
+            f"campaign {campaign_id} is not ready to send: {len(prepared.blockers)} checks fail",
+            path=path,
+            hint="fix them (`newsletter check` explains), or pass --force to send anyway",
+        )
+        raise NewsletterErrors([summary, *(NewsletterError(b, path=path) for b in prepared.blockers)])
+    settings = smtp_settings(prepared.project)
+    smtp_password(settings)
+    composer = make_composer(prepared, secret_from_env(), clock=clock)
+    database = database_path(prepared.project)
+    with sendlog.campaign_lock(database, campaign_id), connect(database) as store:
+        found = audit(
+            prepared,
+            store,
+            new_subscribers_only=new_subscribers_only,
+            retry_unknown=retry_unknown,
+            clock=clock,
+        )
+        if found.finished and not new_subscribers_only:
+            raise NewsletterError(
+                f"campaign {campaign_id} was already sent ({found.counts['sent']} sent, last activity "
+                f"{sendlog.last_activity(store, campaign_id)})",
+                hint="--new-subscribers-only sends it to those who subscribed since; "
+                f"`newsletter status {campaign_id}` shows the log",
+            )
+        if not found.started or new_subscribers_only:
+            sendlog.enqueue(store, campaign_id, found.plan.recipients, clock())
+        store.close()
+        return run(
+            database,
+            campaign_id,
+            composer,
+            settings,
+            retry_unknown=retry_unknown,
+            clock=clock,
+            on_start=on_start,
+            on_result=on_result,
+        )
