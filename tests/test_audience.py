@@ -47,7 +47,7 @@ def test_database_is_created_on_first_use_in_the_project_root(project: Path, run
         assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert tables == {"subscribers"}
+    assert tables == {"subscribers", "sends"}
 
 
 def test_database_path_from_settings(project: Path, run: Run) -> None:
