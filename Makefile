@@ -29,6 +29,7 @@ golden: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_build.py
 	$(BIN)/python bench/bench_preview.py
+	$(BIN)/python bench/bench_send.py
 
 clean:
 	rm -rf build $(VENV) .mypy_cache .ruff_cache .pytest_cache

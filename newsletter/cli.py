@@ -645,6 +645,10 @@ def _report_dry_run(result: Any, project: Project) -> None:
     click.echo(f"\nwrote {result.written} of {len(found.recipients)} messages to {where}/")
 
 
+def _count(number: int, one: str, many: str) -> str:
+    return f"{number} {one if number == 1 else many}"
+
+
 def _more(total: int) -> None:
     if total > SHOWN:
         click.echo(f"  ... and {total - SHOWN} more")
@@ -693,7 +697,7 @@ def _summarise(report: Any, project: Project) -> None:
     outcomes = ", ".join(f"{n} {state}" for state, n in sorted(report.outcomes.items())) or "nothing to send"
     click.echo(f"{report.campaign}: {outcomes} in {report.seconds:.1f} s ({report.rate:.0f} messages/s)")
     if report.bounced:
-        click.echo(f"{report.bounced} addresses do not exist and are now marked bounced")
+        click.echo(f"{_count(report.bounced, 'address does', 'addresses do')} not exist: marked bounced")
     if report.skipped:
         click.echo(f"{report.skipped} skipped: unsubscribed or bounced since the send began")
     if report.recovered_unknown:

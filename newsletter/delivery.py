@@ -214,9 +214,15 @@ def _dot_stuffed(data: bytes) -> bytes:
 class RateLimiter:
     """At most `rate` messages per second over all connections (0: no limit)."""
 
-    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        rate: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.interval = 1 / rate if rate > 0 else 0.0
         self.clock = clock
+        self.sleep = sleep
         self.next_slot = 0.0
         self.lock = threading.Lock()
 
@@ -228,7 +234,7 @@ class RateLimiter:
             slot = max(self.next_slot, now)
             self.next_slot = slot + self.interval
         if slot > now:
-            time.sleep(slot - now)
+            self.sleep(slot - now)
 
 
 @dataclass
@@ -287,12 +293,19 @@ class _Run:
             self.report.attempted += 1
             self.report.outcomes[state] += 1
             self.report.bounced += result.bounce
-            self.errors_in_a_row = 0 if state == "sent" else self.errors_in_a_row + 1
-            if self.errors_in_a_row >= self.settings.max_errors and self.report.paused is None:
-                self.report.paused = (
-                    f"{self.errors_in_a_row} failures in a row, the last: {result.text or result.state}"
-                )
+        if state == "sent":
+            with self.lock:
+                self.errors_in_a_row = 0
+        else:
+            self.count_error(result)
         self.on_result(entry, state)
+
+    def count_error(self, result: Result) -> None:
+        """Failures in a row mean something is wrong on our side or theirs: pause, do not burn the list."""
+        with self.lock:
+            self.errors_in_a_row += 1
+            if self.errors_in_a_row >= self.settings.max_errors and self.report.paused is None:
+                self.report.paused = f"{self.errors_in_a_row} failures in a row, the last: {result.text}"
 
     def stop(self, problem: NewsletterError) -> None:
         with self.lock:
@@ -320,10 +333,11 @@ class _Run:
                         break
                     result = transact(client, outgoing)
                     used += 1
-                    if result.state == "pending":
+                    if result.state == "pending":  # nothing reached the server: again, first in line
                         sendlog.release(store, entry, self.clock())
                         with self.lock:
                             self.queue.appendleft(entry)
+                        self.count_error(result)
                     else:
                         state = sendlog.record(
                             store,

@@ -290,24 +290,24 @@ def send(
     smtp_password(settings)
     composer = make_composer(prepared, secret_from_env(), clock=clock)
     database = database_path(prepared.project)
-    with sendlog.campaign_lock(database, campaign_id), connect(database) as store:
-        found = audit(
-            prepared,
-            store,
-            new_subscribers_only=new_subscribers_only,
-            retry_unknown=retry_unknown,
-            clock=clock,
-        )
-        if found.finished and not new_subscribers_only:
-            raise NewsletterError(
-                f"campaign {campaign_id} was already sent ({found.counts['sent']} sent, last activity "
-                f"{sendlog.last_activity(store, campaign_id)})",
-                hint="--new-subscribers-only sends it to those who subscribed since; "
-                f"`newsletter status {campaign_id}` shows the log",
+    with sendlog.campaign_lock(database, campaign_id):
+        with connect(database) as store:
+            found = audit(
+                prepared,
+                store,
+                new_subscribers_only=new_subscribers_only,
+                retry_unknown=retry_unknown,
+                clock=clock,
             )
-        if not found.started or new_subscribers_only:
-            sendlog.enqueue(store, campaign_id, found.plan.recipients, clock())
-        store.close()
+            if found.finished and not new_subscribers_only:
+                raise NewsletterError(
+                    f"campaign {campaign_id} was already sent ({found.counts['sent']} sent, last activity "
+                    f"{sendlog.last_activity(store, campaign_id)})",
+                    hint="--new-subscribers-only sends it to those who subscribed since; "
+                    f"`newsletter status {campaign_id}` shows the log",
+                )
+            if not found.started or new_subscribers_only:
+                sendlog.enqueue(store, campaign_id, found.plan.recipients, clock())
         return run(
             database,
             campaign_id,
