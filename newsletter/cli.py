@@ -8,6 +8,8 @@ is a bug and shows its traceback. Heavy modules are imported inside the commands
 from __future__ import annotations
 
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterable
 from functools import wraps
 from pathlib import Path
@@ -665,15 +667,26 @@ def _real_send(prepared: Any, *, force: bool, new_only: bool, retry_unknown: boo
     if not yes:
         click.confirm(f"Send {campaign.id} ({campaign.subject!r}) to its audience now?", abort=True, err=True)
     bar: Any = None
+    started = time.monotonic()
+    drawing = threading.Lock()
 
     def start(total: int) -> None:
-        nonlocal bar
-        bar = click.progressbar(length=total, label=f"sending {campaign.id}", show_eta=True, file=sys.stderr)
+        nonlocal bar, started
+        bar = click.progressbar(
+            length=total,
+            label=f"sending {campaign.id}",
+            show_eta=True,
+            item_show_func=lambda rate: rate,
+            file=sys.stderr,
+        )
         bar.__enter__()
+        started = time.monotonic()
 
     def advance(entry: Any, state: str) -> None:
-        if bar is not None:
-            bar.update(1)
+        with drawing:  # called from every sending thread
+            if bar is not None:
+                rate = (bar.pos + 1) / max(time.monotonic() - started, 1e-6)
+                bar.update(1, f"{rate:.0f} messages/s")
 
     try:
         report = sending.send(

@@ -61,6 +61,7 @@ class Result:
     text: str
     bounce: bool = False
     connection_lost: bool = False
+    sender_refused: bool = False  # a 5xx to MAIL FROM is about us, not the reader: stop the run
 
 
 class ConnectionProblem(NewsletterError):
@@ -160,6 +161,9 @@ def transact(client: smtplib.SMTP, outgoing: Outgoing) -> Result:
         options = ["SMTPUTF8", "BODY=8BITMIME"]
     try:
         code, reply = client.mail(outgoing.envelope_from, options)
+        if 500 <= code < 600:
+            text = f"MAIL: {code} {reply.decode('utf-8', 'replace')}"
+            return Result("pending", code, text, sender_refused=True)
         if code != 250:
             return classify(code, reply, "MAIL")
         code, reply = client.rcpt(outgoing.envelope_to)
@@ -337,6 +341,9 @@ class _Run:
                         sendlog.release(store, entry, self.clock())
                         with self.lock:
                             self.queue.appendleft(entry)
+                        if result.sender_refused:
+                            self.stop(_sender_refused(outgoing.envelope_from, result.text))
+                            break
                         self.count_error(result)
                     else:
                         state = sendlog.record(
@@ -367,6 +374,14 @@ class _Run:
                 pass
         _close(client)
         return open_connection(self.settings, self.password), 0
+
+
+def _sender_refused(sender: str, reply: str) -> ConnectionProblem:
+    return ConnectionProblem(
+        f"the SMTP server refused the sender address {sender} ({reply})",
+        field="sender.address",
+        hint="the server must allow this account to send as this address (and SPF/DMARC must match)",
+    )
 
 
 def run(

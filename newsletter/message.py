@@ -145,7 +145,7 @@ class Composer:
         self.secret = secret
         self.dkim = dkim
         self.now = now
-        self.sender = settings.sender.address
+        self.sender = envelope_address(settings.sender.address)[0]
         self.domain = _idna_domain(settings.sender.domain)
         self.defaults = dict(rendered.merge_defaults)
         self.html = _QuotedPrintableTemplate(MergeTemplate.parse(rendered.html_source), escape_html)

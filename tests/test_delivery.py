@@ -464,3 +464,25 @@ def test_a_server_that_always_drops_the_connection_pauses_the_run_instead_of_loo
     assert "paused: 3 failures in a row" in result.output
     assert set(states(sender).values()) == {"pending"}
     assert fake.messages == []
+
+
+def test_a_451_after_the_data_defers_and_the_message_is_not_counted_as_sent(
+    sender: Path, fake: FakeSMTP, run: Run
+) -> None:
+    fake.fail_data(451, times=1)
+    assert send(run).exit_code == 1
+    assert states(sender)[READERS[0]] == "deferred"
+    assert send(run).exit_code == 0
+    assert received(fake) == Counter(READERS)
+
+
+def test_a_sender_address_the_server_refuses_stops_the_run_without_failing_readers(
+    sender: Path, fake: FakeSMTP, run: Run
+) -> None:
+    fake.fail_mail_from(550, "5.7.1 Sender address rejected: not owned by user", times=1)
+    result = send(run)
+    assert result.exit_code == 2
+    assert "sender.address: the SMTP server refused the sender address nieuwsbrief@" in result.output
+    assert set(states(sender).values()) == {"pending"}
+    assert send(run).exit_code == 0
+    assert received(fake) == Counter(READERS)

@@ -100,3 +100,46 @@ def test_outside_a_project_the_error_says_how_to_point_at_one(
     assert result.exit_code == 2
     assert "error: no newsletter.toml found in" in result.stderr
     assert "pass --project DIR" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("section", "expected"),
+    [
+        pytest.param(
+            '[smtp]\nhost = "smtp.example.nl"\nsecurity = "ssl"\n',
+            "smtp.security: input should be 'starttls', 'tls' or 'none'",
+            id="smtp-security",
+        ),
+        pytest.param(
+            '[smtp]\nhost = "smtp.example.nl"\nport = 70000\n',
+            "smtp.port: input should be less than or equal to 65535",
+            id="smtp-port",
+        ),
+        pytest.param(
+            '[smtp]\nhost = "smtp.example.nl"\nsecurity = "none"\nuser = "me"\n',
+            'smtp: security = "none" would send the password unencrypted',
+            id="smtp-password-in-clear",
+        ),
+        pytest.param(
+            '[smtp]\nhost = "smtp.example.nl"\npassword = "geheim"\n',
+            "smtp.password: unknown key",
+            id="smtp-password-in-file",
+        ),
+        pytest.param(
+            '[dkim]\ndomain = "uitgeverijlindenhof.nl"\nselector = "s1"\nkey_file = "missing.pem"\n',
+            "missing.pem: dkim.key_file: cannot read the DKIM key: No such file or directory",
+            id="dkim-key-missing",
+        ),
+    ],
+)
+def test_bad_sending_settings_are_one_clear_message(
+    project: Path, run: Run, section: str, expected: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWSLETTER_UNSUBSCRIBE_SECRET", "a-test-secret-of-enough-length")
+    path = project / "newsletter.toml"
+    path.write_text(path.read_text(encoding="utf-8") + "\n" + section, encoding="utf-8")
+    result = run("send", "2026-12-schrijven", "--dry-run")
+    assert result.exit_code == 2
+    assert expected in result.stderr
+    assert "geheim" not in result.output
+    assert "Traceback" not in result.output
