@@ -27,6 +27,7 @@ from newsletter.validation import (
     Locale,
     SingleLine,
     StrictModel,
+    Text,
     field_name,
     load_yaml,
     validate,
@@ -128,7 +129,7 @@ Handle = Annotated[str, BeforeValidator(_handle)]
 class AuthorEntry(StrictModel):
     name: SingleLine
     handle: Handle | None = None
-    bio: str | None = None
+    bio: Text | None = None
     photo: HttpsUrl | None = None
 
 
@@ -156,7 +157,7 @@ class TeaserEntry(StrictModel):
     author: SingleLine | None = None
     image: HttpsUrl | None = None
     image_alt: SingleLine | None = None
-    excerpt: str | None = None
+    excerpt: Text | None = None
     excerpt_words: int = Field(default=50, ge=10, le=400)
 
     @model_validator(mode="after")
@@ -183,8 +184,8 @@ class CampaignFile(StrictModel):
     subject: SingleLine
     preheader: SingleLine
     locale: Locale | None = None
-    intro: str | None = None
-    sign_off: str | None = None
+    intro: Text | None = None
+    sign_off: Text | None = None
     template: SingleLine = "email"
     teasers: list[TeaserEntry] = Field(min_length=1)
     books: list[SingleLine] = Field(min_length=1)

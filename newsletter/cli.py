@@ -714,9 +714,8 @@ def _summarise(report: Any, project: Project) -> None:
     if report.skipped:
         click.echo(f"{report.skipped} skipped: unsubscribed or bounced since the send began")
     if report.recovered_unknown:
-        click.echo(
-            f"{report.recovered_unknown} were being sent when an earlier run stopped: delivery unknown"
-        )
+        being = _count(report.recovered_unknown, "was", "were")
+        click.echo(f"{being} being sent when an earlier run stopped: delivery unknown")
     with open_audience(project) as store:
         counts = sendlog.counts(store, report.campaign)
         retry = sendlog.next_retry(store, report.campaign)

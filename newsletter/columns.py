@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from markdown_it.token import Token
 
 from newsletter.errors import NewsletterError, did_you_mean
+from newsletter.validation import CONTROL_CHARACTERS
 
 FRONT_MATTER_KEYS = frozenset({"title", "label", "author", "url", "image", "image_alt", "date"})
 # Accepted so that blog-style front matter does not fail, but a teaser has no use for it.
@@ -135,7 +136,7 @@ def _read_text(path: Path) -> str:
     except OSError as exc:
         raise NewsletterError(f"cannot read column file: {exc.strerror or exc}", path=path) from None
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise NewsletterError(
             "column file is not UTF-8 text",
@@ -143,6 +144,14 @@ def _read_text(path: Path) -> str:
             line=data[: exc.start].count(b"\n") + 1,
             hint="save the file as UTF-8",
         ) from None
+    if found := CONTROL_CHARACTERS.search(text):
+        raise NewsletterError(
+            f"column file contains a control character (U+{ord(found.group()):04X})",
+            path=path,
+            line=text.count("\n", 0, found.start()) + 1,
+            hint="remove it; it is invisible in most editors, and no email can show it",
+        )
+    return text
 
 
 def _normalise(text: str) -> str:

@@ -13,7 +13,7 @@ word like "lezer" ("Beste lezer,").
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from markupsafe import escape
@@ -24,7 +24,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
 def marker(name: str) -> str:
-    if not re.fullmatch(r"[a-z][a-z0-9_]*", name) or "__" in name:
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", name) or "__" in name or name.endswith("_"):
         raise ValueError(f"not a merge field name: {name!r}")
     return f"__merge_{name}__"
 
@@ -56,8 +56,19 @@ class MergeTemplate:
     pieces: tuple[str, ...]
 
     @classmethod
-    def parse(cls, source: str) -> MergeTemplate:
-        return cls(tuple(MARKER.split(source)))
+    def parse(cls, source: str, known: Collection[str] | None = None) -> MergeTemplate:
+        """With `known`, a marker of another name stays literal text: an editor may type
+        `__merge_x__` in a campaign, and the email must show it rather than fail."""
+        pieces = MARKER.split(source)
+        if known is not None:
+            merged = [pieces[0]]
+            for field, literal in zip(pieces[1::2], pieces[2::2], strict=True):
+                if field in known:
+                    merged += (field, literal)
+                else:
+                    merged[-1] += f"__merge_{field}__{literal}"
+            pieces = merged
+        return cls(tuple(pieces))
 
     @property
     def fields(self) -> frozenset[str]:

@@ -13,8 +13,10 @@ sender's domain, `List-Unsubscribe` with an HTTPS one-click URL and a mailto:, a
 
 from __future__ import annotations
 
+import base64
 import binascii
 import email.policy
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,7 +55,8 @@ DKIM_HEADERS = (
     "List-Unsubscribe-Post",
     "Feedback-ID",
 )
-_MAX_HEADER_LINE = 900  # RFC 5322 allows 998; longer names go through the email package's folding
+_PLAIN_NAME_MAX = 60  # longer names are split over several lines as encoded-words
+_ENCODED_WORD_BYTES = 45  # "=?utf-8?b?" + base64 of 45 bytes (60) + "?=" = 72 characters
 STRIPE_KINDS = (LinkKind.ORDER_STRIPE_TEST, LinkKind.ORDER_STRIPE_LIVE)
 TEST_PREFIX = "[TEST] "
 
@@ -102,7 +105,7 @@ class DkimSigner:
         self._sign: Callable[..., bytes] = dkim.sign
         try:
             self.sign(b"From: probe@example.invalid\r\nSubject: probe\r\n\r\nprobe\r\n")
-        except dkim.DKIMException as exc:
+        except (dkim.DKIMException, binascii.Error, ValueError) as exc:  # a cut-off PEM: binascii
             raise NewsletterError(
                 f"not a usable DKIM private key: {exc}",
                 path=path,
@@ -148,8 +151,10 @@ class Composer:
         self.sender = envelope_address(settings.sender.address)[0]
         self.domain = _idna_domain(settings.sender.domain)
         self.defaults = dict(rendered.merge_defaults)
-        self.html = _QuotedPrintableTemplate(MergeTemplate.parse(rendered.html_source), escape_html)
-        self.text = _QuotedPrintableTemplate(MergeTemplate.parse(rendered.text_source), escape_text)
+        html = MergeTemplate.parse(rendered.html_source, self.defaults)
+        text = MergeTemplate.parse(rendered.text_source, self.defaults)
+        self.html = _QuotedPrintableTemplate(html, escape_html)
+        self.text = _QuotedPrintableTemplate(text, escape_text)
         self.stripe_fields = {
             order_field(link.block): link.url for link in rendered.links if link.kind in STRIPE_KINDS
         }
@@ -260,17 +265,40 @@ def _idna_domain(domain: str) -> str:
 
 
 def _to_header(name: str, address: str, smtputf8: bool) -> str:
+    """The To line, written by hand rather than by the email package: its header parser decodes
+    encoded-words it finds in a display name, and so turns `=?utf-8?q?=0D=0A...?=` typed into a
+    sign-up form into a real line break (header injection, not stopped by Python 3.11)."""
     name = escape_text(name)
-    if smtputf8:
-        # formataddr insists on an ASCII address; format the name with a stand-in, then swap it.
-        before, _, after = formataddr((name, "x@x"), charset="utf-8").rpartition("x@x")
-        return f"To: {before}{address}{after}\r\n"
-    line = f"To: {formataddr((name, address), charset='utf-8')}\r\n"
-    if len(line) <= _MAX_HEADER_LINE and "=?" not in name:
-        return line
-    head = EmailMessage(policy=email.policy.SMTP)
-    head["To"] = Address(display_name=name, addr_spec=address)
-    return head.as_bytes().split(b"\r\n\r\n", 1)[0].decode("ascii") + "\r\n"
+    if not name:
+        return f"To: {address}\r\n"
+    if name.isascii() and name.isprintable() and "=?" not in name and len(name) <= _PLAIN_NAME_MAX:
+        # formataddr quotes the name where RFC 5322 needs it; it refuses a non-ASCII address, hence x@x.
+        return f"To: {formataddr((name, 'x@x')).rpartition('x@x')[0]}{address}>\r\n"
+    # Anything else (non-ASCII, "=?" that a client would decode, very long) becomes RFC 2047
+    # encoded-words of at most 75 characters, one per line: shown exactly as typed, and no line
+    # grows past 78 characters, whatever the name.
+    words = _encoded_words(name)
+    if len(words[-1]) + len(address) + 3 <= 74:  # with "To: " in front, still a line of 78 at most
+        words[-1] += f" <{address}>"
+    else:
+        words.append(f"<{address}>")
+    return "To: " + "\r\n ".join(words) + "\r\n"
+
+
+def _encoded_words(text: str) -> list[str]:
+    """RFC 2047 words of at most 45 bytes of UTF-8 each, never splitting a character. Decoders drop
+    the space between two encoded-words, so a break comes after a space of the name where one fits."""
+    chunks = [b""]
+    for word in re.findall(r"\S+\s*|\s+", text):
+        size = len(word.encode("utf-8"))
+        if chunks[-1] and len(chunks[-1]) + size > _ENCODED_WORD_BYTES >= size:
+            chunks.append(b"")
+        for char in word:
+            encoded = char.encode("utf-8")
+            if len(chunks[-1]) + len(encoded) > _ENCODED_WORD_BYTES:
+                chunks.append(b"")
+            chunks[-1] += encoded
+    return [f"=?utf-8?b?{base64.b64encode(chunk).decode('ascii')}?=" for chunk in chunks]
 
 
 class _QuotedPrintableTemplate:
@@ -292,6 +320,15 @@ class _QuotedPrintableTemplate:
 
 
 def _qp(text: str) -> bytes:
-    """Quoted-printable by binascii (C): the email package's pure-Python encoder is 10x slower."""
+    """Quoted-printable by binascii (C): the email package's pure-Python encoder is 10x slower.
+
+    binascii may end with a line of 76 characters, the limit; the soft break that `fill` puts after
+    every piece would make it 77, so such a last line is split once more, never inside an "=XX"."""
     data = text.replace("\r\n", "\n").encode("utf-8")
-    return binascii.b2a_qp(data, quotetabs=False, istext=True).replace(b"\n", b"\r\n")
+    encoded = binascii.b2a_qp(data, quotetabs=False, istext=True)
+    start = encoded.rfind(b"\n") + 1
+    if len(encoded) - start > 75:
+        cut = start + 73
+        cut -= 1 if encoded[cut - 1 : cut] == b"=" else 2 if encoded[cut - 2 : cut - 1] == b"=" else 0
+        encoded = encoded[:cut] + b"=\n" + encoded[cut:]
+    return encoded.replace(b"\n", b"\r\n")

@@ -259,8 +259,8 @@ class Renderer:
         html_source = to_html(mjml_source, self.compile_mjml)
         text_source = tidy_text(self._render_template(f"{campaign.template}.txt.j2", context))
         defaults = view.merge_defaults
-        html = MergeTemplate.parse(html_source).fill(defaults, escape_html)
-        text = MergeTemplate.parse(text_source).fill(defaults)
+        html = MergeTemplate.parse(html_source, defaults).fill(defaults, escape_html)
+        text = MergeTemplate.parse(text_source, defaults).fill(defaults)
         links = view.links + _template_links(html, view.links, self.project.settings)
         rendered = Rendered(
             campaign=campaign,

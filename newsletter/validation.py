@@ -221,9 +221,23 @@ def _https_url(value: str) -> str:
     return value
 
 
+# Every character str.splitlines breaks at: the email package refuses each of them in a header.
+_LINE_BREAKS = re.compile("[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+# Control characters no text of ours needs (tab, LF and CR aside); MRML fails on some of them with
+# an error that names neither the file nor the field.
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f]")
+
+
+def _text(value: str) -> str:
+    if found := CONTROL_CHARACTERS.search(value):
+        raise ValueError(f"must not contain control characters (found U+{ord(found.group()):04X})")
+    return value
+
+
 def _single_line(value: str) -> str:
-    if "\r" in value or "\n" in value:
+    if _LINE_BREAKS.search(value):
         raise ValueError("must be a single line (line breaks are not allowed here)")
+    _text(value)
     if "=?" in value and "?=" in value:
         raise ValueError("must not contain MIME encoded-words ('=?...?=')")
     return value
@@ -243,6 +257,7 @@ def _email_address(value: str) -> str:
 
 HttpsUrl = Annotated[str, AfterValidator(_https_url)]
 SingleLine = Annotated[str, StringConstraints(min_length=1), AfterValidator(_single_line)]
+Text = Annotated[str, AfterValidator(_text)]  # several lines and paragraphs
 HexColour = Annotated[str, AfterValidator(_hex_colour)]
 EmailAddress = Annotated[str, AfterValidator(_email_address)]
 Locale = Literal["nl", "en"]

@@ -277,6 +277,14 @@ def test_header_values_with_line_breaks_are_refused(project: Path, run: Run) -> 
     assert f"{NL}:2: subject: must be a single line (line breaks are not allowed here)" in stderr
 
 
+def test_control_characters_in_running_text_are_refused(project: Path, run: Run) -> None:
+    """Only a double-quoted YAML string can hold one (`\\0`), but MRML fails on it without saying where."""
+    edit(project, NL, "intro: |\n  Beste", 'intro: "Beste\\0')
+    edit(project, NL, "collega’s maakte.\n", 'collega’s maakte."\n')
+    stderr = failing_build(run)
+    assert f"{NL}:5: intro: must not contain control characters (found U+0000)" in stderr
+
+
 def test_empty_campaign_file_is_an_error(project: Path, run: Run) -> None:
     write(project / "campaigns" / "leeg.yaml", "# nog niets\n")
     assert "campaigns/leeg.yaml: the file is empty" in failing_build(run, "leeg")

@@ -401,6 +401,20 @@ def test_non_utf8_file(tmp_path: Path) -> None:
     )
 
 
+def test_a_control_character_is_refused_with_its_line(tmp_path: Path) -> None:
+    """Pasted from a word processor: invisible in the editor, and MRML fails on it without saying where."""
+    path = write(tmp_path, "column.txt", b"Titel\n\nEen regel\x0bmet een verticale tab.\n")
+
+    with pytest.raises(NewsletterError) as info:
+        read_column(path)
+
+    assert (info.value.path, info.value.line, info.value.message) == (
+        path,
+        3,
+        "column file contains a control character (U+000B)",
+    )
+
+
 # --- excerpt -----------------------------------------------------------------------------------------
 
 

@@ -1,0 +1,302 @@
+"""One-click unsubscribe tokens: signed, checked without a lookup, and applied idempotently.
+
+The token is what stands between a URL anyone can edit and someone else's subscription, so the tests try
+to forge it (every single-character change, another secret, garbage) and check that the website's entry
+point (`unsubscribe`) and the CLI (`unsubscribe verify`) refuse what is not genuine.
+"""
+
+from __future__ import annotations
+
+import string
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from newsletter.audience import import_csv, open_audience, select
+from newsletter.errors import NewsletterError
+from newsletter.settings import Project, open_project
+from newsletter.unsubscribe import (
+    MIN_SECRET_CHARS,
+    SECRET_ENV,
+    Token,
+    make_token,
+    read_token,
+    secret_from_env,
+    unsubscribe,
+    unsubscribe_url,
+)
+from tests.conftest import Run, write
+
+SECRET = b"a-test-secret-of-enough-length"
+OTHER_SECRET = b"another-secret-of-enough-length"
+CAMPAIGN = "2026-12-schrijven"
+TOKEN_CHARS = string.ascii_letters + string.digits + "-_"
+
+
+@pytest.fixture
+def readers(project: Path) -> Project:
+    """The sample project with two active readers and one who already left."""
+    csv = write(
+        project / "readers.csv",
+        "email,name,locale,status\n"
+        "jan@example.org,Jan de Vries,nl,\n"
+        "els@example.org,Els,nl,\n"
+        "weg@example.org,Weg,nl,unsubscribed\n",
+    )
+    opened = open_project(project)
+    with open_audience(opened) as store:
+        import_csv(store, csv, default_locale="nl", source="test")
+    return opened
+
+
+def status_of(project: Project) -> dict[str, str]:
+    with open_audience(project) as store:
+        return {s.email: s.status for s in select(store, status=None)}
+
+
+# -- tokens -------------------------------------------------------------------------------------
+
+
+def test_a_token_reads_back_as_its_address_and_campaign() -> None:
+    token = make_token("jan@example.org", CAMPAIGN, SECRET)
+    assert read_token(token, SECRET) == Token(email="jan@example.org", campaign_id=CAMPAIGN)
+    assert set(token) <= set(TOKEN_CHARS + "."), "the token must fit in a URL without escaping"
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, database=None)
+@given(
+    email=st.text(min_size=1).filter(lambda s: s.strip() == s and s != ""),
+    campaign_id=st.from_regex(r"[a-z0-9_-]{1,40}", fullmatch=True),
+)
+def test_any_address_and_campaign_round_trip(email: str, campaign_id: str) -> None:
+    """Unicode addresses (jörg@bücher.de) and newlines inside the address must not shift the fields."""
+    assert read_token(make_token(email, campaign_id, SECRET), SECRET) == Token(email, campaign_id)
+
+
+def test_surrounding_whitespace_from_a_copied_url_is_forgiven() -> None:
+    token = make_token("jan@example.org", CAMPAIGN, SECRET)
+    assert read_token(f"  {token}\n", SECRET).email == "jan@example.org"
+
+
+def test_a_token_signed_with_another_secret_is_refused() -> None:
+    token = make_token("jan@example.org", CAMPAIGN, OTHER_SECRET)
+    with pytest.raises(NewsletterError, match="signature does not match"):
+        read_token(token, SECRET)
+
+
+def test_swapping_in_another_readers_payload_is_refused() -> None:
+    """The attack the signature exists for: keep a valid mac, change whom the token names."""
+    mine = make_token("jan@example.org", CAMPAIGN, SECRET)
+    theirs = make_token("els@example.org", CAMPAIGN, SECRET)
+    forged = theirs.split(".")[0] + "." + mine.split(".")[1]
+    with pytest.raises(NewsletterError, match="signature does not match"):
+        read_token(forged, SECRET)
+
+
+def test_every_single_character_change_is_refused_or_reads_the_same() -> None:
+    """No edit of one character can name another address or campaign. (The last character of a base64
+    segment carries a few padding bits that decoding ignores, so a change there can still read the same.)"""
+    token = make_token("jan@example.org", CAMPAIGN, SECRET)
+    genuine = read_token(token, SECRET)
+    refused = 0
+    for index, char in enumerate(token):
+        for replacement in {"A", "z", "0", "-", "_", "."} - {char}:
+            tampered = token[:index] + replacement + token[index + 1 :]
+            try:
+                read = read_token(tampered, SECRET)
+            except NewsletterError as error:
+                assert error.message.startswith("invalid unsubscribe token: ")
+                refused += 1
+            else:
+                assert read == genuine, f"{tampered} was accepted as {read}"
+    assert refused > 5 * len(token) - 20  # nearly every edit is refused outright
+
+
+@pytest.mark.parametrize(
+    ("token", "reason"),
+    [
+        ("", "not a token newsletter made"),
+        ("no-dot-here", "not a token newsletter made"),
+        (".", "not a token newsletter made"),
+        ("abc.", "not a token newsletter made"),
+        (".abc", "not a token newsletter made"),
+        ("a.b", "not a token newsletter made"),
+        ("%%%.$$$", "invalid unsubscribe token"),  # non-base64 characters are skipped: an empty mac
+        ("bm90IGEgdG9rZW4.AAAAAAAAAAAAAAAAAAAAAA", "signature does not match"),
+    ],
+)
+def test_garbage_is_a_user_error_not_a_crash(token: str, reason: str) -> None:
+    with pytest.raises(NewsletterError, match=reason) as caught:
+        read_token(token, SECRET)
+    assert caught.value.field == "token"
+
+
+def test_a_token_cut_short_in_a_mail_client_is_refused() -> None:
+    token = make_token("jan@example.org", CAMPAIGN, SECRET)
+    for length in range(len(token)):
+        with pytest.raises(NewsletterError, match="invalid unsubscribe token"):
+            read_token(token[:length], SECRET)
+
+
+def test_unsubscribe_url_adds_the_token_as_a_query_parameter() -> None:
+    token = make_token("jan@example.org", CAMPAIGN, SECRET)
+    assert unsubscribe_url("https://x.nl/afmelden", token) == f"https://x.nl/afmelden?token={token}"
+    assert unsubscribe_url("https://x.nl/afmelden?lang=nl", token) == (
+        f"https://x.nl/afmelden?lang=nl&token={token}"
+    )
+
+
+# -- the secret -----------------------------------------------------------------------------------
+
+
+def test_the_secret_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(SECRET_ENV, "  " + SECRET.decode() + "\n")
+    assert secret_from_env() == SECRET
+
+
+def test_a_missing_secret_says_which_variable_to_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(SECRET_ENV, raising=False)
+    with pytest.raises(NewsletterError, match=f"{SECRET_ENV} is not set") as caught:
+        secret_from_env()
+    assert caught.value.hint is not None and "openssl rand" in caught.value.hint
+
+
+@pytest.mark.parametrize("value", ["", "   "])
+def test_an_empty_secret_counts_as_missing(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv(SECRET_ENV, value)
+    with pytest.raises(NewsletterError, match="is not set"):
+        secret_from_env()
+
+
+def test_a_short_secret_is_refused_with_the_minimum(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(SECRET_ENV, "x" * (MIN_SECRET_CHARS - 1))
+    with pytest.raises(NewsletterError, match=f"too short: use at least {MIN_SECRET_CHARS}"):
+        secret_from_env()
+    monkeypatch.setenv(SECRET_ENV, "x" * MIN_SECRET_CHARS)
+    assert secret_from_env() == b"x" * MIN_SECRET_CHARS
+
+
+# -- applying a token -----------------------------------------------------------------------------
+
+
+def test_unsubscribe_flips_an_active_reader_once(readers: Project) -> None:
+    token = make_token("jan@example.org", CAMPAIGN, SECRET)
+    first = unsubscribe(readers, token, secret=SECRET)
+    assert first.changed
+    assert first.token == Token("jan@example.org", CAMPAIGN)
+    assert status_of(readers) == {
+        "jan@example.org": "unsubscribed",
+        "els@example.org": "active",
+        "weg@example.org": "unsubscribed",
+    }
+    second = unsubscribe(readers, token, secret=SECRET)
+    assert not second.changed, "a second click is reported as nothing new"
+    assert status_of(readers)["jan@example.org"] == "unsubscribed"
+
+
+def test_an_address_that_already_left_is_unchanged(readers: Project) -> None:
+    done = unsubscribe(readers, make_token("weg@example.org", CAMPAIGN, SECRET), secret=SECRET)
+    assert not done.changed
+
+
+def test_the_token_matches_the_subscriber_whatever_the_case(readers: Project) -> None:
+    done = unsubscribe(readers, make_token("Jan@Example.ORG", CAMPAIGN, SECRET), secret=SECRET)
+    assert done.changed
+    assert status_of(readers)["jan@example.org"] == "unsubscribed"
+
+
+def test_an_unknown_address_is_added_as_unsubscribed_so_no_import_reactivates_it(readers: Project) -> None:
+    done = unsubscribe(readers, make_token("nieuw@example.org", CAMPAIGN, SECRET), secret=SECRET)
+    assert done.changed
+    assert status_of(readers)["nieuw@example.org"] == "unsubscribed"
+    csv = write(readers.root / "old-list.csv", "email,name\nnieuw@example.org,Nieuw\n")
+    with open_audience(readers) as store:
+        report = import_csv(store, csv, default_locale="nl", source="test")
+    assert report.kept_suppressed == 1
+    assert status_of(readers)["nieuw@example.org"] == "unsubscribed"
+
+
+def test_unsubscribe_reads_the_secret_from_the_environment(
+    readers: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(SECRET_ENV, SECRET.decode())
+    assert unsubscribe(readers, make_token("els@example.org", CAMPAIGN, SECRET)).changed
+    monkeypatch.delenv(SECRET_ENV)
+    with pytest.raises(NewsletterError, match="is not set"):
+        unsubscribe(readers, make_token("jan@example.org", CAMPAIGN, SECRET))
+
+
+def test_a_forged_token_changes_nothing(readers: Project) -> None:
+    with pytest.raises(NewsletterError):
+        unsubscribe(readers, make_token("jan@example.org", CAMPAIGN, OTHER_SECRET), secret=SECRET)
+    assert status_of(readers)["jan@example.org"] == "active"
+
+
+# -- the CLI ----------------------------------------------------------------------------------------
+
+
+def test_cli_verify_names_the_address_and_changes_nothing(
+    readers: Project, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(SECRET_ENV, SECRET.decode())
+    result = run("unsubscribe", "verify", make_token("jan@example.org", CAMPAIGN, SECRET))
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"valid token for jan@example.org, from campaign {CAMPAIGN}\n"
+    assert status_of(readers)["jan@example.org"] == "active"
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "garbage",
+        make_token("jan@example.org", CAMPAIGN, OTHER_SECRET),
+        make_token("jan@example.org", CAMPAIGN, SECRET)[:-3],
+    ],
+    ids=["garbage", "other-secret", "cut-short"],
+)
+def test_cli_refuses_a_bad_token_in_one_line_with_exit_2(
+    readers: Project, run: Run, monkeypatch: pytest.MonkeyPatch, token: str
+) -> None:
+    monkeypatch.setenv(SECRET_ENV, SECRET.decode())
+    for apply in ([], ["--apply"]):
+        result = run("unsubscribe", "verify", token, *apply)
+        assert result.exit_code == 2
+        assert result.stdout == ""
+        assert result.stderr.startswith("error: token: invalid unsubscribe token: ")
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert status_of(readers)["jan@example.org"] == "active"
+
+
+def test_cli_without_the_secret_explains_what_to_set(
+    readers: Project, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(SECRET_ENV, raising=False)
+    result = run("unsubscribe", "verify", make_token("jan@example.org", CAMPAIGN, SECRET))
+    assert result.exit_code == 2
+    assert f"error: {SECRET_ENV} is not set" in result.stderr
+
+
+def test_cli_apply_unsubscribes_and_says_so_again_the_second_time(
+    readers: Project, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(SECRET_ENV, SECRET.decode())
+    token = make_token("jan@example.org", CAMPAIGN, SECRET)
+    first = run("unsubscribe", "verify", token, "--apply")
+    assert first.exit_code == 0, first.output
+    assert first.stdout == f"jan@example.org: unsubscribed (campaign {CAMPAIGN})\n"
+    assert status_of(readers)["jan@example.org"] == "unsubscribed"
+    second = run("unsubscribe", "verify", token, "--apply")
+    assert second.exit_code == 0
+    assert second.stdout == f"jan@example.org: already unsubscribed (campaign {CAMPAIGN})\n"
+
+
+def test_cli_apply_works_on_a_project_without_a_subscriber_database_yet(
+    project: Path, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A website may be set up before the first import: the unsubscribe must still be kept."""
+    monkeypatch.setenv(SECRET_ENV, SECRET.decode())
+    result = run("unsubscribe", "verify", make_token("vroeg@example.org", CAMPAIGN, SECRET), "--apply")
+    assert result.exit_code == 0, result.output
+    assert status_of(open_project(project)) == {"vroeg@example.org": "unsubscribed"}
