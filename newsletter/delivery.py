@@ -1,6 +1,6 @@
-"""Sending: SMTP connections, one transaction per recipient, the send log around each, and the run
-that ties them together (resumable, rate-limited, paused by repeated errors); the dry run and the
-test send.
+"""Delivery: SMTP connections, one transaction per recipient, the send log around each, and the run
+that ties them together (resumable, rate-limited, paused by repeated errors). What to send and
+whether to send at all is decided before, in sending.py.
 
 Every recipient's row is committed as `sending` before its SMTP transaction starts and with the
 outcome after it ends (sendlog.py), so killing the sender at any moment loses nobody and can only
@@ -415,7 +415,7 @@ def run(
     shared.report.skipped = skipped
     threads = [
         threading.Thread(target=shared.work, name=f"smtp-{number}", daemon=True)
-        for number in range(min(settings.connections, len(entries)) or 0)
+        for number in range(min(settings.connections, len(entries)))
     ]
     for thread in threads:
         thread.start()

@@ -20,8 +20,11 @@ Run = Callable[..., Result]
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """The repository's own sample project, copied so a test may break it."""
-    root = tmp_path / "project"
-    root.mkdir()
+    return copy_sample(tmp_path / "project")
+
+
+def copy_sample(root: Path) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
     for part in PROJECT_PARTS:
         source = REPO / part
         if source.is_dir():

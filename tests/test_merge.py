@@ -8,7 +8,6 @@ of a send would show it, so these tests render the real sample campaign and fill
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -27,23 +26,12 @@ from newsletter.merge import (
 )
 from newsletter.render import Rendered
 from newsletter.settings import open_project
-from tests.conftest import PROJECT_PARTS, REPO, Run
+from tests.conftest import Run, copy_sample
 
 CAMPAIGN = "2026-12-schrijven"
 FIELDS = {"first_name", "unsubscribe_url", "web_version_url", "order_book_1"}
 ANY_MARKER = re.compile(r"__merge_")
 PROPERTY = settings(max_examples=150, deadline=None, derandomize=True, database=None)
-
-
-def copy_sample(root: Path) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    for part in PROJECT_PARTS:
-        source = REPO / part
-        if source.is_dir():
-            shutil.copytree(source, root / part)
-        else:
-            shutil.copy(source, root / part)
-    return root
 
 
 @pytest.fixture(scope="module")

@@ -49,7 +49,7 @@ from newsletter.payments import LOCK_FILE
 from newsletter.render import Rendered
 from newsletter.settings import DkimSettings, Project, open_project
 from newsletter.unsubscribe import Token, read_token
-from tests.conftest import PROJECT_PARTS, REPO, Run, write
+from tests.conftest import Run, copy_sample, write
 from tests.smtp_fake import FakeSMTP
 
 NL = "2026-12-schrijven"
@@ -98,17 +98,6 @@ class Sample:
 
     def dns(self, name: bytes, timeout: int = 5) -> bytes | None:
         return self.dkim_record if name == f"{SELECTOR}._domainkey.{DOMAIN}.".encode() else None
-
-
-def copy_sample(root: Path) -> Path:
-    root.mkdir(parents=True)
-    for part in PROJECT_PARTS:
-        source = REPO / part
-        if source.is_dir():
-            shutil.copytree(source, root / part)
-        else:
-            shutil.copy(source, root / part)
-    return root
 
 
 def make_dkim_key(folder: Path) -> bytes:
