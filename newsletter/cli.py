@@ -588,8 +588,8 @@ def send(
     everyone still pending or deferred and to nobody else. The SMTP password comes from
     NEWSLETTER_SMTP_PASSWORD, the unsubscribe signing secret from NEWSLETTER_UNSUBSCRIBE_SECRET.
 
-    Exit code 0 when the run went through, 1 when it paused or left recipients deferred, unknown or
-    failed, 2 when it could not start or lost its connection to the server.
+    Exit code 0 when the run went through, 1 when it paused or left recipients deferred or unknown, or
+    the server refused some, 2 when it could not start or lost its connection to the server.
     """
     from newsletter import sending
 
@@ -757,12 +757,9 @@ def _summarise(report: Any, project: Project) -> None:
 @reports_errors
 def status(obj: Context, campaign_id: str, list_states: tuple[str, ...]) -> None:
     """How far the sending of a campaign got: recipients per state in the send log."""
-    from newsletter import sendlog
-    from newsletter.audience import open_audience
+    from newsletter.sending import log_status
 
-    with open_audience(obj.project()) as store:
-        counts = sendlog.counts(store, campaign_id)
-        listed = sendlog.rows(store, campaign_id, list_states) if list_states else []
+    counts, listed = log_status(obj.project(), campaign_id, list_states)
     if not any(counts.values()):
         click.echo(f"{campaign_id} has not been sent")
         return

@@ -24,7 +24,7 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -152,8 +152,9 @@ def _reply_text(exc: smtplib.SMTPResponseException) -> str:
 
 
 def transact(client: smtplib.SMTP, outgoing: Outgoing) -> Result:
-    """One message to its one envelope recipient: MAIL, RCPT, DATA, step by step, so that a lost
-    connection is known to have happened before the message went out, or after."""
+    """One message to its one envelope recipient: MAIL, RCPT, DATA, step by step, so that a broken
+    conversation is known to have broken before the message went out (send it again), or after
+    (`unknown`: the server may have it)."""
     options: list[str] = []
     if outgoing.smtputf8:
         if not client.has_extn("smtputf8"):
@@ -174,21 +175,18 @@ def transact(client: smtplib.SMTP, outgoing: Outgoing) -> Result:
         if code != 354:
             return classify(code, reply, "DATA")
         client.send(_dot_stuffed(outgoing.data))
-    except (OSError, smtplib.SMTPServerDisconnected) as exc:
-        return Result(
-            "pending", None, f"connection lost before the message was sent: {exc}", connection_lost=True
-        )
+    except (OSError, smtplib.SMTPException) as exc:
+        text = f"the connection broke off before the message was sent: {exc or type(exc).__name__}"
+        return Result("pending", None, text, connection_lost=True)
     try:
         code, reply = client.getreply()
-    except (OSError, smtplib.SMTPServerDisconnected) as exc:
-        return Result(
-            "unknown",
-            None,
-            f"connection lost after the message was sent; the server may have accepted it ({exc})",
-            connection_lost=True,
-        )
+    except (OSError, smtplib.SMTPException) as exc:
+        code, reply = -1, str(exc).encode()
     if code == 250:
         return Result("sent", code, reply.decode("utf-8", "replace"))
+    if code == -1:  # no reply, or one without a code: the message may well have been accepted
+        text = f"no readable reply after the message was sent; the server may have accepted it ({reply!r})"
+        return Result("unknown", None, text, connection_lost=True)
     return classify(code, reply, "DATA")
 
 
@@ -281,6 +279,7 @@ class _Run:
         self.limiter = RateLimiter(settings.rate)
         self.lock = threading.Lock()
         self.errors_in_a_row = 0
+        self.retried: set[int] = set()
         self.report = RunReport(composer.campaign.id)
         self.crash: BaseException | None = None
 
@@ -311,6 +310,15 @@ class _Run:
             if self.errors_in_a_row >= self.settings.max_errors and self.report.paused is None:
                 self.report.paused = f"{self.errors_in_a_row} failures in a row, the last: {result.text}"
 
+    def first_try(self, entry: Entry) -> bool:
+        """Whether this run has not yet put the entry back: a reader whose transaction keeps
+        breaking off (a server that hangs on that address) must not hold up the rest."""
+        with self.lock:
+            if entry.subscriber_id in self.retried:
+                return False
+            self.retried.add(entry.subscriber_id)
+            return True
+
     def stop(self, problem: NewsletterError) -> None:
         with self.lock:
             if self.report.stopped is None:
@@ -326,18 +334,18 @@ class _Run:
                 store.connection.execute("PRAGMA synchronous = NORMAL")  # survives a killed process
                 while (entry := self.take()) is not None:
                     self.limiter.wait()
+                    try:  # connect before the row says `sending`: a hanging server is not "maybe sent"
+                        client, used = self._ready(client, used)
+                    except ConnectionProblem as problem:
+                        self.stop(problem)
+                        break
                     recipient = Recipient(entry.email, entry.name, entry.subscriber_id)
                     outgoing = self.composer.compose(recipient)
                     sendlog.mark_sending(store, entry, outgoing.message_id, self.clock())
-                    try:
-                        client, used = self._ready(client, used)
-                    except ConnectionProblem as problem:
-                        sendlog.release(store, entry, self.clock())
-                        self.stop(problem)
-                        break
                     result = transact(client, outgoing)
                     used += 1
-                    if result.state == "pending":  # nothing reached the server: again, first in line
+                    if result.state == "pending" and (result.sender_refused or self.first_try(entry)):
+                        # Nothing reached the server: once more, first in line, on a new connection.
                         sendlog.release(store, entry, self.clock())
                         with self.lock:
                             self.queue.appendleft(entry)
@@ -346,6 +354,8 @@ class _Run:
                             break
                         self.count_error(result)
                     else:
+                        if result.state == "pending":  # broke off twice: a later run tries again
+                            result = replace(result, state="deferred")
                         state = sendlog.record(
                             store,
                             entry,

@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+import idna
+
 from newsletter.errors import NewsletterError
 from newsletter.links import LinkKind
 from newsletter.merge import MergeTemplate, escape_html, escape_text, first_name
@@ -252,15 +254,17 @@ def envelope_address(address: str) -> tuple[str, bool]:
     (xn--) form, which every server accepts; a non-ASCII local part needs SMTPUTF8 (True)."""
     local, _, domain = address.rpartition("@")
     ascii_domain = _idna_domain(domain)
-    return f"{local}@{ascii_domain}", not local.isascii()
+    return f"{local}@{ascii_domain}", not (local.isascii() and ascii_domain.isascii())
 
 
 def _idna_domain(domain: str) -> str:
+    """IDNA 2008, as email-validator checks addresses: Python's own "idna" codec is IDNA 2003, which
+    turns fuß.de into fuss.de, another domain with another owner."""
     if domain.isascii():
         return domain
     try:
-        return domain.encode("idna").decode("ascii")
-    except UnicodeError:
+        return idna.encode(domain, uts46=True).decode("ascii")
+    except idna.IDNAError:
         return domain  # left as is: only a server with SMTPUTF8 will take it
 
 

@@ -13,7 +13,7 @@ import re
 import secrets
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -168,6 +168,26 @@ def audit(
 def _existing_store(project: Project) -> Audience | None:
     path = database_path(project)
     return connect(path) if path.exists() else None
+
+
+def log_status(
+    project: Project, campaign_id: str, list_states: Sequence[str] = ()
+) -> tuple[dict[str, int], list[sendlog.Row]]:
+    """The send log's counts per state, and its rows in `list_states`. A campaign that was never sent
+    must still exist (a typo gets a "did you mean"); no database is created to say so."""
+    from newsletter.campaign import campaign_files
+
+    counts, rows = dict.fromkeys(SEND_STATES, 0), []
+    store = _existing_store(project)
+    if store is not None:
+        with store:
+            counts = sendlog.counts(store, campaign_id)
+            rows = sendlog.rows(store, campaign_id, list_states) if list_states else []
+    if not any(counts.values()):
+        errors = campaign_files(project, [campaign_id])[1]
+        if errors:
+            raise errors[-1]
+    return counts, rows
 
 
 # -- the dry run -----------------------------------------------------------------------------------

@@ -155,17 +155,13 @@ def mark_sending(store: Audience, entry: Entry, message_id: str, now: datetime) 
 
 
 def release(store: Audience, entry: Entry, now: datetime) -> None:
-    """Nothing reached the server (no connection): the row goes back as it was, attempt not counted."""
+    """Nothing reached the server: the row goes back exactly as it was (an `unknown` row tried with
+    --retry-unknown stays unknown, so no plain resume sends it), the attempt not counted."""
     with store.transaction() as connection:
         connection.execute(
             "UPDATE sends SET state = ?, attempts = attempts - 1, updated_at = ? "
             "WHERE campaign = ? AND subscriber_id = ? AND state = 'sending'",
-            (
-                "deferred" if entry.state == "deferred" else "pending",
-                timestamp(now),
-                entry.campaign,
-                entry.subscriber_id,
-            ),
+            (entry.state, timestamp(now), entry.campaign, entry.subscriber_id),
         )
 
 

@@ -250,8 +250,12 @@ def _hex_colour(value: str) -> str:
 
 
 def _email_address(value: str) -> str:
+    """The publisher's own addresses go into From, Reply-To and MAIL FROM of every message, where
+    only ASCII works with every server (an internationalised domain is written in its xn-- form)."""
     if not re.fullmatch(r"[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+", value):
         raise ValueError("must be an email address like nieuwsbrief@uitgeverij.nl")
+    if not value.isascii():
+        raise ValueError("must be written in ASCII (an internationalised domain in its xn-- form)")
     return value
 
 

@@ -59,7 +59,16 @@ DEFAULT_REPLIES = {
     554: "5.0.0 Transaction failed",
 }
 
-FAULT_KINDS = ("connect", "mail_from", "rcpt", "data", "drop_before_data", "drop_after_data")
+FAULT_KINDS = (
+    "connect",
+    "mail_from",
+    "rcpt",
+    "drop_at_rcpt",
+    "data",
+    "drop_before_data",
+    "drop_after_data",
+    "garble_after_data",
+)
 
 
 @dataclass(frozen=True)
@@ -153,6 +162,8 @@ class _Handler:
         fault = self.fake._take("rcpt", address)
         if fault is not None:
             return fault.reply
+        if self.fake._take("drop_at_rcpt", address) is not None:
+            cast(_FaultySMTP, server).drop_next_reply = True
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return "250 OK"
@@ -180,6 +191,8 @@ class _Handler:
         self.fake._record_message(delivered)
         if self.fake._take("drop_after_data") is not None:
             smtp.drop_next_reply = True
+        if self.fake._take("garble_after_data") is not None:
+            return "OK queued as 12345"  # no reply code: smtplib reads code -1
         return "250 2.0.0 OK: queued"
 
 
@@ -390,6 +403,10 @@ class FakeSMTP:
         """Refuse RCPT TO for ``address`` (``None``: any recipient), always unless ``times`` is given."""
         self._add("rcpt", _Fault(code, _reply(code, message), times, address))
 
+    def drop_at_rcpt(self, address: str | None, times: int | None = None) -> None:
+        """Close the connection instead of answering RCPT TO for ``address`` (a server that hangs on it)."""
+        self._add("drop_at_rcpt", _Fault(0, "", times, address))
+
     def fail_data(self, code: int = 451, message: str | None = None, times: int | None = 1) -> None:
         """Answer the end of the next ``times`` messages with ``code``; those messages are not recorded."""
         self._add("data", _Fault(code, _reply(code, message), times))
@@ -401,6 +418,10 @@ class FakeSMTP:
     def drop_after_data(self, times: int | None = 1) -> None:
         """Record the message, then close the connection instead of replying 250 (the "unknown" outcome)."""
         self._add("drop_after_data", _Fault(0, "", times))
+
+    def garble_after_data(self, times: int | None = 1) -> None:
+        """Record the message, then answer with a line that has no reply code."""
+        self._add("garble_after_data", _Fault(0, "", times))
 
     def clear_faults(self) -> None:
         with self._changed:

@@ -6,7 +6,9 @@ anyone receive the campaign twice.
 
 from __future__ import annotations
 
+import socket
 import sqlite3
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -155,6 +157,17 @@ def test_status_shows_the_counts_and_lists_recipients(sender: Path, fake: FakeSM
     assert READERS[2] in result.output and "550" in result.output
 
 
+def test_status_of_a_campaign_that_does_not_exist_is_an_error_and_creates_nothing(
+    project: Path, run: Run
+) -> None:
+    result = run("status", "2026-12-schrijve")
+    assert result.exit_code == 2
+    assert "no campaign '2026-12-schrijve' in campaigns/" in result.output
+    assert "did you mean '2026-12-schrijven'" in result.output
+    assert not (project / "audience.sqlite3").exists()
+    assert "has not been sent" in run("status", CAMPAIGN).output
+
+
 # -- replies that fail ------------------------------------------------------------------------------
 
 
@@ -266,6 +279,66 @@ def test_a_connection_dropped_after_data_leaves_that_reader_unknown_and_unsent_a
     assert received(fake)[READERS[0]] == 2  # the user asked for the possible duplicate
 
 
+def test_a_reply_without_a_code_after_the_data_leaves_that_reader_unknown(
+    sender: Path, fake: FakeSMTP, run: Run
+) -> None:
+    """smtplib reads such a reply as code -1; the message went out, so it must not be sent again."""
+    fake.garble_after_data(times=1)
+    result = send(run)
+    assert result.exit_code == 1
+    assert states(sender)[READERS[0]] == "unknown"
+    assert received(fake) == Counter(READERS)
+
+
+def test_a_failed_retry_of_unknown_readers_leaves_them_unknown(
+    sender: Path, fake: FakeSMTP, run: Run
+) -> None:
+    fake.drop_after_data(times=1)
+    send(run)
+    assert states(sender)[READERS[0]] == "unknown"
+    configure(sender, fake.port, max_errors=1)
+    fake.drop_before_data(times=1)
+    assert send(run, "--retry-unknown").exit_code == 1  # paused after that one error
+    assert states(sender)[READERS[0]] == "unknown"  # not `pending`, which a plain run would send
+    assert send(run).exit_code == 2  # finished
+    assert received(fake)[READERS[0]] == 1
+
+
+def test_a_reader_whose_transaction_keeps_breaking_off_is_deferred_and_the_rest_get_it(
+    sender: Path, fake: FakeSMTP, run: Run
+) -> None:
+    """A server that hangs up on one address every time must not hold up the campaign."""
+    fake.drop_at_rcpt(READERS[1])
+    result = send(run)
+    assert result.exit_code == 1
+    assert states(sender) == {**dict.fromkeys(READERS, "sent"), READERS[1]: "deferred"}
+    assert received(fake) == Counter(READERS) - Counter([READERS[1]])
+    assert fake.verbs().count("RCPT") == len(READERS) + 1  # tried once more in the run, then left
+
+
+def test_no_reader_is_marked_sending_while_the_connection_is_still_being_opened(
+    sender: Path, run: Run
+) -> None:
+    """A sender killed while a slow server greets must leave readers pending, not "maybe sent"."""
+    seen: list[dict[str, str]] = []
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(10)
+
+        def greet_never() -> None:
+            connection, _ = listener.accept()
+            seen.append(states(sender))  # the sender waits for a greeting now
+            connection.close()
+
+        thread = threading.Thread(target=greet_never)
+        thread.start()
+        configure(sender, listener.getsockname()[1])
+        result = send(run)
+        thread.join(10)
+    assert result.exit_code == 2
+    assert seen == [dict.fromkeys(READERS, "pending")]
+    assert states(sender) == dict.fromkeys(READERS, "pending")
+
+
 def test_authentication_failure_stops_the_run(
     project: Path, run: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -359,6 +432,17 @@ def test_an_internationalised_address_goes_out_with_smtputf8(sender: Path, fake:
     [message] = [m for m in fake.messages if m.rcpt_tos == ["jörg@xn--bcher-kva.de"]]
     assert "SMTPUTF8" in message.mail_options
     assert message.message["To"].addresses[0].display_name == "Jörg Müller"
+
+
+def test_an_internationalised_domain_is_encoded_as_email_validator_checked_it(
+    sender: Path, fake: FakeSMTP, run: Run
+) -> None:
+    """IDNA 2008: Python's own codec (IDNA 2003) would send fuß.de's mail to fuss.de."""
+    write(sender / "idn.csv", "email,name\njan@fuß.de,Jan\n")
+    run("audience", "import", str(sender / "idn.csv"))
+    assert send(run).exit_code == 0
+    [message] = [m for m in fake.messages if m.rcpt_tos == ["jan@xn--fu-hia.de"]]
+    assert "SMTPUTF8" not in message.mail_options
 
 
 # -- what stops a send before it starts ------------------------------------------------------------
@@ -462,7 +546,7 @@ def test_a_server_that_always_drops_the_connection_pauses_the_run_instead_of_loo
     result = send(run)
     assert result.exit_code == 1
     assert "paused: 3 failures in a row" in result.output
-    assert set(states(sender).values()) == {"pending"}
+    assert set(states(sender).values()) <= {"pending", "deferred"}  # deferred: broke off twice
     assert fake.messages == []
 
 

@@ -53,6 +53,12 @@ def edit_settings(project: Path, old: str, new: str) -> None:
             id="sender-address",
         ),
         pytest.param(
+            'address = "nieuwsbrief@uitgeverijlindenhof.nl"',
+            'address = "jörg@uitgeverijlindenhof.nl"',
+            "newsletter.toml:24: sender.address: must be written in ASCII",
+            id="sender-address-not-ascii",
+        ),
+        pytest.param(
             'locale = "nl"',
             'locale = "de"',
             "newsletter.toml:4: locale: input should be 'nl' or 'en'",
