@@ -103,6 +103,8 @@ _ALIASES: dict[str, str] = {
 }
 _DELIMITERS = ",;\t|"
 _TAG_SEPARATORS = re.compile(r"[,;|\s]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -246,7 +248,8 @@ def normalise_address(cell: str) -> str:
 
 
 def _key(email: str) -> str:
-    return email.casefold()
+    """Case-insensitive, and nothing more: casefold() would make fuß.de and fuss.de one address."""
+    return email.lower()
 
 
 def _locale(cell: str) -> str | None:
@@ -282,6 +285,8 @@ def read_text(path: Path) -> str:
         raise NewsletterError("file not found", path=path) from None
     except IsADirectoryError:
         raise NewsletterError("is a folder, not a file", path=path) from None
+    except OSError as exc:
+        raise NewsletterError(f"cannot read the file: {exc.strerror or exc}", path=path) from None
     raw = raw.removeprefix(b"\xef\xbb\xbf")
     try:
         return raw.decode("utf-8")
@@ -295,18 +300,31 @@ def read_text(path: Path) -> str:
         ) from None
 
 
-def _rows(text: str) -> Iterator[tuple[int, list[str]]]:
-    """(line of the row's start, cells) for every record; the delimiter is guessed from the header."""
+def _rows(text: str, path: Path) -> Iterator[tuple[int, list[str]]]:
+    """(line of the row's start, cells) for every record; the delimiter is guessed from the header.
+
+    A quote that is opened and never closed, or closed rows later, would silently turn the rows in
+    between into one cell: that is an error for the whole file, not a name with line breaks."""
     header = text.split("\n", 1)[0]
     try:
         delimiter = csv.Sniffer().sniff(header, delimiters=_DELIMITERS).delimiter
     except csv.Error:
         delimiter = ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     start = 1
-    for cells in reader:
-        yield start, cells
-        start = reader.line_num + 1
+    try:
+        for cells in reader:
+            if any("\n" in cell and "@" in cell and delimiter in cell for cell in cells):
+                raise csv.Error("a quoted cell runs over several rows")
+            yield start, cells
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise NewsletterError(
+            f"the CSV quoting is broken: {exc}",
+            path=path,
+            line=start,
+            hint='a quote (") opened on this line is not closed where the cell ends; nothing was imported',
+        ) from None
 
 
 def _columns(header: list[str]) -> dict[str, int]:
@@ -339,7 +357,7 @@ class _Row:
 
 
 def _parse(text: str, path: Path) -> tuple[list[tuple[int, _Row]], list[BadRow]]:
-    rows = _rows(text)
+    rows = _rows(text, path)
     first = next(rows, None)
     if first is None or not any(cell.strip() for cell in first[1]):
         raise NewsletterError("no header row", path=path, line=1, hint="the first row names the columns")
@@ -378,9 +396,9 @@ def _parse(text: str, path: Path) -> tuple[list[tuple[int, _Row]], list[BadRow]]
             continue
         row = _Row(
             email=str(values["email"]),
-            name=" ".join(cell(cells, "name").split()),
+            name=_revert_inert(" ".join(_CONTROL.sub(" ", cell(cells, "name")).split())),
             locale=values["locale"] if isinstance(values["locale"], str) else None,
-            tags=_tags(cell(cells, "tags")),
+            tags=_tags(_revert_inert(cell(cells, "tags"))),
             status=str(values["status"]),
         )
         good.append((line, row))
@@ -473,14 +491,17 @@ def import_csv(
                 report.kept_suppressed += 1
             else:
                 name = existing.name or row.name
+                locale = row.locale or existing.locale  # a locale in the file is the reader's choice
                 tags = _json_tags((*existing.tags, *row.tags))
                 status = row.status
-                if (name, tags, status) == (existing.name, _json_tags(existing.tags), existing.status):
+                now_ = (name, locale, tags, status)
+                if now_ == (existing.name, existing.locale, _json_tags(existing.tags), existing.status):
                     report.unchanged += 1
                     continue
                 connection.execute(
-                    "UPDATE subscribers SET name = ?, tags = ?, status = ?, updated_at = ? WHERE id = ?",
-                    (name, tags, status, stamp, existing.id),
+                    "UPDATE subscribers SET name = ?, locale = ?, tags = ?, status = ?, updated_at = ?"
+                    " WHERE id = ?",
+                    (*now_, stamp, existing.id),
                 )
                 report.updated += 1
     return report
@@ -506,8 +527,17 @@ def suppress(
     addresses: list[tuple[int, str]] = []
     if isinstance(source, Path):
         text = read_text(source)
-        rows = _rows(text)
-        column = _columns(next(rows, (1, []))[1]).get("email")
+        rows = _rows(text, source)
+        header = next(rows, (1, []))[1]
+        column = _columns(header).get("email")
+        if column is None and len(header) > 1:
+            found = ", ".join(repr(name.strip()) for name in header)
+            raise NewsletterError(
+                "the header has no email column",
+                path=source,
+                line=1,
+                hint=f"name it email, e-mail or e-mailadres, or give one address per line; found {found}",
+            )
         if column is not None:
             # A CSV (say, a bounce report): only its email column counts.
             for line, cells in rows:
@@ -549,6 +579,16 @@ def suppress(
                 )
                 report.suppressed += 1
     return report
+
+
+def _inert(cell: str) -> str:
+    """Names come from sign-up forms: a cell starting with = + - @ is a formula to Excel and
+    LibreOffice (CSV injection), so it gets a leading apostrophe, which `import_csv` takes off."""
+    return "'" + cell if cell[:1] in _FORMULA_STARTS else cell
+
+
+def _revert_inert(cell: str) -> str:
+    return cell[1:] if cell[:1] == "'" and cell[1:2] in _FORMULA_STARTS else cell
 
 
 def select(
@@ -601,11 +641,24 @@ def export_csv(
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(EXPORT_COLUMNS)
     for s in subscribers:
+        tags = ";".join(s.tags)
         writer.writerow(
-            [s.email, s.name, s.locale, ";".join(s.tags), s.status, s.source, s.created_at, s.updated_at]
+            [
+                s.email,
+                _inert(s.name),
+                s.locale,
+                _inert(tags),
+                s.status,
+                _inert(s.source),
+                s.created_at,
+                s.updated_at,
+            ]
         )
     if isinstance(out, Path):
-        atomic_write(out, buffer.getvalue())
+        try:  # personal data: readable by its owner only
+            atomic_write(out, buffer.getvalue(), mode=0o600)
+        except OSError as exc:
+            raise NewsletterError(f"cannot write the export: {exc.strerror or exc}", path=out) from None
     else:
         (out or sys.stdout).write(buffer.getvalue())
     return len(subscribers)

@@ -595,7 +595,7 @@ def send(
 
     if limit is not None and not dry_run:
         raise click.UsageError("--limit goes with --dry-run")
-    if dry_run and to_address:
+    if dry_run and to_address is not None:
         raise click.UsageError("--to sends one real test message; leave out --dry-run")
     project = obj.project()
     prepared = sending.prepare(project, campaign_id)
@@ -607,7 +607,7 @@ def send(
             project,
         )
         return
-    if to_address:
+    if to_address is not None:  # even "" (an unset variable in a script) is never a real send
         sending.test_send(prepared, to_address)
         click.echo(f"sent a test of {campaign_id} to {to_address}")
         return

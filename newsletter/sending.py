@@ -262,7 +262,7 @@ def test_send(prepared: Prepared, address: str, *, clock: Clock = utc_now) -> Re
     try:
         email = normalise_address(address)
     except ValueError as exc:
-        raise NewsletterError(f"--to: {exc}", field="--to") from None
+        raise NewsletterError(str(exc), field="--to") from None
     settings = smtp_settings(prepared.project)
     password = smtp_password(settings)
     recipient = Recipient(email)

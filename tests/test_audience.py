@@ -131,6 +131,50 @@ def test_missing_email_column_is_one_error_for_the_file(project: Path, run: Run)
     assert emails(project) == []
 
 
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ('email,name\nq1@example.nl,"Niet gesloten\nv0@example.nl,N0\nv1@example.nl,N1\n', 2),
+        ('email,name\nq1@example.nl,"Laat"" gesloten\nv0@example.nl,N0\nv1@example.nl,"N1\n', 2),
+        ('email,name\nq1@example.nl,"Te lang\n' + "v@example.nl,N\n" * 12_000, 2),
+    ],
+    ids=["never-closed", "closed-rows-later", "over-the-field-limit"],
+)
+def test_a_broken_quote_is_one_error_for_the_file_not_rows_swallowed(
+    project: Path, run: Run, text: str, line: int
+) -> None:
+    write(project / "l.csv", text)
+    result = run("audience", "import", str(project / "l.csv"))
+    assert result.exit_code == 2
+    assert f"l.csv:{line}: the CSV quoting is broken" in result.stderr
+    assert "Traceback" not in result.output
+    assert emails(project) == []
+
+
+def test_a_file_that_cannot_be_read_is_a_clear_error(project: Path, run: Run) -> None:
+    write(project / "l.csv", "email\n")
+    result = run("audience", "import", str(project / "l.csv" / "x.csv"))
+    assert result.exit_code == 2
+    assert "x.csv: cannot read the file: Not a directory" in result.stderr
+
+
+def test_a_locale_in_the_file_updates_an_existing_subscriber(project: Path, run: Run) -> None:
+    write(project / "a.csv", "email,name\nzed@example.nl,Zed\n")
+    run("audience", "import", str(project / "a.csv"))
+    write(project / "b.csv", "email,locale\nzed@example.nl,en\n")
+    result = run("audience", "import", str(project / "b.csv"))
+    assert "0 added, 1 updated" in result.output
+    assert emails(project, locale="en") == ["zed@example.nl"]
+
+
+def test_only_case_makes_two_addresses_one(project: Path, run: Run) -> None:
+    """casefold() would merge fuß.de with fuss.de, another domain."""
+    write(project / "a.csv", "email\njan@fuss.de\nJAN@FUSS.DE\njan@fuß.de\n")
+    result = run("audience", "import", str(project / "a.csv"))
+    assert "2 added" in result.output
+    assert sorted(emails(project)) == ["jan@fuss.de", "jan@fuß.de"]
+
+
 def test_file_that_is_not_utf8_is_refused_with_the_line(project: Path, run: Run) -> None:
     data = "email,name\nanna@example.nl,Anna\nbob@example.nl,Zoë\n".encode("latin-1")
     (project / "l.csv").write_bytes(data)
@@ -256,6 +300,14 @@ def test_suppress_a_csv_with_an_email_column_as_bounced(project: Path, run: Run)
     assert statuses(project) == {"anna@example.nl": "bounced", "bob@example.nl": "bounced"}
 
 
+def test_suppress_a_csv_without_an_email_column_is_one_error(project: Path, run: Run) -> None:
+    write(project / "b.csv", "Recipient,Reason\na@example.nl,550 user unknown\n")
+    result = run("audience", "suppress", str(project / "b.csv"))
+    assert result.exit_code == 2
+    assert "b.csv:1: the header has no email column" in result.stderr
+    assert "'Recipient', 'Reason'" in result.stderr
+
+
 def test_suppress_takes_lines(project: Path) -> None:
     report = suppress(project / "db.sqlite3", ["x@example.nl", "X@example.nl"], status="complained", now=NOW)
     assert (report.added, report.unchanged) == (1, 0)
@@ -323,6 +375,33 @@ def test_export_round_trips(filled: Path, run: Run, tmp_path: Path) -> None:
         return [(s.email, s.name, s.locale, s.tags, s.status) for s in select(database, status=None)]
 
     assert essentials(copy) == essentials(filled / "audience.sqlite3")
+
+
+def test_export_defuses_formulas_and_reads_them_back(project: Path, run: Run, tmp_path: Path) -> None:
+    """A name like =HYPERLINK(...) from a sign-up form must not run in Excel (CSV injection)."""
+    names = ['=HYPERLINK("http://evil.example","klik")', "+31 6 1234", "@SUM(1)", "-x", "Anna"]
+    source = io.StringIO()
+    csv.writer(source).writerows([["email", "name"], *([f"r{n}@example.nl", v] for n, v in enumerate(names))])
+    write(project / "a.csv", source.getvalue())
+    run("audience", "import", str(project / "a.csv"))
+    assert run("audience", "export", "--out", str(project / "out.csv")).exit_code == 0
+    with (project / "out.csv").open(encoding="utf-8", newline="") as file:
+        exported = {row["email"]: row["name"] for row in csv.DictReader(file)}
+    assert [exported[f"r{n}@example.nl"] for n in range(len(names))] == [
+        "'" + name if name[0] in "=+@-" else name for name in names
+    ]
+    assert (project / "out.csv").stat().st_mode & 0o777 == 0o600  # personal data
+    copy = tmp_path / "copy.sqlite3"
+    import_csv(copy, project / "out.csv", default_locale="nl", source="backup", now=NOW)
+    assert sorted(s.name for s in select(copy)) == sorted(names)
+
+
+def test_export_to_a_path_that_cannot_be_written_is_a_clear_error(project: Path, run: Run) -> None:
+    write(project / "a.csv", "email\n")
+    result = run("audience", "export", "--out", str(project / "a.csv" / "out.csv"))
+    assert result.exit_code == 2
+    assert "out.csv: cannot write the export:" in result.stderr
+    assert "Traceback" not in result.output
 
 
 def test_export_to_stdout_with_filters(filled: Path, run: Run) -> None:

@@ -511,11 +511,24 @@ def test_a_test_send_goes_to_one_address_with_test_in_the_subject_and_is_not_log
     assert states(sender) == {}
 
 
-def test_a_test_send_to_a_bad_address_is_refused(sender: Path, fake: FakeSMTP, run: Run) -> None:
-    result = run("send", CAMPAIGN, "--to", "not-an-address")
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("not-an-address", "--to: invalid address 'not-an-address'"),
+        ("", "--to: empty address"),  # `--to "$TESTADDR" --yes` with the variable unset
+        ("a@example.org, b@example.org", "--to: two addresses in one cell"),
+    ],
+    ids=["invalid", "empty", "two"],
+)
+def test_a_test_send_to_a_bad_address_is_refused_and_never_becomes_a_real_send(
+    sender: Path, fake: FakeSMTP, run: Run, value: str, reason: str
+) -> None:
+    result = run("send", CAMPAIGN, "--to", value, "--yes")
     assert result.exit_code == 2
-    assert "--to: invalid address 'not-an-address'" in result.output
+    assert reason in result.output
+    assert "--to: --to" not in result.output
     assert fake.messages == []
+    assert states(sender) == {}
 
 
 # -- the rate limiter --------------------------------------------------------------------------------
