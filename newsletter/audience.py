@@ -549,7 +549,7 @@ def suppress(
                     report.bad.append(BadRow(line, str(exc)))
             lines: Iterable[str] = ()
         else:
-            lines = text.splitlines()
+            lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")  # not \f or U+2028
     else:
         lines = source
     for number, raw in enumerate(lines, start=1):

@@ -308,6 +308,13 @@ def test_suppress_a_csv_without_an_email_column_is_one_error(project: Path, run:
     assert "'Recipient', 'Reason'" in result.stderr
 
 
+def test_suppress_counts_lines_as_an_editor_does(project: Path, run: Run) -> None:
+    """str.splitlines() also breaks at form feeds and U+2028, which would shift every line number."""
+    write(project / "b.txt", "a@example.nl\f\nb@example.nl\u2028\nniet-een-adres\n")
+    result = run("audience", "suppress", str(project / "b.txt"))
+    assert "b.txt:3: invalid address 'niet-een-adres'" in result.stderr
+
+
 def test_suppress_takes_lines(project: Path) -> None:
     report = suppress(project / "db.sqlite3", ["x@example.nl", "X@example.nl"], status="complained", now=NOW)
     assert (report.added, report.unchanged) == (1, 0)
