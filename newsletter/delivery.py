@@ -185,7 +185,8 @@ def transact(client: smtplib.SMTP, outgoing: Outgoing) -> Result:
     if code == 250:
         return Result("sent", code, reply.decode("utf-8", "replace"))
     if code == -1:  # no reply, or one without a code: the message may well have been accepted
-        text = f"no readable reply after the message was sent; the server may have accepted it ({reply!r})"
+        said = reply.decode("utf-8", "replace") or "nothing"
+        text = f"no readable reply after the message was sent; the server may have accepted it ({said})"
         return Result("unknown", None, text, connection_lost=True)
     return classify(code, reply, "DATA")
 

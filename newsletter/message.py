@@ -209,7 +209,7 @@ class Composer:
         head = (
             f"Date: {format_datetime(self.now().astimezone(UTC))}\r\n"
             f"Message-ID: {message_id}\r\n"
-            + _to_header(recipient.name, envelope_to, smtputf8)
+            + _to_header(recipient.name, envelope_to)
             + f"List-Unsubscribe: <{values['unsubscribe_url']}>,\r\n"
             f" <mailto:{self.mailto}?subject={quote('unsubscribe ' + self._token_of(values))}>\r\n"
         ).encode("utf-8") + self.fixed_headers
@@ -268,7 +268,7 @@ def _idna_domain(domain: str) -> str:
         return domain  # left as is: only a server with SMTPUTF8 will take it
 
 
-def _to_header(name: str, address: str, smtputf8: bool) -> str:
+def _to_header(name: str, address: str) -> str:
     """The To line, written by hand rather than by the email package: its header parser decodes
     encoded-words it finds in a display name, and so turns `=?utf-8?q?=0D=0A...?=` typed into a
     sign-up form into a real line break (header injection, not stopped by Python 3.11)."""
