@@ -40,7 +40,7 @@ Status = Literal["active", "unsubscribed", "bounced", "complained"]
 STATUSES: tuple[Status, ...] = ("active", "unsubscribed", "bounced", "complained")
 SUPPRESSED: frozenset[str] = frozenset({"unsubscribed", "bounced", "complained"})
 LOCALES = ("nl", "en")
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SEND_STATES = ("pending", "sending", "sent", "failed", "deferred", "unknown")
 
 _MIGRATIONS: tuple[str, ...] = (
@@ -81,6 +81,10 @@ _MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX sends_campaign_state ON sends (campaign, state);
     """,
+    # 3: email_key was casefold(), which made fuß.de and fuss.de one address; now it is lower()
+    # (`email_key` is `_key`, registered on every connection). Keys stay unique: equal lower() implies
+    # equal casefold().
+    "UPDATE subscribers SET email_key = email_key(email)",
 )
 assert len(_MIGRATIONS) == SCHEMA_VERSION
 
@@ -188,6 +192,7 @@ def connect(path: Path) -> Audience:
     connection = sqlite3.connect(path, isolation_level=None)
     try:
         connection.execute("PRAGMA foreign_keys = ON")
+        connection.create_function("email_key", 1, _key, deterministic=True)
         connection.execute("PRAGMA busy_timeout = 10000")  # senders on several connections take turns
         version = connection.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
@@ -310,12 +315,14 @@ def _rows(text: str, path: Path) -> Iterator[tuple[int, list[str]]]:
         delimiter = csv.Sniffer().sniff(header, delimiters=_DELIMITERS).delimiter
     except csv.Error:
         delimiter = ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     start = 1
     try:
+        width = 0
         for cells in reader:
-            if any("\n" in cell and "@" in cell and delimiter in cell for cell in cells):
-                raise csv.Error("a quoted cell runs over several rows")
+            width = width or len(cells)  # the header's
+            if any(_swallowed_row(cell, delimiter, width) for cell in cells if "\n" in cell):
+                raise csv.Error("a quoted cell holds what look like further rows")
             yield start, cells
             start = reader.line_num + 1
     except csv.Error as exc:
@@ -325,6 +332,21 @@ def _rows(text: str, path: Path) -> Iterator[tuple[int, list[str]]]:
             line=start,
             hint='a quote (") opened on this line is not closed where the cell ends; nothing was imported',
         ) from None
+
+
+def _swallowed_row(cell: str, delimiter: str, width: int) -> bool:
+    """Whether a later line of a multi-line cell looks like a row of the file: an address first,
+    and as many delimiters as the header has (CSV writers write every column). Text with line breaks,
+    a note or a bounce reason, rarely does."""
+    for line in cell.split("\n")[1:]:
+        first = line.split(delimiter, 1)[0]
+        if "@" in first and line.count(delimiter) >= width - 1:
+            try:
+                normalise_address(first.strip())
+            except ValueError:
+                continue
+            return True
+    return False
 
 
 def _columns(header: list[str]) -> dict[str, int]:
@@ -383,7 +405,7 @@ def _parse(text: str, path: Path) -> tuple[list[tuple[int, _Row]], list[BadRow]]
         reasons: list[str] = []
         values: dict[str, object] = {}
         for name, parse in (
-            ("email", normalise_address),
+            ("email", lambda value: normalise_address(_revert_inert(value.strip()))),
             ("locale", _locale),
             ("status", _status),
         ):
@@ -644,7 +666,7 @@ def export_csv(
         tags = ";".join(s.tags)
         writer.writerow(
             [
-                s.email,
+                _inert(s.email),  # `=cmd|...@example.nl` is a valid address
                 _inert(s.name),
                 s.locale,
                 _inert(tags),

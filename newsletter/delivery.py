@@ -354,6 +354,9 @@ class _Run:
                             self.stop(_sender_refused(outgoing.envelope_from, result.text))
                             break
                         self.count_error(result)
+                    elif result.state == "pending" and entry.state == "unknown":
+                        sendlog.release(store, entry, self.clock())  # still maybe delivered earlier
+                        self.count_error(result)
                     else:
                         if result.state == "pending":  # broke off twice: a later run tries again
                             result = replace(result, state="deferred")

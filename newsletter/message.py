@@ -326,13 +326,25 @@ class _QuotedPrintableTemplate:
 def _qp(text: str) -> bytes:
     """Quoted-printable by binascii (C): the email package's pure-Python encoder is 10x slower.
 
-    binascii may end with a line of 76 characters, the limit; the soft break that `fill` puts after
-    every piece would make it 77, so such a last line is split once more, never inside an "=XX"."""
+    binascii lets a line grow to 78 when it ends in an encoded space ("=20"), and the soft break
+    that `fill` puts after every piece needs one more character on the last line; such lines are
+    cut once more, never inside an "=XX"."""
     data = text.replace("\r\n", "\n").encode("utf-8")
     encoded = binascii.b2a_qp(data, quotetabs=False, istext=True)
-    start = encoded.rfind(b"\n") + 1
-    if len(encoded) - start > 75:
-        cut = start + 73
-        cut -= 1 if encoded[cut - 1 : cut] == b"=" else 2 if encoded[cut - 2 : cut - 1] == b"=" else 0
-        encoded = encoded[:cut] + b"=\n" + encoded[cut:]
-    return encoded.replace(b"\n", b"\r\n")
+    if len(encoded) <= 75:  # most merge values: nothing to check
+        return encoded.replace(b"\n", b"\r\n")
+    lines = encoded.split(b"\n")
+    last = len(lines) - 1
+    wrapped = [_wrap(line, 75 if number == last else 76) for number, line in enumerate(lines)]
+    return b"\r\n".join(wrapped)
+
+
+def _wrap(line: bytes, limit: int) -> bytes:
+    pieces = []
+    while len(line) > limit:
+        cut = limit - 1  # room for the "=" of the soft break
+        cut -= 1 if line[cut - 1 : cut] == b"=" else 2 if line[cut - 2 : cut - 1] == b"=" else 0
+        pieces.append(line[:cut] + b"=")
+        line = line[cut:]
+    pieces.append(line)
+    return b"\r\n".join(pieces)

@@ -151,6 +151,40 @@ def test_a_broken_quote_is_one_error_for_the_file_not_rows_swallowed(
     assert emails(project) == []
 
 
+def test_line_breaks_inside_quoted_cells_are_still_fine(project: Path, run: Run) -> None:
+    """Notes and bounce reasons hold addresses and commas over several lines; stray quotes are kept."""
+    write(
+        project / "a.csv",
+        "email,name,notes\n"
+        'jan@example.nl,"Jan" de Vries,"Schreef in via\nredactie@example.nl, op de beurs"\n'
+        "piet@example.nl,Piet,\n",
+    )
+    result = run("audience", "import", str(project / "a.csv"))
+    assert result.exit_code == 0, result.output
+    assert [s.name for s in select(project / "audience.sqlite3")] == ["Jan de Vries", "Piet"]
+    write(
+        project / "b.csv",
+        'email,reason\njan@example.nl,"550 5.1.1 <jan@example.nl>: Recipient rejected,\nuser unknown"\n',
+    )
+    assert run("audience", "suppress", str(project / "b.csv"), "--status", "bounced").exit_code == 0
+    assert statuses(project)["jan@example.nl"] == "bounced"
+
+
+def test_a_database_from_before_the_key_change_is_migrated(project: Path, run: Run) -> None:
+    """Schema 2 keyed addresses by casefold(); schema 3 by lower(), so fuß.de stays fuß.de."""
+    database = project / "audience.sqlite3"
+    write(project / "a.csv", "email\njan@fuß.de\n")
+    run("audience", "import", str(project / "a.csv"))
+    with sqlite3.connect(database) as connection:
+        connection.execute("UPDATE subscribers SET email_key = 'jan@fuss.de'")
+        connection.execute("PRAGMA user_version = 2")
+    result = run("audience", "suppress", str(project / "a.csv"))
+    assert result.exit_code == 0, result.output
+    assert statuses(project) == {"jan@fuß.de": "unsubscribed"}
+    with sqlite3.connect(database) as connection:
+        assert connection.execute("SELECT email_key FROM subscribers").fetchall() == [("jan@fuß.de",)]
+
+
 def test_a_file_that_cannot_be_read_is_a_clear_error(project: Path, run: Run) -> None:
     write(project / "l.csv", "email\n")
     result = run("audience", "import", str(project / "l.csv" / "x.csv"))
@@ -401,6 +435,17 @@ def test_export_defuses_formulas_and_reads_them_back(project: Path, run: Run, tm
     copy = tmp_path / "copy.sqlite3"
     import_csv(copy, project / "out.csv", default_locale="nl", source="backup", now=NOW)
     assert sorted(s.name for s in select(copy)) == sorted(names)
+
+
+def test_export_defuses_an_address_that_is_a_formula(project: Path, run: Run, tmp_path: Path) -> None:
+    address = "=cmd|'/Ccalc'!A0@example.nl"  # valid: all of these may stand before the @
+    write(project / "a.csv", f"email\n{address}\n")
+    assert run("audience", "import", str(project / "a.csv")).exit_code == 0
+    run("audience", "export", "--out", str(project / "out.csv"))
+    assert (project / "out.csv").read_text(encoding="utf-8").splitlines()[1].startswith(f"'{address},")
+    copy = tmp_path / "copy.sqlite3"
+    import_csv(copy, project / "out.csv", default_locale="nl", source="backup", now=NOW)
+    assert [s.email for s in select(copy)] == [address]
 
 
 def test_export_to_a_path_that_cannot_be_written_is_a_clear_error(project: Path, run: Run) -> None:

@@ -304,6 +304,19 @@ def test_a_failed_retry_of_unknown_readers_leaves_them_unknown(
     assert received(fake)[READERS[0]] == 1
 
 
+def test_an_unknown_reader_whose_retry_keeps_breaking_off_stays_unknown(
+    sender: Path, fake: FakeSMTP, run: Run
+) -> None:
+    """Deferred would mean "not delivered", and a plain run would then send a possible duplicate."""
+    fake.drop_after_data(times=1)
+    send(run)
+    fake.drop_before_data(times=2)
+    send(run, "--retry-unknown")
+    assert states(sender)[READERS[0]] == "unknown"
+    send(run)
+    assert received(fake)[READERS[0]] == 1
+
+
 def test_a_reader_whose_transaction_keeps_breaking_off_is_deferred_and_the_rest_get_it(
     sender: Path, fake: FakeSMTP, run: Run
 ) -> None:

@@ -567,6 +567,22 @@ def test_quoted_printable_fill_decodes_to_the_plain_fill(
     assert b"\r" not in encoded.replace(b"\r\n", b"") and b"\n" not in encoded.replace(b"\r\n", b"")
     plain = MergeTemplate.parse(source).fill(values, escape).replace("\r\n", "\n")
     assert binascii.a2b_qp(encoded.replace(b"\r\n", b"\n")).decode("utf-8") == plain
+    assert max(len(line) for line in encoded.split(b"\r\n")) <= 76
+
+
+@pytest.mark.parametrize(
+    "literal",
+    ["x" * 75 + " \r\nend", "x" * 74 + "\t\r\n" + "é" * 30 + " ", "=" * 30 + " " * 60 + "\r\n", "x" * 76],
+    ids=["space-before-a-line-break", "tab-then-non-ascii", "escapes-and-spaces", "exactly-76"],
+)
+def test_a_line_binascii_makes_too_long_is_cut_outside_its_escapes(literal: str) -> None:
+    """binascii.b2a_qp writes 77-78 characters when a line ends in an encoded space or tab."""
+    source = literal + marker("first_name") + literal
+    encoded = _QuotedPrintableTemplate(MergeTemplate.parse(source), escape_text).fill({"first_name": "Jan"})
+    assert max(len(line) for line in encoded.split(b"\r\n")) <= 76
+    assert binascii.a2b_qp(encoded.replace(b"\r\n", b"\n")).decode() == source.replace(
+        marker("first_name"), "Jan"
+    ).replace("\r\n", "\n")
 
 
 def test_no_recipient_gets_an_encoded_line_over_76(sample: Sample) -> None:
