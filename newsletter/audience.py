@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Literal, TextIO
 
 from newsletter.errors import NewsletterError
 from newsletter.files import atomic_write
+from newsletter.validation import CONTROL_CHARACTERS
 
 if TYPE_CHECKING:
     from newsletter.settings import Project
@@ -107,7 +108,6 @@ _ALIASES: dict[str, str] = {
 }
 _DELIMITERS = ",;\t|"
 _TAG_SEPARATORS = re.compile(r"[,;|\s]+")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -349,6 +349,14 @@ def _swallowed_row(cell: str, delimiter: str, width: int) -> bool:
     return False
 
 
+def _no_email_column(header: list[str], path: Path, *alternatives: str) -> NewsletterError:
+    found = ", ".join(repr(name.strip()) for name in header)
+    advice = ", ".join(["name it email, e-mail or e-mailadres", *alternatives])
+    return NewsletterError(
+        "the header has no email column", path=path, line=1, hint=f"{advice}; found {found}"
+    )
+
+
 def _columns(header: list[str]) -> dict[str, int]:
     columns: dict[str, int] = {}
     for index, name in enumerate(header):
@@ -385,13 +393,7 @@ def _parse(text: str, path: Path) -> tuple[list[tuple[int, _Row]], list[BadRow]]
         raise NewsletterError("no header row", path=path, line=1, hint="the first row names the columns")
     columns = _columns(first[1])
     if "email" not in columns:
-        found = ", ".join(repr(name.strip()) for name in first[1])
-        raise NewsletterError(
-            "the header has no email column",
-            path=path,
-            line=1,
-            hint=f"name it email, e-mail or e-mailadres; found {found}",
-        )
+        raise _no_email_column(first[1], path)
 
     def cell(cells: list[str], name: str) -> str:
         index = columns.get(name)
@@ -418,7 +420,7 @@ def _parse(text: str, path: Path) -> tuple[list[tuple[int, _Row]], list[BadRow]]
             continue
         row = _Row(
             email=str(values["email"]),
-            name=_revert_inert(" ".join(_CONTROL.sub(" ", cell(cells, "name")).split())),
+            name=_revert_inert(" ".join(CONTROL_CHARACTERS.sub(" ", cell(cells, "name")).split())),
             locale=values["locale"] if isinstance(values["locale"], str) else None,
             tags=_tags(_revert_inert(cell(cells, "tags"))),
             status=str(values["status"]),
@@ -553,13 +555,7 @@ def suppress(
         header = next(rows, (1, []))[1]
         column = _columns(header).get("email")
         if column is None and len(header) > 1:
-            found = ", ".join(repr(name.strip()) for name in header)
-            raise NewsletterError(
-                "the header has no email column",
-                path=source,
-                line=1,
-                hint=f"name it email, e-mail or e-mailadres, or give one address per line; found {found}",
-            )
+            raise _no_email_column(header, source, "or give one address per line")
         if column is not None:
             # A CSV (say, a bounce report): only its email column counts.
             for line, cells in rows:

@@ -184,8 +184,8 @@ def log_status(
             counts = sendlog.counts(store, campaign_id)
             rows = sendlog.rows(store, campaign_id, list_states) if list_states else []
     if not any(counts.values()):
-        errors = campaign_files(project, [campaign_id])[1]
-        if errors:
+        found, errors = campaign_files(project, [campaign_id])
+        if campaign_id not in found:  # errors may also name duplicate ids of other campaigns
             raise errors[-1]
     return counts, rows
 

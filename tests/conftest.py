@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -10,9 +11,28 @@ import pytest
 from click.testing import CliRunner, Result
 
 from newsletter.cli import main
+from newsletter.payments import LOCK_FILE
 
 REPO = Path(__file__).resolve().parent.parent
 PROJECT_PARTS = ["newsletter.toml", "authors.yaml", "books", "columns", "campaigns", "templates"]
+# The sample campaign's book with a test-mode Payment Link, as `newsletter links sync` records it.
+LOCKED = {
+    "campaign": "2026-12-schrijven",
+    "sku": "schrijven-is-schrappen",
+    "amount": 3495,
+    "currency": "eur",
+    "mode": "test",
+    "product": "prod_A",
+    "price": "price_A",
+    "payment_link": "plink_A",
+    "url": "https://buy.stripe.com/test_abc123",
+    "active": True,
+}
+
+
+def write_lock(project: Path, *links: dict[str, object]) -> None:
+    (project / LOCK_FILE).write_text(json.dumps({"version": 1, "links": list(links)}), encoding="utf-8")
+
 
 Run = Callable[..., Result]
 

@@ -12,7 +12,6 @@ import binascii
 import email
 import email.policy
 import html
-import json
 import re
 import shutil
 import smtplib
@@ -45,11 +44,10 @@ from newsletter.message import (
     _QuotedPrintableTemplate,
     envelope_address,
 )
-from newsletter.payments import LOCK_FILE
 from newsletter.render import Rendered
 from newsletter.settings import DkimSettings, Project, open_project
 from newsletter.unsubscribe import Token, read_token
-from tests.conftest import Run, copy_sample, write
+from tests.conftest import LOCKED, Run, copy_sample, write, write_lock
 from tests.smtp_fake import FakeSMTP
 
 NL = "2026-12-schrijven"
@@ -58,7 +56,7 @@ SECRET = b"a-test-secret-of-enough-length"
 DOMAIN = "uitgeverijlindenhof.nl"
 SENDER = f"nieuwsbrief@{DOMAIN}"
 SELECTOR = "nl2026"
-STRIPE_URL = "https://buy.stripe.com/test_abc123"
+STRIPE_URL = str(LOCKED["url"])
 NOW = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
 JAN = Recipient("jan@example.org", "Jan de Vries", 7)
 HEADERS = [
@@ -117,28 +115,12 @@ def add_dkim_settings(root: Path, key_file: str) -> None:
     settings_file.write_text(settings_file.read_text(encoding="utf-8") + section, encoding="utf-8")
 
 
-def write_stripe_lock(root: Path) -> None:
-    link = {
-        "campaign": NL,
-        "sku": "schrijven-is-schrappen",
-        "amount": 3495,
-        "currency": "eur",
-        "mode": "test",
-        "product": "prod_A",
-        "price": "price_A",
-        "payment_link": "plink_A",
-        "url": STRIPE_URL,
-        "active": True,
-    }
-    (root / LOCK_FILE).write_text(json.dumps({"version": 1, "links": [link]}), encoding="utf-8")
-
-
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory: pytest.TempPathFactory) -> Sample:
     root = copy_sample(tmp_path_factory.mktemp("message") / "project")
     record = make_dkim_key(root / "secrets")
     add_dkim_settings(root, "secrets/dkim.pem")
-    write_stripe_lock(root)
+    write_lock(root, LOCKED)
     project = open_project(root)
     campaigns, errors = load_campaigns(project, [NL, EN])
     assert not errors

@@ -11,24 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from newsletter.payments import LOCK_FILE, personalised_order_url
-from tests.conftest import Run
-
-LOCKED = {
-    "campaign": "2026-12-schrijven",
-    "sku": "schrijven-is-schrappen",
-    "amount": 3495,
-    "currency": "eur",
-    "mode": "test",
-    "product": "prod_A",
-    "price": "price_A",
-    "payment_link": "plink_A",
-    "url": "https://buy.stripe.com/test_abc123",
-    "active": True,
-}
-
-
-def write_lock(project: Path, *links: dict[str, object]) -> None:
-    (project / LOCK_FILE).write_text(json.dumps({"version": 1, "links": list(links)}), encoding="utf-8")
+from tests.conftest import LOCKED, Run, write_lock
 
 
 def meta(project: Path, campaign_id: str) -> dict[str, object]:
