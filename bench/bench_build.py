@@ -27,10 +27,10 @@ from typing import Any
 
 import yaml
 
-from newsletter.build import build
-from newsletter.campaign import load_campaigns
-from newsletter.render import Renderer
-from newsletter.settings import open_project
+from newsletter.pipeline import build
+from newsletter.project.campaign import load_campaigns
+from newsletter.project.settings import open_project
+from newsletter.render.renderer import Renderer
 
 REPO = Path(__file__).resolve().parent.parent
 NEWSLETTER = Path(sys.executable).parent / "newsletter"  # the console script, as users run it

@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING
 from bench_build import copy_project  # the same sample-project copy as the build benchmark
 
 from newsletter.errors import NewsletterError
-from newsletter.preview import PreviewServer, Rebuild
-from newsletter.screenshot import CHROMIUM_FLAGS, find_chromium
-from newsletter.settings import open_project
+from newsletter.project.settings import open_project
+from newsletter.review.preview import PreviewServer, Rebuild
+from newsletter.review.screenshot import CHROMIUM_FLAGS, find_chromium
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page

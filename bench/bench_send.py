@@ -39,10 +39,10 @@ from typing import Any, TypeVar
 
 from bench_build import copy_project  # the same sample-project copy as the build benchmark
 
-from newsletter import sending
-from newsletter.audience import database_path, import_csv
-from newsletter.message import Recipient
-from newsletter.settings import open_project
+from newsletter.mail import sending
+from newsletter.mail.audience import database_path, import_csv
+from newsletter.mail.message import Recipient
+from newsletter.project.settings import open_project
 
 SAMPLE = "2026-12-schrijven"
 SECRET = "a-bench-secret-of-enough-length"

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.audience import (
+from newsletter.errors import NewsletterError
+from newsletter.mail.audience import (
     SCHEMA_VERSION,
     connect,
     count,
@@ -19,7 +20,6 @@ from newsletter.audience import (
     select,
     suppress,
 )
-from newsletter.errors import NewsletterError
 from tests.conftest import Run, write
 
 NOW = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
@@ -269,7 +269,7 @@ def test_internationalised_address_is_accepted_and_normalised(project: Path, run
 
 
 def test_import_is_one_transaction(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import newsletter.audience as audience
+    import newsletter.mail.audience as audience
 
     path = write(project / "a.csv", "email\na@example.nl\nb@example.nl\n")
     calls = 0

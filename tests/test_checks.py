@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from newsletter.campaign import Book, Campaign, load_campaigns
-from newsletter.checks import RULES, check_campaign, contrast_ratio
-from newsletter.links import Link, LinkKind
-from newsletter.render import Renderer
-from newsletter.settings import open_project
+from newsletter.project.campaign import Book, Campaign, load_campaigns
+from newsletter.project.settings import open_project
+from newsletter.render.links import Link, LinkKind
+from newsletter.render.renderer import Renderer
+from newsletter.review.checks import RULES, check_campaign, contrast_ratio
 from tests.conftest import Run, write
 
 SCHRIJVEN = "2026-12-schrijven"

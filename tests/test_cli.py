@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from newsletter.validation import load_yaml
+from newsletter.project.validation import load_yaml
 from tests.conftest import REPO, Run, write
 
 

@@ -6,8 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.columns import Block, Column, make_excerpt, parse_markdown, parse_plain_text, read_column
 from newsletter.errors import NewsletterError
+from newsletter.project.columns import (
+    Block,
+    Column,
+    make_excerpt,
+    parse_markdown,
+    parse_plain_text,
+    read_column,
+)
 
 BLOG_EXPORT = """\
 [Column] De kunst van het weglaten

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from newsletter import sending
-from newsletter.delivery import RateLimiter
-from newsletter.sendlog import Entry, campaign_lock
-from newsletter.settings import open_project
+from newsletter.mail import sending
+from newsletter.mail.delivery import RateLimiter
+from newsletter.mail.sendlog import Entry, campaign_lock
+from newsletter.project.settings import open_project
 from tests.conftest import Run, write
 from tests.smtp_fake import FakeSMTP
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from newsletter.i18n import STRINGS, format_co_authors, format_price
+from newsletter.render.i18n import STRINGS, format_co_authors, format_price
 
 
 @pytest.mark.parametrize(

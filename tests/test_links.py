@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from newsletter.build import meta
-from newsletter.campaign import load_campaigns
-from newsletter.links import LinkKind, content_link, with_utm
-from newsletter.render import Renderer
-from newsletter.settings import Settings, open_project
+from newsletter.pipeline import meta
+from newsletter.project.campaign import load_campaigns
+from newsletter.project.settings import Settings, open_project
+from newsletter.render.links import LinkKind, content_link, with_utm
+from newsletter.render.renderer import Renderer
 from tests.conftest import REPO
 
 

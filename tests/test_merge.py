@@ -14,9 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from newsletter.build import make_renderer
-from newsletter.campaign import load_campaigns
-from newsletter.merge import (
+from newsletter.pipeline import make_renderer
+from newsletter.project.campaign import load_campaigns
+from newsletter.project.settings import open_project
+from newsletter.render.merge import (
     MergeTemplate,
     escape_html,
     escape_text,
@@ -24,8 +25,7 @@ from newsletter.merge import (
     marker,
     with_first_name_marker,
 )
-from newsletter.render import Rendered
-from newsletter.settings import open_project
+from newsletter.render.renderer import Rendered
 from tests.conftest import Run, copy_sample
 
 CAMPAIGN = "2026-12-schrijven"

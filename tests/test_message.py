@@ -31,22 +31,22 @@ from click.testing import CliRunner, Result
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from newsletter.build import make_renderer
-from newsletter.campaign import load_campaigns
 from newsletter.cli import main
-from newsletter.delivery import transact
 from newsletter.errors import NewsletterError
-from newsletter.merge import MergeTemplate, escape_html, escape_text, first_name, marker
-from newsletter.message import (
+from newsletter.mail.delivery import transact
+from newsletter.mail.message import (
     Composer,
     DkimSigner,
     Recipient,
     _QuotedPrintableTemplate,
     envelope_address,
 )
-from newsletter.render import Rendered
-from newsletter.settings import DkimSettings, Project, open_project
-from newsletter.unsubscribe import Token, read_token
+from newsletter.mail.unsubscribe import Token, read_token
+from newsletter.pipeline import make_renderer
+from newsletter.project.campaign import load_campaigns
+from newsletter.project.settings import DkimSettings, Project, open_project
+from newsletter.render.merge import MergeTemplate, escape_html, escape_text, first_name, marker
+from newsletter.render.renderer import Rendered
 from tests.conftest import LOCKED, Run, copy_sample, write, write_lock
 from tests.smtp_fake import FakeSMTP
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from newsletter import mjml_engine
 from newsletter.errors import NewsletterError, NewsletterErrors
-from newsletter.mjml_engine import load_engine, validate_mjml
+from newsletter.render import mjml_engine
+from newsletter.render.mjml_engine import load_engine, validate_mjml
 from tests.conftest import Run
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from stripe._http_client import HTTPClient
 
-from newsletter import payments
-from newsletter.payments import LOCK_FILE
+from newsletter.payments import stripe_links as payments
+from newsletter.payments.stripe_links import LOCK_FILE
 from tests.conftest import Run
 from tests.stripe_fake import FakeStripe
 

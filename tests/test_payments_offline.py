@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from newsletter.payments import LOCK_FILE, personalised_order_url
+from newsletter.payments.stripe_links import LOCK_FILE, personalised_order_url
 from tests.conftest import LOCKED, Run, write_lock
 
 
@@ -68,7 +68,9 @@ def test_a_broken_lock_file_is_a_clear_error(project: Path, run: Run) -> None:
 def test_building_with_a_lock_does_not_import_stripe(project: Path) -> None:
     write_lock(project, LOCKED)
     code = (
-        "import sys; from newsletter.settings import open_project; from newsletter.build import build\n"
+        "import sys\n"
+        "from newsletter.project.settings import open_project\n"
+        "from newsletter.pipeline import build\n"
         f"report = build(open_project(__import__('pathlib').Path({str(project)!r})))\n"
         "assert not report.errors, report.errors\n"
         "print('stripe' in sys.modules)"

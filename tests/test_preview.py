@@ -24,11 +24,11 @@ from urllib.request import urlopen
 
 import pytest
 
-from newsletter.campaign import load_campaigns
 from newsletter.errors import NewsletterError
-from newsletter.preview import PreviewServer, Rebuild, offline_copy, placeholder_image
-from newsletter.screenshot import find_chromium
-from newsletter.settings import open_project
+from newsletter.project.campaign import load_campaigns
+from newsletter.project.settings import open_project
+from newsletter.review.preview import PreviewServer, Rebuild, offline_copy, placeholder_image
+from newsletter.review.screenshot import find_chromium
 from tests.conftest import Run, write
 
 if TYPE_CHECKING:

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from lxml import html as lxml_html
 
-from newsletter.campaign import Campaign, load_campaigns
-from newsletter.render import Rendered, Renderer, inline, paragraphs, to_html, wrap
-from newsletter.settings import open_project
+from newsletter.project.campaign import Campaign, load_campaigns
+from newsletter.project.settings import open_project
+from newsletter.render.renderer import Rendered, Renderer, inline, paragraphs, to_html, wrap
 from tests.conftest import REPO, write
 
 GOLDEN = Path(__file__).parent / "golden"

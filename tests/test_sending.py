@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.audience import connect
-from newsletter.unsubscribe import read_token
+from newsletter.mail.audience import connect
+from newsletter.mail.unsubscribe import read_token
 from tests.conftest import Run, write
 
 CAMPAIGN = "2026-12-schrijven"

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from newsletter.cli import main
-from newsletter.settings import open_project
+from newsletter.project.settings import open_project
 from tests.conftest import Run
 
 

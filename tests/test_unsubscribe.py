@@ -14,10 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from newsletter.audience import import_csv, open_audience, select
 from newsletter.errors import NewsletterError
-from newsletter.settings import Project, open_project
-from newsletter.unsubscribe import (
+from newsletter.mail.audience import import_csv, open_audience, select
+from newsletter.mail.unsubscribe import (
     MIN_SECRET_CHARS,
     SECRET_ENV,
     Token,
@@ -27,6 +26,7 @@ from newsletter.unsubscribe import (
     unsubscribe,
     unsubscribe_url,
 )
+from newsletter.project.settings import Project, open_project
 from tests.conftest import Run, write
 
 SECRET = b"a-test-secret-of-enough-length"

@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import urlencode, urlsplit
 
-from newsletter.campaign import Book, Campaign
 from newsletter.errors import NewsletterError
 from newsletter.files import atomic_write
-from newsletter.links import Link, LinkKind, OrderLinkProvider, shop_page_link
-from newsletter.settings import Project, StripeSettings
+from newsletter.project.campaign import Book, Campaign
+from newsletter.project.settings import Project, StripeSettings
+from newsletter.render.links import Link, LinkKind, OrderLinkProvider, shop_page_link
 
 if TYPE_CHECKING:
     from stripe import StripeClient

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import yaml
 
-from newsletter.campaign import CAMPAIGN_ID
-from newsletter.columns import make_excerpt, read_column
 from newsletter.errors import NewsletterError, did_you_mean
 from newsletter.files import atomic_write
-from newsletter.settings import Project
+from newsletter.project.campaign import CAMPAIGN_ID
+from newsletter.project.columns import make_excerpt, read_column
+from newsletter.project.settings import Project
 
 
 def new_campaign(

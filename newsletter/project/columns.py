@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from markdown_it.token import Token
 
 from newsletter.errors import NewsletterError, did_you_mean
-from newsletter.validation import CONTROL_CHARACTERS
+from newsletter.project.validation import CONTROL_CHARACTERS
 
 FRONT_MATTER_KEYS = frozenset({"title", "label", "author", "url", "image", "image_alt", "date"})
 # Accepted so that blog-style front matter does not fail, but a teaser has no use for it.

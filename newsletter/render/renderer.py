@@ -20,13 +20,13 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
-from newsletter.campaign import Book, Campaign, Teaser
 from newsletter.errors import NewsletterError
-from newsletter.i18n import STRINGS, format_co_authors, format_price
-from newsletter.links import Link, LinkKind, OrderLinkProvider, content_link, shop_page_link
-from newsletter.merge import MergeTemplate, escape_html, marker, with_first_name_marker
-from newsletter.mjml_engine import load_engine, validate_mjml
-from newsletter.settings import Project, Settings
+from newsletter.project.campaign import Book, Campaign, Teaser
+from newsletter.project.settings import Project, Settings
+from newsletter.render.i18n import STRINGS, format_co_authors, format_price
+from newsletter.render.links import Link, LinkKind, OrderLinkProvider, content_link, shop_page_link
+from newsletter.render.merge import MergeTemplate, escape_html, marker, with_first_name_marker
+from newsletter.render.mjml_engine import load_engine, validate_mjml
 
 GMAIL_CLIP_BYTES = 102 * 1024  # Gmail hides everything after this many bytes of HTML
 INLINE_STYLE = re.compile(r"<mj-style\s+inline\s*=\s*[\"']inline[\"']\s*>(.*?)</mj-style>", re.DOTALL | re.I)
@@ -289,7 +289,7 @@ class Renderer:
         except (jinja2.UndefinedError, jinja2.exceptions.SecurityError) as exc:
             frame, line = _template_frame(exc, self.project.templates_dir)
             kind = "undefined template variable" if isinstance(exc, jinja2.UndefinedError) else "not allowed"
-            # "'newsletter.campaign.Campaign object' has no attribute 'x'" reads better as "'Campaign' ..."
+            # "'newsletter.project.campaign.Campaign object' has no attribute" reads better as "'Campaign'"
             message = re.sub(r"'(?:\w+\.)*(\w+) object'", r"'\1'", exc.message or "")
             raise NewsletterError(
                 f"{kind}: {message}", path=frame or self.project.templates_dir / name, line=line

@@ -22,16 +22,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
-from newsletter.client_support import FEATURES, Feature
 from newsletter.errors import NewsletterError, unique
-from newsletter.links import Link, LinkKind
-from newsletter.payments import sells_through_stripe
-from newsletter.render import GMAIL_CLIP_BYTES
+from newsletter.payments.stripe_links import sells_through_stripe
+from newsletter.render.links import Link, LinkKind
+from newsletter.render.renderer import GMAIL_CLIP_BYTES
+from newsletter.review.client_support import FEATURES, Feature
 
 if TYPE_CHECKING:
-    from newsletter.campaign import Campaign
-    from newsletter.render import Rendered
-    from newsletter.settings import Project, Settings
+    from newsletter.project.campaign import Campaign
+    from newsletter.project.settings import Project, Settings
+    from newsletter.render.renderer import Rendered
 
 Severity = Literal["error", "warning"]
 
@@ -127,8 +127,8 @@ class Checked:
 def check_project(project: Project, ids: Sequence[str] = ()) -> tuple[list[Checked], list[NewsletterError]]:
     """Load and render the named campaigns (all when none are named) as `build` would, without writing,
     and check each. A campaign that cannot be loaded or rendered is a user error, not a finding."""
-    from newsletter.build import make_renderer
-    from newsletter.campaign import load_campaigns
+    from newsletter.pipeline import make_renderer
+    from newsletter.project.campaign import load_campaigns
 
     campaigns, load_errors = load_campaigns(project, ids)
     errors = list(load_errors)

@@ -17,10 +17,10 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import BeforeValidator, Field, RootModel, field_validator, model_validator
 
-from newsletter.columns import Column, make_excerpt, read_column
 from newsletter.errors import NewsletterError, NewsletterErrors, did_you_mean, unique
-from newsletter.settings import Project
-from newsletter.validation import (
+from newsletter.project.columns import Column, make_excerpt, read_column
+from newsletter.project.settings import Project
+from newsletter.project.validation import (
     HttpsUrl,
     LineMap,
     Loc,

@@ -23,11 +23,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from newsletter.audience import SEND_STATES, Audience, Subscriber, timestamp
 from newsletter.errors import NewsletterError
+from newsletter.mail.audience import SEND_STATES, Audience, Subscriber, timestamp
 
 if TYPE_CHECKING:
-    from newsletter.delivery import Result
+    from newsletter.mail.delivery import Result
 
 State = Literal["pending", "sending", "sent", "failed", "deferred", "unknown"]
 OPEN_STATES = ("pending", "deferred", "sending")  # a campaign with rows in these is not finished

@@ -12,15 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from newsletter.campaign import load_campaigns
 from newsletter.errors import NewsletterError, unique
 from newsletter.files import atomic_write
-from newsletter.payments import order_link_provider, sells_through_stripe
-from newsletter.render import Rendered, Renderer
-from newsletter.settings import Project
+from newsletter.payments.stripe_links import order_link_provider, sells_through_stripe
+from newsletter.project.campaign import load_campaigns
+from newsletter.project.settings import Project
+from newsletter.render.renderer import Rendered, Renderer
 
 if TYPE_CHECKING:
-    from newsletter.checks import Finding
+    from newsletter.review.checks import Finding
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ def build(
             write_campaign(rendered, out_dir)
         report.built.append(Built(rendered=rendered, out_dir=out_dir, written=written))
     report.errors = unique(report.errors)
-    from newsletter.preview import write_review_pages  # preview imports this module
+    from newsletter.review.preview import write_review_pages  # preview imports this module
 
     report.findings = write_review_pages(project, report, out)
     return report

@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from newsletter import sendlog
-from newsletter.audience import SEND_STATES, Audience, connect, database_path, normalise_address, select
-from newsletter.delivery import (
+from newsletter.errors import NewsletterError, NewsletterErrors
+from newsletter.mail import sendlog
+from newsletter.mail.audience import SEND_STATES, Audience, connect, database_path, normalise_address, select
+from newsletter.mail.delivery import (
     Clock,
     Plan,
     Result,
@@ -32,17 +33,16 @@ from newsletter.delivery import (
     transact,
     utc_now,
 )
-from newsletter.errors import NewsletterError, NewsletterErrors
-from newsletter.links import LinkKind
-from newsletter.message import Composer, DkimSigner, Recipient
-from newsletter.payments import sells_through_stripe
-from newsletter.unsubscribe import SECRET_ENV, secret_from_env
+from newsletter.mail.message import Composer, DkimSigner, Recipient
+from newsletter.mail.unsubscribe import SECRET_ENV, secret_from_env
+from newsletter.payments.stripe_links import sells_through_stripe
+from newsletter.render.links import LinkKind
 
 if TYPE_CHECKING:
-    from newsletter.checks import Finding
-    from newsletter.render import Rendered
-    from newsletter.sendlog import Entry
-    from newsletter.settings import Project, SmtpSettings
+    from newsletter.mail.sendlog import Entry
+    from newsletter.project.settings import Project, SmtpSettings
+    from newsletter.render.renderer import Rendered
+    from newsletter.review.checks import Finding
 
 # Check findings that stop a real send even as warnings: people could not buy what the email sells.
 BLOCKING_WARNINGS = frozenset({"order-link-fallback"})
@@ -87,9 +87,9 @@ class DryRun:
 
 
 def prepare(project: Project, campaign_id: str) -> Prepared:
-    from newsletter.build import make_renderer
-    from newsletter.campaign import load_campaigns
-    from newsletter.checks import check_campaign
+    from newsletter.pipeline import make_renderer
+    from newsletter.project.campaign import load_campaigns
+    from newsletter.review.checks import check_campaign
 
     campaigns, errors = load_campaigns(project, [campaign_id])
     if errors:
@@ -175,7 +175,7 @@ def log_status(
 ) -> tuple[dict[str, int], list[sendlog.Row]]:
     """The send log's counts per state, and its rows in `list_states`. A campaign that was never sent
     must still exist (a typo gets a "did you mean"); no database is created to say so."""
-    from newsletter.campaign import campaign_files
+    from newsletter.project.campaign import campaign_files
 
     counts, rows = dict.fromkeys(SEND_STATES, 0), []
     store = _existing_store(project)

@@ -36,17 +36,17 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import jinja2
 
-from newsletter.build import BuildReport, build
-from newsletter.campaign import campaign_files
 from newsletter.errors import NewsletterError, flatten
 from newsletter.files import atomic_write
-from newsletter.links import LinkKind
-from newsletter.payments import lock_path
-from newsletter.render import GMAIL_CLIP_BYTES, Rendered
-from newsletter.settings import SETTINGS_FILE, Project, open_project
+from newsletter.payments.stripe_links import lock_path
+from newsletter.pipeline import BuildReport, build
+from newsletter.project.campaign import campaign_files
+from newsletter.project.settings import SETTINGS_FILE, Project, open_project
+from newsletter.render.links import LinkKind
+from newsletter.render.renderer import GMAIL_CLIP_BYTES, Rendered
 
 if TYPE_CHECKING:
-    from newsletter.checks import Finding
+    from newsletter.review.checks import Finding
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +178,7 @@ def write_review_pages(project: Project, report: BuildReport, out: Path) -> dict
     Returns the findings by campaign id (the build command prints their counts). The gallery keeps
     the campaigns built earlier that still exist, so `newsletter build ONE` does not empty it.
     """
-    from newsletter.checks import check_campaign
+    from newsletter.review.checks import check_campaign
 
     findings = {b.rendered.campaign.id: check_campaign(b.rendered, project) for b in report.built}
     cards = {card.id: card for card in read_cards(out / "index.html")}

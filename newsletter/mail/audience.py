@@ -32,10 +32,10 @@ from typing import TYPE_CHECKING, Literal, TextIO
 
 from newsletter.errors import NewsletterError
 from newsletter.files import atomic_write
-from newsletter.validation import CONTROL_CHARACTERS
+from newsletter.project.validation import CONTROL_CHARACTERS
 
 if TYPE_CHECKING:
-    from newsletter.settings import Project
+    from newsletter.project.settings import Project
 
 Status = Literal["active", "unsubscribed", "bounced", "complained"]
 STATUSES: tuple[Status, ...] = ("active", "unsubscribed", "bounced", "complained")

@@ -20,8 +20,8 @@ import click
 from newsletter.errors import NewsletterError, NewsletterErrors, display_path, flatten
 
 if TYPE_CHECKING:
-    from newsletter.campaign import Campaign
-    from newsletter.settings import Project
+    from newsletter.project.campaign import Campaign
+    from newsletter.project.settings import Project
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -37,7 +37,7 @@ class Context:
         self.root: Path | None = None
 
     def project(self) -> Project:
-        from newsletter.settings import find_project_root, open_project
+        from newsletter.project.settings import find_project_root, open_project
 
         self.root = find_project_root(self.project_dir or Path.cwd())
         return open_project(self.root)
@@ -105,8 +105,8 @@ def build(
       newsletter build
       newsletter build 2026-12-schrijven --out /tmp/preview
     """
-    from newsletter.build import build as build_campaigns
-    from newsletter.preview import checks_summary
+    from newsletter.pipeline import build as build_campaigns
+    from newsletter.review.preview import checks_summary
 
     project = obj.project()
     if sync_links:
@@ -158,7 +158,7 @@ def new(
     Example:
       newsletter new 2027-01-lezen --column columns/lezen.md --book schrijven-is-schrappen
     """
-    from newsletter.scaffold import new_campaign
+    from newsletter.project.scaffold import new_campaign
 
     project = obj.project()
     path = new_campaign(project, campaign_id, column_file, books, locale)
@@ -185,7 +185,7 @@ def check(obj: Context, campaign_ids: tuple[str, ...], output: str, strict: bool
     """
     import json
 
-    from newsletter.checks import check_project, to_json
+    from newsletter.review.checks import check_project, to_json
 
     project = obj.project()
     checked, errors = check_project(project, campaign_ids)
@@ -233,7 +233,7 @@ def preview(obj: Context, port: int, open_browser: bool) -> None:
     """
     import webbrowser
 
-    from newsletter.preview import PreviewServer, Rebuild
+    from newsletter.review.preview import PreviewServer, Rebuild
 
     project = obj.project()
 
@@ -283,7 +283,7 @@ def screenshot(obj: Context, campaign_id: str, out: Path | None, chromium: Path 
     Example:
       newsletter screenshot 2026-12-schrijven --out /tmp/shots
     """
-    from newsletter.screenshot import screenshot_campaign
+    from newsletter.review.screenshot import screenshot_campaign
 
     project = obj.project()
     for shot in screenshot_campaign(project, campaign_id, out=out, chromium=chromium):
@@ -313,9 +313,9 @@ def links_sync(obj: Context, campaign_ids: tuple[str, ...], live: bool) -> None:
 
 
 def _sync_and_print(project: Project, campaign_ids: tuple[str, ...], live: bool) -> None:
-    from newsletter.campaign import load_campaigns
-    from newsletter.i18n import format_price
-    from newsletter.payments import sync_campaigns
+    from newsletter.payments.stripe_links import sync_campaigns
+    from newsletter.project.campaign import load_campaigns
+    from newsletter.render.i18n import format_price
 
     campaigns, errors = load_campaigns(project, campaign_ids)
     if errors:
@@ -343,7 +343,7 @@ def _sync_and_print(project: Project, campaign_ids: tuple[str, ...], live: bool)
 @reports_errors
 def links_list(obj: Context) -> None:
     """Every Payment Link in the lock file, with its mode and whether it is active."""
-    from newsletter.payments import load_lock
+    from newsletter.payments.stripe_links import load_lock
 
     lock = load_lock(obj.project())
     rows = [
@@ -367,7 +367,7 @@ def links_list(obj: Context) -> None:
 @reports_errors
 def links_deactivate(obj: Context, campaign_id: str, live: bool) -> None:
     """Switch off a campaign's links when its promotion ends (buyers then see its inactive message)."""
-    from newsletter.payments import deactivate_campaign
+    from newsletter.payments.stripe_links import deactivate_campaign
 
     project = obj.project()
     done = deactivate_campaign(project, _one_campaign(project, campaign_id), live=live)
@@ -388,7 +388,7 @@ def report(obj: Context, campaign_id: str, output: str, live: bool) -> None:
     import json
     from dataclasses import asdict
 
-    from newsletter.payments import sales_report
+    from newsletter.payments.stripe_links import sales_report
 
     project = obj.project()
     sales = sales_report(project, _one_campaign(project, campaign_id), live=live)
@@ -402,7 +402,7 @@ def report(obj: Context, campaign_id: str, output: str, live: bool) -> None:
 
 
 def _one_campaign(project: Project, campaign_id: str) -> Campaign:
-    from newsletter.campaign import load_campaigns
+    from newsletter.project.campaign import load_campaigns
 
     campaigns, errors = load_campaigns(project, [campaign_id])
     if errors:
@@ -447,7 +447,7 @@ def audience_import(obj: Context, file: Path, source: str | None) -> None:
     Exit code 0 when every row was imported, 1 when some rows were bad (the good ones are imported,
     each bad one is reported with its line), 2 when the file cannot be read (nothing is imported).
     """
-    from newsletter.audience import import_csv, open_audience
+    from newsletter.mail.audience import import_csv, open_audience
 
     project = obj.project()
     with open_audience(project) as store:
@@ -474,7 +474,7 @@ def audience_import(obj: Context, file: Path, source: str | None) -> None:
 @reports_errors
 def audience_list(obj: Context, status: str, locale: str | None, tags: tuple[str, ...]) -> None:
     """The subscribers, by id."""
-    from newsletter.audience import open_audience, select
+    from newsletter.mail.audience import open_audience, select
 
     with open_audience(obj.project()) as store:
         found = select(store, status=None if status == "all" else status, locale=locale, tags=tags)
@@ -487,7 +487,7 @@ def audience_list(obj: Context, status: str, locale: str | None, tags: tuple[str
 @reports_errors
 def audience_count(obj: Context) -> None:
     """How many subscribers per status and locale."""
-    from newsletter.audience import LOCALES, STATUSES, count, open_audience
+    from newsletter.mail.audience import LOCALES, STATUSES, count, open_audience
 
     with open_audience(obj.project()) as store:
         counts = count(store)
@@ -515,7 +515,7 @@ def audience_suppress(obj: Context, file: Path, status: str) -> None:
     Unknown addresses are added as suppressed, so a later import cannot make them active. Exit code 1
     when some lines were not addresses (the others are suppressed), 2 when the file cannot be read.
     """
-    from newsletter.audience import open_audience, suppress
+    from newsletter.mail.audience import open_audience, suppress
 
     project = obj.project()
     with open_audience(project) as store:
@@ -542,7 +542,7 @@ def audience_export(
     obj: Context, out: Path | None, status: str, locale: str | None, tags: tuple[str, ...]
 ) -> None:
     """Write the subscribers as UTF-8 CSV, which `audience import` reads back."""
-    from newsletter.audience import export_csv, open_audience
+    from newsletter.mail.audience import export_csv, open_audience
 
     project = obj.project()
     with open_audience(project) as store:
@@ -591,7 +591,7 @@ def send(
     Exit code 0 when the run went through, 1 when it paused or left recipients deferred or unknown, or
     the server refused some, 2 when it could not start or lost its connection to the server.
     """
-    from newsletter import sending
+    from newsletter.mail import sending
 
     if limit is not None and not dry_run:
         raise click.UsageError("--limit goes with --dry-run")
@@ -615,7 +615,7 @@ def send(
 
 
 def _report_dry_run(result: Any, project: Project) -> None:
-    from newsletter.sending import DryRun
+    from newsletter.mail.sending import DryRun
 
     assert isinstance(result, DryRun)
     rendered = result.prepared.rendered
@@ -657,7 +657,7 @@ def _more(total: int) -> None:
 
 
 def _real_send(prepared: Any, *, force: bool, new_only: bool, retry_unknown: bool, yes: bool) -> None:
-    from newsletter import sending
+    from newsletter.mail import sending
 
     campaign = prepared.rendered.campaign
     if prepared.blockers and force:
@@ -704,8 +704,8 @@ def _real_send(prepared: Any, *, force: bool, new_only: bool, retry_unknown: boo
 
 
 def _summarise(report: Any, project: Project) -> None:
-    from newsletter import sendlog
-    from newsletter.audience import open_audience
+    from newsletter.mail import sendlog
+    from newsletter.mail.audience import open_audience
 
     outcomes = ", ".join(f"{n} {state}" for state, n in sorted(report.outcomes.items())) or "nothing to send"
     click.echo(f"{report.campaign}: {outcomes} in {report.seconds:.1f} s ({report.rate:.0f} messages/s)")
@@ -757,7 +757,7 @@ def _summarise(report: Any, project: Project) -> None:
 @reports_errors
 def status(obj: Context, campaign_id: str, list_states: tuple[str, ...]) -> None:
     """How far the sending of a campaign got: recipients per state in the send log."""
-    from newsletter.sending import log_status
+    from newsletter.mail.sending import log_status
 
     counts, listed = log_status(obj.project(), campaign_id, list_states)
     if not any(counts.values()):
@@ -786,8 +786,8 @@ def unsubscribe_verify(obj: Context, token: str, apply: bool) -> None:
     Needs NEWSLETTER_UNSUBSCRIBE_SECRET, the secret the token was signed with. Exit code 2 when the
     token is damaged or forged.
     """
-    from newsletter.unsubscribe import read_token, secret_from_env
-    from newsletter.unsubscribe import unsubscribe as apply_token
+    from newsletter.mail.unsubscribe import read_token, secret_from_env
+    from newsletter.mail.unsubscribe import unsubscribe as apply_token
 
     project = obj.project()
     if apply:

@@ -25,8 +25,8 @@ from urllib.parse import urlencode, urlsplit
 from newsletter.errors import NewsletterError
 
 if TYPE_CHECKING:
-    from newsletter.audience import SuppressReport
-    from newsletter.settings import Project
+    from newsletter.mail.audience import SuppressReport
+    from newsletter.project.settings import Project
 
 SECRET_ENV = "NEWSLETTER_UNSUBSCRIBE_SECRET"
 MIN_SECRET_CHARS = 16
@@ -98,7 +98,7 @@ def unsubscribe(project: Project, token: str, *, secret: bytes | None = None) ->
     Idempotent: a second click reports `changed == False`. An address no longer in the database is
     added as unsubscribed, so a later import cannot mail it again.
     """
-    from newsletter.audience import open_audience, suppress
+    from newsletter.mail.audience import open_audience, suppress
 
     checked = read_token(token, secret if secret is not None else secret_from_env())
     with open_audience(project) as store:

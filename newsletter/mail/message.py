@@ -31,15 +31,15 @@ from urllib.parse import quote
 import idna
 
 from newsletter.errors import NewsletterError
-from newsletter.links import LinkKind
-from newsletter.merge import MergeTemplate, escape_html, escape_text, first_name
-from newsletter.payments import personalised_order_url
-from newsletter.render import order_field
-from newsletter.unsubscribe import make_token, unsubscribe_url
+from newsletter.mail.unsubscribe import make_token, unsubscribe_url
+from newsletter.payments.stripe_links import personalised_order_url
+from newsletter.render.links import LinkKind
+from newsletter.render.merge import MergeTemplate, escape_html, escape_text, first_name
+from newsletter.render.renderer import order_field
 
 if TYPE_CHECKING:
-    from newsletter.render import Rendered
-    from newsletter.settings import DkimSettings, Project
+    from newsletter.project.settings import DkimSettings, Project
+    from newsletter.render.renderer import Rendered
 
 # Signed on top of dkimpy's defaults; List-Unsubscribe-Post is not among them, and Gmail wants it signed.
 DKIM_HEADERS = (

@@ -29,14 +29,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from newsletter import sendlog
-from newsletter.audience import Subscriber, connect
 from newsletter.errors import NewsletterError
-from newsletter.message import Composer, Outgoing, Recipient
+from newsletter.mail import sendlog
+from newsletter.mail.audience import Subscriber, connect
+from newsletter.mail.message import Composer, Outgoing, Recipient
 
 if TYPE_CHECKING:
-    from newsletter.sendlog import Entry
-    from newsletter.settings import SmtpSettings
+    from newsletter.mail.sendlog import Entry
+    from newsletter.project.settings import SmtpSettings
 
 PASSWORD_ENV = "NEWSLETTER_SMTP_PASSWORD"
 Outcome = Literal["sent", "failed", "deferred", "unknown", "pending"]

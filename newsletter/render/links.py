@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from newsletter.campaign import Book, Campaign
-from newsletter.settings import Settings
+from newsletter.project.campaign import Book, Campaign
+from newsletter.project.settings import Settings
 
 
 class LinkKind(StrEnum):

@@ -23,9 +23,9 @@ from pathlib import Path
 
 from newsletter.errors import NewsletterError, NewsletterErrors
 from newsletter.files import atomic_write
-from newsletter.preview import offline_copy
-from newsletter.render import Rendered
-from newsletter.settings import Project
+from newsletter.project.settings import Project
+from newsletter.render.renderer import Rendered
+from newsletter.review.preview import offline_copy
 
 WIDTHS = (600, 375)
 CHROMIUM_ENV = "NEWSLETTER_CHROMIUM"
@@ -79,9 +79,9 @@ def find_chromium(explicit: Path | str | None = None) -> Path:
 
 def render_campaign(project: Project, campaign_id: str) -> Rendered:
     """One campaign rendered as `newsletter build` would, without writing anything."""
-    from newsletter.campaign import load_campaigns
-    from newsletter.payments import order_link_provider, sells_through_stripe
-    from newsletter.render import Renderer
+    from newsletter.payments.stripe_links import order_link_provider, sells_through_stripe
+    from newsletter.project.campaign import load_campaigns
+    from newsletter.render.renderer import Renderer
 
     campaigns, errors = load_campaigns(project, [campaign_id])
     if errors:

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, Field, model_validator
 
 from newsletter.errors import NewsletterError
-from newsletter.validation import (
+from newsletter.project.validation import (
     EmailAddress,
     HexColour,
     HttpsUrl,
