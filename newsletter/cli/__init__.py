@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from newsletter.errors import NewsletterError, NewsletterErrors, display_path, flatten
+from newsletter.vocabulary import LOCALES, SEND_STATES, STATUSES, SUPPRESSED
 
 if TYPE_CHECKING:
     from newsletter.project.campaign import Campaign
@@ -145,7 +146,7 @@ def build(
     "--book", "books", multiple=True, metavar="SKU", help="A book to sell (books/SKU.yaml). Repeatable."
 )
 @click.option(
-    "--locale", type=click.Choice(["nl", "en"]), help="Language of the campaign. Default: from settings."
+    "--locale", type=click.Choice(LOCALES), help="Language of the campaign. Default: from settings."
 )
 @click.pass_obj
 @reports_errors
@@ -421,7 +422,7 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
 
 # -- subscribers -------------------------------------------------------------------------------
 
-_STATUS_CHOICE = click.Choice(["active", "unsubscribed", "bounced", "complained", "all"])
+_STATUS_CHOICE = click.Choice([*STATUSES, "all"])
 
 
 @main.group()
@@ -466,7 +467,7 @@ def audience_import(obj: Context, file: Path, source: str | None) -> None:
 
 @audience.command("list")
 @click.option("--status", type=_STATUS_CHOICE, default="active", show_default=True)
-@click.option("--locale", type=click.Choice(["nl", "en"]))
+@click.option("--locale", type=click.Choice(LOCALES))
 @click.option(
     "--tag", "tags", multiple=True, help="Only subscribers with this tag. Repeatable: all must match."
 )
@@ -487,7 +488,7 @@ def audience_list(obj: Context, status: str, locale: str | None, tags: tuple[str
 @reports_errors
 def audience_count(obj: Context) -> None:
     """How many subscribers per status and locale."""
-    from newsletter.mail.audience import LOCALES, STATUSES, count, open_audience
+    from newsletter.mail.audience import count, open_audience
 
     with open_audience(obj.project()) as store:
         counts = count(store)
@@ -503,7 +504,7 @@ def audience_count(obj: Context) -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--status",
-    type=click.Choice(["unsubscribed", "bounced", "complained"]),
+    type=click.Choice(SUPPRESSED),
     default="unsubscribed",
     show_default=True,
 )
@@ -534,7 +535,7 @@ def audience_suppress(obj: Context, file: Path, status: str) -> None:
 @audience.command("export")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Default: stdout.")
 @click.option("--status", type=_STATUS_CHOICE, default="all", show_default=True)
-@click.option("--locale", type=click.Choice(["nl", "en"]))
+@click.option("--locale", type=click.Choice(LOCALES))
 @click.option("--tag", "tags", multiple=True, help="Only subscribers with this tag. Repeatable.")
 @click.pass_obj
 @reports_errors
@@ -750,7 +751,7 @@ def _summarise(report: Any, project: Project) -> None:
     "--list",
     "list_states",
     multiple=True,
-    type=click.Choice(["pending", "sending", "sent", "failed", "deferred", "unknown"]),
+    type=click.Choice(SEND_STATES),
     help="Also list the recipients in this state. Repeatable.",
 )
 @click.pass_obj

@@ -28,34 +28,30 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from newsletter.errors import NewsletterError
 from newsletter.files import atomic_write
 from newsletter.project.validation import CONTROL_CHARACTERS
+from newsletter.vocabulary import LOCALES, SEND_STATES, STATUSES, SUPPRESSED, sql_in
 
 if TYPE_CHECKING:
     from newsletter.project.settings import Project
 
-Status = Literal["active", "unsubscribed", "bounced", "complained"]
-STATUSES: tuple[Status, ...] = ("active", "unsubscribed", "bounced", "complained")
-SUPPRESSED: frozenset[str] = frozenset({"unsubscribed", "bounced", "complained"})
-LOCALES = ("nl", "en")
 SCHEMA_VERSION = 3
-SEND_STATES = ("pending", "sending", "sent", "failed", "deferred", "unknown")
 
 _MIGRATIONS: tuple[str, ...] = (
     # 1: subscribers.
-    """
+    f"""
     CREATE TABLE subscribers (
         id INTEGER PRIMARY KEY,
         email TEXT NOT NULL UNIQUE,
         email_key TEXT NOT NULL UNIQUE,
         name TEXT NOT NULL DEFAULT '',
-        locale TEXT NOT NULL CHECK (locale IN ('nl', 'en')),
+        locale TEXT NOT NULL CHECK ({sql_in("locale", LOCALES)}),
         tags TEXT NOT NULL DEFAULT '[]',
         status TEXT NOT NULL DEFAULT 'active'
-            CHECK (status IN ('active', 'unsubscribed', 'bounced', 'complained')),
+            CHECK ({sql_in("status", STATUSES)}),
         source TEXT NOT NULL DEFAULT '',
         created_at TEXT NOT NULL,
         updated_at TEXT NOT NULL
@@ -63,13 +59,13 @@ _MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX subscribers_status_locale ON subscribers (status, locale);
     """,
     # 2: the send log, one row per (campaign, subscriber); see delivery.py for what each state means.
-    """
+    f"""
     CREATE TABLE sends (
         campaign TEXT NOT NULL,
         subscriber_id INTEGER NOT NULL REFERENCES subscribers (id),
         email TEXT NOT NULL,
         state TEXT NOT NULL DEFAULT 'pending'
-            CHECK (state IN ('pending', 'sending', 'sent', 'failed', 'deferred', 'unknown')),
+            CHECK ({sql_in("state", SEND_STATES)}),
         attempts INTEGER NOT NULL DEFAULT 0,
         smtp_code INTEGER,
         smtp_response TEXT NOT NULL DEFAULT '',

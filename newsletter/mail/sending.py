@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from newsletter.errors import NewsletterError, NewsletterErrors
 from newsletter.mail import sendlog
-from newsletter.mail.audience import SEND_STATES, Audience, connect, database_path, normalise_address, select
+from newsletter.mail.audience import Audience, connect, database_path, normalise_address, select
 from newsletter.mail.delivery import (
     Clock,
     Plan,
@@ -37,6 +37,7 @@ from newsletter.mail.message import Composer, DkimSigner, Recipient
 from newsletter.mail.unsubscribe import SECRET_ENV, secret_from_env
 from newsletter.payments.stripe_links import sells_through_stripe
 from newsletter.render.links import LinkKind
+from newsletter.vocabulary import OPEN_STATES, SEND_STATES
 
 if TYPE_CHECKING:
     from newsletter.mail.sendlog import Entry
@@ -150,7 +151,7 @@ def audit(
         return result
     campaign = prepared.rendered.campaign
     result.counts = sendlog.counts(store, campaign.id)
-    open_rows = sum(result.counts[state] for state in sendlog.OPEN_STATES)
+    open_rows = sum(result.counts[state] for state in OPEN_STATES)
     result.finished = result.started and not open_rows and not (retry_unknown and result.counts["unknown"])
     logged = sendlog.logged_ids(store, campaign.id)
     result.plan = plan(select(store, status=None), campaign.locale, campaign.audience_tags, logged)
@@ -177,7 +178,8 @@ def log_status(
     must still exist (a typo gets a "did you mean"); no database is created to say so."""
     from newsletter.project.campaign import campaign_files
 
-    counts, rows = dict.fromkeys(SEND_STATES, 0), []
+    counts: dict[str, int] = dict.fromkeys(SEND_STATES, 0)
+    rows: list[sendlog.Row] = []
     store = _existing_store(project)
     if store is not None:
         with store:

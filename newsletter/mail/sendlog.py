@@ -21,16 +21,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from newsletter.errors import NewsletterError
-from newsletter.mail.audience import SEND_STATES, Audience, Subscriber, timestamp
+from newsletter.mail.audience import Audience, Subscriber, timestamp
+from newsletter.vocabulary import SEND_STATES
 
 if TYPE_CHECKING:
     from newsletter.mail.delivery import Result
-
-State = Literal["pending", "sending", "sent", "failed", "deferred", "unknown"]
-OPEN_STATES = ("pending", "deferred", "sending")  # a campaign with rows in these is not finished
 
 
 @dataclass(frozen=True)

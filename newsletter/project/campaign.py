@@ -24,7 +24,6 @@ from newsletter.project.validation import (
     HttpsUrl,
     LineMap,
     Loc,
-    Locale,
     SingleLine,
     StrictModel,
     Text,
@@ -32,6 +31,7 @@ from newsletter.project.validation import (
     load_yaml,
     validate,
 )
+from newsletter.vocabulary import Locale
 
 T = TypeVar("T")
 CAMPAIGN_ID = re.compile(r"[a-z0-9][a-z0-9_-]*")

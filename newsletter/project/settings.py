@@ -21,11 +21,11 @@ from newsletter.project.validation import (
     HexColour,
     HttpsUrl,
     Loc,
-    Locale,
     SingleLine,
     StrictModel,
     validate,
 )
+from newsletter.vocabulary import Locale
 
 SETTINGS_FILE = "newsletter.toml"
 

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
 import yaml
@@ -264,4 +264,3 @@ SingleLine = Annotated[str, StringConstraints(min_length=1), AfterValidator(_sin
 Text = Annotated[str, AfterValidator(_text)]  # several lines and paragraphs
 HexColour = Annotated[str, AfterValidator(_hex_colour)]
 EmailAddress = Annotated[str, AfterValidator(_email_address)]
-Locale = Literal["nl", "en"]
