@@ -1,7 +1,10 @@
-"""Building: load every campaign, render it, write `build/<id>/` — and report every problem in one run.
+"""The pipeline every command shares: load campaigns, render them, and (for `build`) write them.
 
-A campaign that fails to load or render writes nothing; the others are still built, so one broken
-file does not hold up the review of the rest.
+`build`, `check`, `send`, `screenshot` and the preview server all load and render through
+`render_campaigns` or `render_one`, so they see the same email and the same errors. A campaign that
+fails to load or render is reported and skipped; the others still go through, so one broken file does
+not hold up the review of the rest. The review pages are written by `newsletter.review.site`, which
+builds through this module: the pipeline itself knows nothing of review.
 """
 
 from __future__ import annotations
@@ -12,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from newsletter.errors import NewsletterError, unique
+from newsletter.errors import NewsletterError, NewsletterErrors, unique
 from newsletter.files import atomic_write
 from newsletter.payments.stripe_links import order_link_provider, sells_through_stripe
-from newsletter.project.campaign import load_campaigns
+from newsletter.project.campaign import Campaign, load_campaigns
 from newsletter.project.settings import Project
 from newsletter.render.renderer import Rendered, Renderer
 
@@ -41,38 +44,56 @@ class BuildReport:
         return [b for b in self.built if not b.written]
 
 
+def make_renderer(project: Project) -> Renderer:
+    """The renderer every command uses: order buttons from the lock file, shop fallbacks flagged when
+    the project sells through Stripe."""
+    return Renderer(project, order_link_provider(project), expect_payment_links=sells_through_stripe(project))
+
+
+def render_campaigns(
+    project: Project, ids: Sequence[str] = ()
+) -> tuple[list[Rendered], list[NewsletterError]]:
+    """Load and render the named campaigns (all when none are named); every error, none raised."""
+    campaigns, load_errors = load_campaigns(project, ids)
+    errors = list(load_errors)
+    rendered: list[Rendered] = []
+    if campaigns:
+        renderer = make_renderer(project)
+        for campaign in campaigns:
+            try:
+                rendered.append(renderer.render(campaign))
+            except NewsletterError as error:
+                errors.append(error)
+    return rendered, unique(errors)
+
+
+def load_one(project: Project, campaign_id: str) -> Campaign:
+    """One campaign, or every reason it cannot be loaded (raised)."""
+    campaigns, errors = load_campaigns(project, [campaign_id])
+    if errors:
+        raise NewsletterErrors(errors)
+    return campaigns[0]
+
+
+def render_one(project: Project, campaign_id: str) -> Rendered:
+    """One campaign rendered as `newsletter build` would, without writing anything."""
+    return make_renderer(project).render(load_one(project, campaign_id))
+
+
 def build(
     project: Project, ids: Sequence[str] = (), *, out: Path | None = None, strict: bool = False
 ) -> BuildReport:
     """Build the named campaigns (all when none are named) into `out` (default: `build/`)."""
     out = out or project.root / "build"
-    campaigns, errors = load_campaigns(project, ids)
-    report = BuildReport(errors=list(errors))
-    if not campaigns:
-        return report
-    renderer = make_renderer(project)
-    for campaign in campaigns:
-        try:
-            rendered = renderer.render(campaign)
-        except NewsletterError as error:
-            report.errors.append(error)
-            continue
-        out_dir = out / campaign.id
-        written = not (strict and rendered.warnings)
+    rendered, errors = render_campaigns(project, ids)
+    report = BuildReport(errors=errors)
+    for one in rendered:
+        out_dir = out / one.campaign.id
+        written = not (strict and one.warnings)
         if written:
-            write_campaign(rendered, out_dir)
-        report.built.append(Built(rendered=rendered, out_dir=out_dir, written=written))
-    report.errors = unique(report.errors)
-    from newsletter.review.preview import write_review_pages  # preview imports this module
-
-    report.findings = write_review_pages(project, report, out)
+            write_campaign(one, out_dir)
+        report.built.append(Built(rendered=one, out_dir=out_dir, written=written))
     return report
-
-
-def make_renderer(project: Project) -> Renderer:
-    """The renderer every command uses: order buttons from the lock file, shop fallbacks flagged when
-    the project sells through Stripe."""
-    return Renderer(project, order_link_provider(project), expect_payment_links=sells_through_stripe(project))
 
 
 def write_campaign(rendered: Rendered, out_dir: Path) -> None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from newsletter.errors import NewsletterError, NewsletterErrors, display_path, flatten
+from newsletter.errors import NewsletterError, display_path, flatten
 from newsletter.vocabulary import LOCALES, SEND_STATES, STATUSES, SUPPRESSED
 
 if TYPE_CHECKING:
@@ -106,13 +106,13 @@ def build(
       newsletter build
       newsletter build 2026-12-schrijven --out /tmp/preview
     """
-    from newsletter.pipeline import build as build_campaigns
     from newsletter.review.preview import checks_summary
+    from newsletter.review.site import build_site
 
     project = obj.project()
     if sync_links:
         _sync_and_print(project, campaign_ids, live)
-    report = build_campaigns(project, campaign_ids, out=out, strict=strict)
+    report = build_site(project, campaign_ids, out=out, strict=strict)
     for built in report.built:
         rendered = built.rendered
         warnings = len(rendered.warnings)
@@ -403,12 +403,9 @@ def report(obj: Context, campaign_id: str, output: str, live: bool) -> None:
 
 
 def _one_campaign(project: Project, campaign_id: str) -> Campaign:
-    from newsletter.project.campaign import load_campaigns
+    from newsletter.pipeline import load_one
 
-    campaigns, errors = load_campaigns(project, [campaign_id])
-    if errors:
-        raise NewsletterErrors(errors)
-    return campaigns[0]
+    return load_one(project, campaign_id)
 
 
 def table(headers: list[str], rows: list[list[str]]) -> str:

@@ -88,14 +88,10 @@ class DryRun:
 
 
 def prepare(project: Project, campaign_id: str) -> Prepared:
-    from newsletter.pipeline import make_renderer
-    from newsletter.project.campaign import load_campaigns
+    from newsletter.pipeline import render_one
     from newsletter.review.checks import check_campaign
 
-    campaigns, errors = load_campaigns(project, [campaign_id])
-    if errors:
-        raise NewsletterErrors(errors)
-    rendered = make_renderer(project).render(campaigns[0])
+    rendered = render_one(project, campaign_id)
     findings = check_campaign(rendered, project)
     return Prepared(project, rendered, findings, send_blockers(rendered, project, findings))
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
-from newsletter.errors import NewsletterError, unique
+from newsletter.errors import NewsletterError
 from newsletter.payments.stripe_links import sells_through_stripe
 from newsletter.render.links import Link, LinkKind
 from newsletter.render.renderer import GMAIL_CLIP_BYTES
@@ -127,22 +127,10 @@ class Checked:
 def check_project(project: Project, ids: Sequence[str] = ()) -> tuple[list[Checked], list[NewsletterError]]:
     """Load and render the named campaigns (all when none are named) as `build` would, without writing,
     and check each. A campaign that cannot be loaded or rendered is a user error, not a finding."""
-    from newsletter.pipeline import make_renderer
-    from newsletter.project.campaign import load_campaigns
+    from newsletter.pipeline import render_campaigns
 
-    campaigns, load_errors = load_campaigns(project, ids)
-    errors = list(load_errors)
-    checked: list[Checked] = []
-    if campaigns:
-        renderer = make_renderer(project)
-        for campaign in campaigns:
-            try:
-                rendered = renderer.render(campaign)
-            except NewsletterError as error:
-                errors.append(error)
-                continue
-            checked.append(Checked(campaign.id, tuple(check_campaign(rendered, project))))
-    return checked, unique(errors)
+    rendered, errors = render_campaigns(project, ids)
+    return [Checked(one.campaign.id, tuple(check_campaign(one, project))) for one in rendered], errors
 
 
 def to_json(checked: Iterable[Checked]) -> dict[str, Any]:

@@ -711,6 +711,7 @@ class PreviewServer:
                 self.project = open_project(self.project.root)
             ids = self._campaigns_to_build(changed)
             report = build(self.project, ids, out=self.out)
+            report.findings = write_review_pages(self.project, report, self.out)
             ids = tuple(b.rendered.campaign.id for b in report.built)
             errors = tuple(flatten(report.errors))
         except NewsletterError as error:

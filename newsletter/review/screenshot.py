@@ -21,10 +21,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from newsletter.errors import NewsletterError, NewsletterErrors
+from newsletter.errors import NewsletterError
 from newsletter.files import atomic_write
 from newsletter.project.settings import Project
-from newsletter.render.renderer import Rendered
 from newsletter.review.preview import offline_copy
 
 WIDTHS = (600, 375)
@@ -77,21 +76,6 @@ def find_chromium(explicit: Path | str | None = None) -> Path:
     raise NewsletterError("screenshots need Chromium, and none was found on the PATH", hint=INSTALL_HINT)
 
 
-def render_campaign(project: Project, campaign_id: str) -> Rendered:
-    """One campaign rendered as `newsletter build` would, without writing anything."""
-    from newsletter.payments.stripe_links import order_link_provider, sells_through_stripe
-    from newsletter.project.campaign import load_campaigns
-    from newsletter.render.renderer import Renderer
-
-    campaigns, errors = load_campaigns(project, [campaign_id])
-    if errors:
-        raise NewsletterErrors(errors)
-    renderer = Renderer(
-        project, order_link_provider(project), expect_payment_links=sells_through_stripe(project)
-    )
-    return renderer.render(campaigns[0])
-
-
 def screenshot_campaign(
     project: Project,
     campaign_id: str,
@@ -102,7 +86,9 @@ def screenshot_campaign(
 ) -> list[Shot]:
     """`<out>/<id>-600.png` and `<out>/<id>-375.png` (out: `build/<id>/`)."""
     browser = find_chromium(chromium)
-    rendered = render_campaign(project, campaign_id)
+    from newsletter.pipeline import render_one
+
+    rendered = render_one(project, campaign_id)
     out = out or project.root / "build" / campaign_id
     return screenshots(rendered.html, out, campaign_id, browser, widths)
 
