@@ -1,0 +1,146 @@
+"""The subscribers: `audience import/list/count/suppress/export`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from newsletter.cli.common import (
+    EXIT_WARNINGS,
+    Context,
+    print_errors,
+    table,
+)
+from newsletter.errors import NewsletterError, display_path
+from newsletter.vocabulary import LOCALES, STATUSES, SUPPRESSED
+
+if TYPE_CHECKING:
+    pass
+
+
+_STATUS_CHOICE = click.Choice([*STATUSES, "all"])
+
+
+@click.group()
+def audience() -> None:
+    """The subscribers: import CSV lists, suppress addresses, list, count and export.
+
+    They live in audience.sqlite3 in the project (settings: [audience] database), created on first use.
+    """
+
+
+@audience.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--source", help="Where these subscribers came from. Default: the file name.")
+@click.pass_obj
+def audience_import(obj: Context, file: Path, source: str | None) -> None:
+    """Add the subscribers in a CSV file (UTF-8; delimiter , ; tab or |; a header row).
+
+    Columns (any case): email / e-mail / e-mailadres (required), name / naam, locale / taal (nl or en,
+    default from settings), tags / labels, status. Duplicates are merged; an unsubscribed, bounced or
+    complained address is never made active again.
+
+    Exit code 0 when every row was imported, 1 when some rows were bad (the good ones are imported,
+    each bad one is reported with its line), 2 when the file cannot be read (nothing is imported).
+    """
+    from newsletter.mail.audience import import_csv, open_audience
+
+    project = obj.project()
+    with open_audience(project) as store:
+        report = import_csv(store, file, default_locale=project.settings.locale, source=source or file.name)
+    click.echo(
+        f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+        f"{report.kept_suppressed} kept suppressed, {len(report.bad)} bad"
+        + (f" ({report.duplicates} duplicate rows merged)" if report.duplicates else "")
+    )
+    if report.bad:
+        print_errors(
+            [NewsletterError(bad.reason, path=file, line=bad.line) for bad in report.bad], project.root
+        )
+        sys.exit(EXIT_WARNINGS)
+
+
+@audience.command("list")
+@click.option("--status", type=_STATUS_CHOICE, default="active", show_default=True)
+@click.option("--locale", type=click.Choice(LOCALES))
+@click.option(
+    "--tag", "tags", multiple=True, help="Only subscribers with this tag. Repeatable: all must match."
+)
+@click.pass_obj
+def audience_list(obj: Context, status: str, locale: str | None, tags: tuple[str, ...]) -> None:
+    """The subscribers, by id."""
+    from newsletter.mail.audience import open_audience, select
+
+    with open_audience(obj.project()) as store:
+        found = select(store, status=None if status == "all" else status, locale=locale, tags=tags)
+    rows = [[str(s.id), s.email, s.name, s.locale, " ".join(s.tags), s.status] for s in found]
+    click.echo(table(["id", "email", "name", "locale", "tags", "status"], rows) if rows else "no subscribers")
+
+
+@audience.command("count")
+@click.pass_obj
+def audiencecount_words(obj: Context) -> None:
+    """How many subscribers per status and locale."""
+    from newsletter.mail.audience import count, open_audience
+
+    with open_audience(obj.project()) as store:
+        counts = count(store)
+    rows = []
+    for status in [*STATUSES, "total"]:
+        statuses = STATUSES if status == "total" else (status,)
+        per_locale = [sum(counts.get((s, locale), 0) for s in statuses) for locale in LOCALES]
+        rows.append([status, *map(str, per_locale), str(sum(per_locale))])
+    click.echo(table(["status", *LOCALES, "total"], rows))
+
+
+@audience.command("suppress")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--status",
+    type=click.Choice(SUPPRESSED),
+    default="unsubscribed",
+    show_default=True,
+)
+@click.pass_obj
+def audience_suppress(obj: Context, file: Path, status: str) -> None:
+    """Never mail these addresses again: one per line, or a CSV with an email column.
+
+    Unknown addresses are added as suppressed, so a later import cannot make them active. Exit code 1
+    when some lines were not addresses (the others are suppressed), 2 when the file cannot be read.
+    """
+    from newsletter.mail.audience import open_audience, suppress
+
+    project = obj.project()
+    with open_audience(project) as store:
+        report = suppress(store, file, status=status, default_locale=project.settings.locale)
+    click.echo(
+        f"{report.suppressed} {status}, {report.added} added as {status}, {report.unchanged} unchanged, "
+        f"{len(report.bad)} bad"
+    )
+    if report.bad:
+        print_errors(
+            [NewsletterError(bad.reason, path=file, line=bad.line) for bad in report.bad], project.root
+        )
+        sys.exit(EXIT_WARNINGS)
+
+
+@audience.command("export")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Default: stdout.")
+@click.option("--status", type=_STATUS_CHOICE, default="all", show_default=True)
+@click.option("--locale", type=click.Choice(LOCALES))
+@click.option("--tag", "tags", multiple=True, help="Only subscribers with this tag. Repeatable.")
+@click.pass_obj
+def audience_export(
+    obj: Context, out: Path | None, status: str, locale: str | None, tags: tuple[str, ...]
+) -> None:
+    """Write the subscribers as UTF-8 CSV, which `audience import` reads back."""
+    from newsletter.mail.audience import export_csv, open_audience
+
+    project = obj.project()
+    with open_audience(project) as store:
+        written = export_csv(store, out, status=None if status == "all" else status, locale=locale, tags=tags)
+    if out is not None:
+        click.echo(f"wrote {written} subscribers to {display_path(out, project.root)}")

@@ -1,0 +1,261 @@
+"""Sending: `send` (dry run, test send, real send), `status` of a send, `unsubscribe verify`."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from newsletter.cli.common import (
+    EXIT_WARNINGS,
+    Context,
+    count_words,
+    table,
+)
+from newsletter.errors import NewsletterError, display_path
+from newsletter.vocabulary import SEND_STATES
+
+if TYPE_CHECKING:
+    from newsletter.project.settings import Project
+
+
+SHOWN = 20  # recipients and exclusions printed by a dry run before "... and N more"
+
+
+@click.command()
+@click.argument("campaign_id")
+@click.option("--dry-run", is_flag=True, help="Show what would go out and write it to build/<id>/outbox/.")
+@click.option("--limit", type=click.IntRange(min=0), help="With --dry-run: write only the first N messages.")
+@click.option(
+    "--to", "to_address", metavar="ADDRESS", help="A test send to this one address ([TEST] subject)."
+)
+@click.option("--force", is_flag=True, help="Send although the checks that guard a send fail.")
+@click.option(
+    "--new-subscribers-only", is_flag=True, help="Send a finished campaign to those who subscribed since."
+)
+@click.option("--retry-unknown", is_flag=True, help="Also resend to recipients whose delivery is unknown.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation before a real send.")
+@click.pass_obj
+def send(
+    obj: Context,
+    campaign_id: str,
+    dry_run: bool,
+    limit: int | None,
+    to_address: str | None,
+    force: bool,
+    new_subscribers_only: bool,
+    retry_unknown: bool,
+    yes: bool,
+) -> None:
+    """Send a campaign to its audience over SMTP, or show what would go out (--dry-run).
+
+    A real send records every recipient in the send log, so running it again resumes: it sends to
+    everyone still pending or deferred and to nobody else. The SMTP password comes from
+    NEWSLETTER_SMTP_PASSWORD, the unsubscribe signing secret from NEWSLETTER_UNSUBSCRIBE_SECRET.
+
+    Exit code 0 when the run went through, 1 when it paused or left recipients deferred or unknown, or
+    the server refused some, 2 when it could not start or lost its connection to the server.
+    """
+    from newsletter.mail import sending
+
+    if limit is not None and not dry_run:
+        raise click.UsageError("--limit goes with --dry-run")
+    if dry_run and to_address is not None:
+        raise click.UsageError("--to sends one real test message; leave out --dry-run")
+    project = obj.project()
+    prepared = sending.prepare(project, campaign_id)
+    if dry_run:
+        _report_dry_run(
+            sending.dry_run(
+                prepared, limit=limit, new_subscribers_only=new_subscribers_only, retry_unknown=retry_unknown
+            ),
+            project,
+        )
+        return
+    if to_address is not None:  # even "" (an unset variable in a script) is never a real send
+        sending.test_send(prepared, to_address)
+        click.echo(f"sent a test of {campaign_id} to {to_address}")
+        return
+    _real_send(prepared, force=force, new_only=new_subscribers_only, retry_unknown=retry_unknown, yes=yes)
+
+
+def _report_dry_run(result: Any, project: Project) -> None:
+    from newsletter.mail.sending import DryRun
+
+    assert isinstance(result, DryRun)
+    rendered = result.prepared.rendered
+    found = result.audit
+    click.echo(f"dry run of {rendered.campaign.id}: nothing was sent and nothing recorded")
+    click.echo(f"subject: {rendered.campaign.subject}")
+    click.echo(f"message size: {result.message_bytes / 1024:.1f} KB")
+    if found.started:
+        counts = ", ".join(f"{n} {state}" for state, n in found.counts.items() if n)
+        click.echo(f"send log: {counts}" + (" (finished)" if found.finished else ""))
+    click.echo(f"\nrecipients: {len(found.recipients)}")
+    for recipient in found.recipients[:SHOWN]:
+        click.echo(f"  {recipient.email}" + (f"  ({recipient.name})" if recipient.name else ""))
+    _more(len(found.recipients))
+    excluded = found.plan.excluded
+    click.echo(f"excluded: {len(excluded)}" + (f" (and {found.plan.other_locales} of other locales)"))
+    for address, why in excluded[:SHOWN]:
+        click.echo(f"  {address}: {why}")
+    _more(len(excluded))
+    click.echo("\nlinks:")
+    click.echo(table(["block", "kind", "url"], [[ln.block, str(ln.kind), ln.url] for ln in rendered.links]))
+    blockers = result.prepared.blockers
+    click.echo(f"\nchecks that would stop a real send: {len(blockers) or 'none'}")
+    for blocker in blockers:
+        click.echo(f"  - {blocker}")
+    if result.temporary_secret:
+        click.echo("(the unsubscribe tokens in the outbox are signed with a throw-away secret)")
+    where = display_path(result.outbox, project.root)
+    click.echo(f"\nwrote {result.written} of {len(found.recipients)} messages to {where}/")
+
+
+def _more(total: int) -> None:
+    if total > SHOWN:
+        click.echo(f"  ... and {total - SHOWN} more")
+
+
+def _real_send(prepared: Any, *, force: bool, new_only: bool, retry_unknown: bool, yes: bool) -> None:
+    from newsletter.mail import sending
+
+    campaign = prepared.rendered.campaign
+    if prepared.blockers and force:
+        click.secho(
+            f"sending despite {len(prepared.blockers)} failed checks (--force)", fg="yellow", err=True
+        )
+    if not yes:
+        click.confirm(f"Send {campaign.id} ({campaign.subject!r}) to its audience now?", abort=True, err=True)
+    bar: Any = None
+    started = time.monotonic()
+    drawing = threading.Lock()
+
+    def start(total: int) -> None:
+        nonlocal bar, started
+        bar = click.progressbar(
+            length=total,
+            label=f"sending {campaign.id}",
+            show_eta=True,
+            item_show_func=lambda rate: rate,
+            file=sys.stderr,
+        )
+        bar.__enter__()
+        started = time.monotonic()
+
+    def advance(entry: Any, state: str) -> None:
+        with drawing:  # called from every sending thread
+            if bar is not None:
+                rate = (bar.pos + 1) / max(time.monotonic() - started, 1e-6)
+                bar.update(1, f"{rate:.0f} messages/s")
+
+    try:
+        report = sending.send(
+            prepared,
+            force=force,
+            new_subscribers_only=new_only,
+            retry_unknown=retry_unknown,
+            on_start=start,
+            on_result=advance,
+        )
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    _summarise(report, prepared.project)
+
+
+def _summarise(report: Any, project: Project) -> None:
+    from newsletter.mail import sendlog
+    from newsletter.mail.audience import open_audience
+
+    outcomes = ", ".join(f"{n} {state}" for state, n in sorted(report.outcomes.items())) or "nothing to send"
+    click.echo(f"{report.campaign}: {outcomes} in {report.seconds:.1f} s ({report.rate:.0f} messages/s)")
+    if report.bounced:
+        click.echo(f"{count_words(report.bounced, 'address does', 'addresses do')} not exist: marked bounced")
+    if report.skipped:
+        click.echo(f"{report.skipped} skipped: unsubscribed or bounced since the send began")
+    if report.recovered_unknown:
+        being = count_words(report.recovered_unknown, "was", "were")
+        click.echo(f"{being} being sent when an earlier run stopped: delivery unknown")
+    with open_audience(project) as store:
+        counts = sendlog.counts(store, report.campaign)
+        retry = sendlog.next_retry(store, report.campaign)
+    click.echo("send log: " + ", ".join(f"{n} {state}" for state, n in counts.items() if n))
+    if report.stopped is not None:
+        stopped = report.stopped
+        resume = (
+            f"{counts['pending']} recipients are still pending; run `newsletter send {report.campaign}` "
+            "again to resume"
+        )
+        raise NewsletterError(
+            stopped.message, field=stopped.field, hint="; ".join(filter(None, [stopped.hint, resume]))
+        )
+    if report.paused:
+        click.secho(f"paused: {report.paused}", fg="yellow", err=True)
+        click.echo(f"run `newsletter send {report.campaign}` again to resume", err=True)
+    if counts["deferred"]:
+        click.echo(f"{counts['deferred']} deferred; they are retried by a run after {retry}", err=True)
+    if counts["unknown"]:
+        click.echo(
+            f"{counts['unknown']} unknown: the server may have accepted them; `newsletter status "
+            f"{report.campaign}` lists them, --retry-unknown resends",
+            err=True,
+        )
+    if report.paused or counts["deferred"] or counts["unknown"] or report.outcomes.get("failed"):
+        sys.exit(EXIT_WARNINGS)
+
+
+@click.command()
+@click.argument("campaign_id")
+@click.option(
+    "--list",
+    "list_states",
+    multiple=True,
+    type=click.Choice(SEND_STATES),
+    help="Also list the recipients in this state. Repeatable.",
+)
+@click.pass_obj
+def status(obj: Context, campaign_id: str, list_states: tuple[str, ...]) -> None:
+    """How far the sending of a campaign got: recipients per state in the send log."""
+    from newsletter.mail.sending import log_status
+
+    counts, listed = log_status(obj.project(), campaign_id, list_states)
+    if not any(counts.values()):
+        click.echo(f"{campaign_id} has not been sent")
+        return
+    click.echo(table(["state", "recipients"], [[state, str(n)] for state, n in counts.items()]))
+    if listed:
+        click.echo("")
+        rows = [[r.email, r.state, str(r.attempts), r.smtp_response, r.updated_at] for r in listed]
+        click.echo(table(["email", "state", "attempts", "last reply", "updated"], rows))
+
+
+@click.group()
+def unsubscribe() -> None:
+    """One-click unsubscribe tokens (the links in List-Unsubscribe and the footer)."""
+
+
+@unsubscribe.command("verify")
+@click.argument("token")
+@click.option("--apply", is_flag=True, help="Also unsubscribe the address, as the website would.")
+@click.pass_obj
+def unsubscribe_verify(obj: Context, token: str, apply: bool) -> None:
+    """Check a token from an unsubscribe URL and show whom it unsubscribes.
+
+    Needs NEWSLETTER_UNSUBSCRIBE_SECRET, the secret the token was signed with. Exit code 2 when the
+    token is damaged or forged.
+    """
+    from newsletter.mail.unsubscribe import read_token, secret_from_env
+    from newsletter.mail.unsubscribe import unsubscribe as apply_token
+
+    project = obj.project()
+    if apply:
+        done = apply_token(project, token)
+        state = "unsubscribed" if done.changed else "already unsubscribed"
+        click.echo(f"{done.token.email}: {state} (campaign {done.token.campaign_id})")
+        return
+    checked = read_token(token, secret_from_env())
+    click.echo(f"valid token for {checked.email}, from campaign {checked.campaign_id}")
