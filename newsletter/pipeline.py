@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from newsletter.errors import NewsletterError, NewsletterErrors, unique
 from newsletter.files import atomic_write
-from newsletter.payments.stripe_links import order_link_provider, sells_through_stripe
+from newsletter.payments.lock import order_link_provider, sells_through_stripe
 from newsletter.project.campaign import Campaign, load_campaigns
 from newsletter.project.settings import Project
 from newsletter.render.renderer import Rendered, Renderer

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from newsletter.cli import main
-from newsletter.payments.stripe_links import LOCK_FILE
+from newsletter.payments.lock import LOCK_FILE
 
 REPO = Path(__file__).resolve().parent.parent
 PROJECT_PARTS = ["newsletter.toml", "authors.yaml", "books", "columns", "campaigns", "templates"]

@@ -67,7 +67,7 @@ def sync_and_print(project: Project, campaign_ids: tuple[str, ...], live: bool) 
 @click.pass_obj
 def links_list(obj: Context) -> None:
     """Every Payment Link in the lock file, with its mode and whether it is active."""
-    from newsletter.payments.stripe_links import load_lock
+    from newsletter.payments.lock import load_lock
 
     lock = load_lock(obj.project())
     rows = [

@@ -32,7 +32,7 @@ import idna
 
 from newsletter.errors import NewsletterError
 from newsletter.mail.unsubscribe import make_token, unsubscribe_url
-from newsletter.payments.stripe_links import personalised_order_url
+from newsletter.payments.lock import personalised_order_url
 from newsletter.render.links import LinkKind
 from newsletter.render.merge import MergeTemplate, escape_html, escape_text, first_name
 from newsletter.render.renderer import order_field

@@ -35,7 +35,7 @@ from newsletter.mail.delivery import (
 )
 from newsletter.mail.message import Composer, DkimSigner, Recipient
 from newsletter.mail.unsubscribe import SECRET_ENV, secret_from_env
-from newsletter.payments.stripe_links import sells_through_stripe
+from newsletter.payments.lock import sells_through_stripe
 from newsletter.render.links import LinkKind
 from newsletter.vocabulary import OPEN_STATES, SEND_STATES
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 from newsletter.errors import NewsletterError
-from newsletter.payments.stripe_links import sells_through_stripe
+from newsletter.payments.lock import sells_through_stripe
 from newsletter.render.links import Link, LinkKind
 from newsletter.render.renderer import GMAIL_CLIP_BYTES
 from newsletter.review.client_support import FEATURES, Feature

@@ -38,7 +38,7 @@ import jinja2
 
 from newsletter.errors import NewsletterError, flatten
 from newsletter.files import atomic_write
-from newsletter.payments.stripe_links import lock_path
+from newsletter.payments.lock import lock_path
 from newsletter.pipeline import BuildReport, build
 from newsletter.project.campaign import campaign_files
 from newsletter.project.settings import SETTINGS_FILE, Project, open_project

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from newsletter.payments.stripe_links import LOCK_FILE, personalised_order_url
+from newsletter.payments.lock import LOCK_FILE, personalised_order_url
 from tests.conftest import LOCKED, Run, write_lock
 
 

@@ -15,7 +15,7 @@ import pytest
 from stripe._http_client import HTTPClient
 
 from newsletter.payments import stripe_links as payments
-from newsletter.payments.stripe_links import LOCK_FILE
+from newsletter.payments.lock import LOCK_FILE
 from tests.conftest import Run
 from tests.stripe_fake import FakeStripe
 
