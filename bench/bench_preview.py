@@ -23,8 +23,8 @@ from bench_build import copy_project  # the same sample-project copy as the buil
 
 from newsletter.errors import NewsletterError
 from newsletter.project.settings import open_project
-from newsletter.review.preview import PreviewServer, Rebuild
 from newsletter.review.screenshot import CHROMIUM_FLAGS, find_chromium
+from newsletter.review.server import PreviewServer, Rebuild
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page

@@ -19,7 +19,8 @@ from newsletter.project.campaign import Book, Campaign, load_campaigns
 from newsletter.project.settings import open_project
 from newsletter.render.links import Link, LinkKind
 from newsletter.render.renderer import Renderer
-from newsletter.review.checks import RULES, check_campaign, contrast_ratio
+from newsletter.review.checks import RULES, check_campaign
+from newsletter.review.checks.registry import registered, rule
 from tests.conftest import Run, write
 
 SCHRIJVEN = "2026-12-schrijven"
@@ -478,12 +479,13 @@ def test_test_mode_payment_link_kind_in_a_live_project(project: Path) -> None:
     assert findings() == [("order-link-test-mode", "error", "book-1")]
 
 
-@pytest.mark.parametrize(
-    ("text", "background", "ratio"),
-    [("#ffffff", "#000000", 21.0), ("#ffffff", "#ffffff", 1.0), ("#767676", "#ffffff", 4.54)],
-)
-def test_contrast_ratio_matches_wcag(text: str, background: str, ratio: float) -> None:
-    def rgb(hex_colour: str) -> tuple[int, int, int]:
-        return (int(hex_colour[1:3], 16), int(hex_colour[3:5], 16), int(hex_colour[5:7], 16))
+def test_every_rule_is_registered_once_with_a_one_line_description() -> None:
+    ids = [rule_id for rule_ids in registered().values() for rule_id in rule_ids]
+    assert sorted(ids) == sorted(RULES) and len(ids) == len(set(ids))
+    assert all(description.strip() and "\n" not in description for description in RULES.values())
 
-    assert contrast_ratio(rgb(text), rgb(background)) == pytest.approx(ratio, abs=0.01)
+
+def test_a_rule_id_registered_twice_is_refused() -> None:
+    with pytest.raises(ValueError, match="'html-size' is registered twice"):
+        rule({"html-size": "again"})(lambda email: iter(()))
+    assert RULES["html-size"].startswith("HTML above 80 KB")

@@ -36,7 +36,7 @@ def preview(obj: Context, port: int, open_browser: bool) -> None:
     """
     import webbrowser
 
-    from newsletter.review.preview import PreviewServer, Rebuild
+    from newsletter.review.server import PreviewServer, Rebuild
 
     project = obj.project()
 

@@ -1,35 +1,32 @@
-"""The review pages, the live preview server and screenshots, the browser parts in real headless Chromium.
+"""The review pages (build/<id>/preview.html and the gallery build/index.html), as files and in real
+headless Chromium.
 
 Browser tests skip when Chromium is not installed, unless CI is set: then a missing Chromium (or
-Playwright) fails them, so CI cannot pass by skipping. One browser serves the whole module.
+Playwright) fails them, so CI cannot pass by skipping. One browser serves the whole module. The
+browser fixtures below (`fixture_*`, named so that another module can import them) serve the
+preview server's and the screenshots' tests too.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import queue
 import re
-import signal
-import socket
-import struct
-import subprocess
-import sys
-import threading
+import tomllib
 from collections.abc import Iterator
+from fnmatch import fnmatch
+from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-from urllib.request import urlopen
 
 import pytest
 
 from newsletter.errors import NewsletterError
-from newsletter.project.campaign import load_campaigns
 from newsletter.project.settings import open_project
-from newsletter.review.preview import PreviewServer, Rebuild, offline_copy, placeholder_image
 from newsletter.review.screenshot import find_chromium
-from tests.conftest import Run, write
+from newsletter.review.server import PreviewServer
+from tests.conftest import REPO, Run, write
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -49,8 +46,8 @@ def need(reason: str) -> None:
     pytest.skip(f"{reason} (with CI=true this fails instead)")
 
 
-@pytest.fixture(scope="module")
-def chromium() -> str:
+@pytest.fixture(name="chromium", scope="module")
+def fixture_chromium() -> str:
     try:
         return str(find_chromium())
     except NewsletterError:
@@ -58,8 +55,8 @@ def chromium() -> str:
         raise  # unreachable: need() skips or fails
 
 
-@pytest.fixture(scope="module")
-def browser(chromium: str) -> Iterator[Browser]:
+@pytest.fixture(name="browser", scope="module")
+def fixture_browser(chromium: str) -> Iterator[Browser]:
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -75,14 +72,14 @@ def browser(chromium: str) -> Iterator[Browser]:
         launched.close()
 
 
-@pytest.fixture
-def server(project: Path) -> Iterator[PreviewServer]:
+@pytest.fixture(name="server")
+def fixture_server(project: Path) -> Iterator[PreviewServer]:
     with PreviewServer(open_project(project), port=0, interval=0.05) as running:
         yield running
 
 
-@pytest.fixture
-def page(browser: Browser, server: PreviewServer) -> Iterator[Page]:
+@pytest.fixture(name="page")
+def fixture_page(browser: Browser, server: PreviewServer) -> Iterator[Page]:
     """A page that records every request and every console error; closed before the server stops."""
     context = browser.new_context(viewport={"width": 1300, "height": 900})
     opened = context.new_page()
@@ -105,13 +102,6 @@ def outside_requests(page: Page, allowed_host: str = "127.0.0.1") -> list[str]:
         for url in urls
         if urlsplit(url).scheme not in {"data", "about", "blob"} and urlsplit(url).hostname != allowed_host
     ]
-
-
-def png_size(path: Path) -> tuple[int, int]:
-    header = path.read_bytes()[:24]
-    assert header[:8] == b"\x89PNG\r\n\x1a\n"
-    width, height = struct.unpack(">II", header[16:24])
-    return width, height
 
 
 # -- the pages, as files ---------------------------------------------------------------------------
@@ -165,21 +155,23 @@ def test_building_one_campaign_keeps_the_others_in_the_gallery(project: Path, ru
     assert 'id="card-2026-12-paper"' not in (project / "build" / "index.html").read_text(encoding="utf-8")
 
 
-def test_offline_copy_fetches_nothing() -> None:
-    email = (
-        '<!doctype html><html><head><link rel="stylesheet" href="https://fonts.example/css">'
-        "<style>@import url(https://x.example/a.css); td { background: url('https://x.example/b.png') }"
-        '</style></head><body><table background="https://x.example/c.png"><tr><td>'
-        '<img src="https://x.example/d.png" alt="Omslag &amp; titel" width="170">'
-        '<img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" alt="">'
-        '<a href="https://x.example/page">link</a></td></tr></table></body></html>'
-    )
-    copy = offline_copy(email)
-    assert re.findall(r"https://x\.example/\w+", copy) == ["https://x.example/page"]  # links stay
-    assert "fonts.example" not in copy
-    assert placeholder_image("Omslag & titel", 170) in copy.replace("&amp;", "&")
-    assert "data:image/gif;base64" in copy
-    assert '<base target="_blank">' in copy
+def test_the_templates_css_and_js_are_package_data(project: Path, run: Run) -> None:
+    """The pages are made from files of the package, which pyproject.toml ships with it."""
+    package = files("newsletter.review")
+    shipped = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"][
+        "package-data"
+    ]["newsletter.review"]
+    for folder in ("templates", "static"):
+        names = [entry.name for entry in (package / folder).iterdir() if entry.is_file()]
+        assert names, folder
+        assert all(any(fnmatch(f"{folder}/{name}", glob) for glob in shipped) for name in names), names
+    css = (package / "static" / "preview.css").read_text(encoding="utf-8")
+    js = (package / "static" / "preview.js").read_text(encoding="utf-8")
+    assert run("build").exit_code == 0
+    page = (project / "build" / SAMPLE / "preview.html").read_text(encoding="utf-8")
+    gallery = (project / "build" / "index.html").read_text(encoding="utf-8")
+    assert f"<style>\n{css}</style>" in page and f"<style>\n{css}</style>" in gallery
+    assert f"<script>\n{js}</script>" in page
 
 
 # -- the pages, in a browser -----------------------------------------------------------------------
@@ -264,135 +256,3 @@ def test_review_page_works_from_a_file(browser: Browser, project: Path, run: Run
         assert problems == []
     finally:
         context.close()
-
-
-# -- the live preview ------------------------------------------------------------------------------
-
-
-def test_a_saved_change_shows_without_a_reload_and_a_broken_file_shows_its_error(
-    page: Page, server: PreviewServer, project: Path
-) -> None:
-    from playwright.sync_api import expect
-
-    campaign = project / "campaigns" / f"{SAMPLE}.yaml"
-    original = campaign.read_text(encoding="utf-8")
-    page.goto(f"{server.url}{SAMPLE}/preview.html")
-    expect(page.locator("h1#subject")).to_have_text(SUBJECT)
-
-    write(campaign, original.replace(SUBJECT, "Schrappen, live bekeken"))
-    expect(page.locator("h1#subject")).to_have_text("Schrappen, live bekeken", timeout=TIMEOUT_MS)
-
-    write(campaign, original.replace("locale: nl", "locale: [nl"))
-    _, errors = load_campaigns(open_project(project), [SAMPLE])
-    expected = errors[0].format(project)
-    assert re.match(rf"campaigns/{SAMPLE}\.yaml:\d+: ", expected)
-    overlay = page.locator("#newsletter-build-errors")
-    expect(overlay).to_contain_text(expected, timeout=TIMEOUT_MS)
-    expect(overlay).to_be_visible()
-
-    write(campaign, original)
-    expect(overlay).to_have_count(0, timeout=TIMEOUT_MS)
-    expect(page.locator("h1#subject")).to_have_text(SUBJECT)
-    assert outside_requests(page) == []
-
-
-def test_a_campaign_change_rebuilds_that_campaign_and_a_shared_file_all(project: Path) -> None:
-    rebuilds: queue.Queue[Rebuild] = queue.Queue()
-    with PreviewServer(open_project(project), port=0, interval=0.02, on_rebuild=rebuilds.put):
-        assert rebuilds.get(timeout=5).campaigns == ("2026-12-paper", SAMPLE)
-        campaign = project / "campaigns" / f"{SAMPLE}.yaml"
-        write(campaign, campaign.read_text(encoding="utf-8").replace(SUBJECT, "Nieuw onderwerp"))
-        rebuild = rebuilds.get(timeout=5)
-        assert (rebuild.changed, rebuild.campaigns) == ((campaign,), (SAMPLE,))
-        book = project / "books" / "the-quiet-page.yaml"
-        write(book, book.read_text(encoding="utf-8") + "\n")
-        assert rebuilds.get(timeout=5).campaigns == ("2026-12-paper", SAMPLE)
-
-
-def test_a_page_that_was_never_built_shows_the_error(project: Path) -> None:
-    write(project / "campaigns" / "2027-01-kapot.yaml", "subject: [kapot\n")
-    with PreviewServer(open_project(project), port=0) as server:
-        with pytest.raises(Exception) as failed:
-            urlopen(f"{server.url}2027-01-kapot/preview.html", timeout=5)
-        body = failed.value.read().decode("utf-8")  # type: ignore[attr-defined]
-        assert "campaigns/2027-01-kapot.yaml:" in body
-        assert "/__reload?since=" in body  # it reloads once the file is fixed
-        with urlopen(server.url, timeout=5) as response:  # the others are still served
-            assert SUBJECT in response.read().decode("utf-8")
-    assert "/__reload" not in (project / "build" / "index.html").read_text(encoding="utf-8")
-
-
-def test_a_taken_port_falls_back_to_a_free_one(project: Path) -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        with PreviewServer(open_project(project), port=port) as server:
-            assert server.url.startswith("http://127.0.0.1:")
-            assert not server.url.endswith(f":{port}/")
-
-
-def test_preview_command_serves_and_stops_cleanly_on_ctrl_c(project: Path) -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "newsletter", "--project", str(project), "preview", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    watchdog = threading.Timer(20, process.kill)  # a hung server fails the test instead of hanging it
-    watchdog.start()
-    try:
-        assert process.stdout is not None
-        lines = []
-        for line in process.stdout:
-            lines.append(line)
-            if line.startswith("serving"):
-                break
-        url = re.search(r"http://127\.0\.0\.1:\d+/", "".join(lines))
-        assert url, lines
-        with urlopen(url.group(0), timeout=5) as response:
-            assert response.status == 200
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=10)
-    finally:
-        watchdog.cancel()
-        process.kill()
-    assert process.returncode == 0, err
-    assert "stopped" in out
-    assert "Traceback" not in err
-
-
-# -- screenshots -----------------------------------------------------------------------------------
-
-
-def test_screenshots_at_600_and_375_px(run: Run, chromium: str, tmp_path: Path) -> None:
-    result = run("screenshot", SAMPLE, "--out", str(tmp_path / "shots"), "--chromium", chromium)
-    assert result.exit_code == 0, result.output
-    sizes = {path.name: png_size(path) for path in (tmp_path / "shots").iterdir()}
-    assert sorted(sizes) == [f"{SAMPLE}-375.png", f"{SAMPLE}-600.png"]
-    assert sizes[f"{SAMPLE}-600.png"][0] == 600
-    assert sizes[f"{SAMPLE}-375.png"][0] == 375
-    assert sizes[f"{SAMPLE}-375.png"][1] > sizes[f"{SAMPLE}-600.png"][1] > 800  # the whole email
-
-
-def test_screenshot_without_chromium_says_what_to_do(run: Run, tmp_path: Path) -> None:
-    missing = tmp_path / "no-such-chromium"
-    result = run("screenshot", SAMPLE, "--chromium", str(missing))
-    assert result.exit_code == 2
-    assert f"--chromium: no Chromium executable at {missing}" in result.stderr
-    assert "apt-get install chromium" in result.stderr
-
-
-def test_broken_settings_stay_an_error_until_fixed(project: Path) -> None:
-    rebuilds: queue.Queue[Rebuild] = queue.Queue()
-    settings = project / "newsletter.toml"
-    good = settings.read_text(encoding="utf-8")
-    with PreviewServer(open_project(project), port=0, interval=0.02, on_rebuild=rebuilds.put):
-        rebuilds.get(timeout=5)
-        write(settings, good.replace('locale = "nl"', 'locale = "nl'))
-        assert "newsletter.toml:" in rebuilds.get(timeout=5).errors[0].format(project)
-        campaign = project / "campaigns" / f"{SAMPLE}.yaml"
-        write(campaign, campaign.read_text(encoding="utf-8") + "\n")
-        assert rebuilds.get(timeout=5).errors  # another save does not hide the broken settings
-        write(settings, good)
-        assert rebuilds.get(timeout=5).errors == ()
