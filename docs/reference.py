@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import click
 
 from newsletter.cli import main
+from newsletter.review.checks import RULES
 
 WIDTH = 100  # fixed, so the generated text does not depend on the terminal cog runs in
 
@@ -35,3 +36,9 @@ def command_reference() -> str:
     for path, ctx in _commands(main, "newsletter", None):
         parts.append(f"#### `{path}`\n\n```text\n{ctx.command.get_help(ctx)}\n```\n")
     return "\n".join(parts)
+
+
+def rules_table() -> str:
+    """The check rules as a Markdown table, in the order `newsletter check` registers them."""
+    rows = [f"| `{rule_id}` | {rule.severity} | {rule.checks} |" for rule_id, rule in RULES.items()]
+    return "\n".join(["| rule | severity | checks |", "| --- | --- | --- |", *rows]) + "\n"

@@ -19,7 +19,7 @@ from newsletter.project.campaign import Book, Campaign, load_campaigns
 from newsletter.project.settings import open_project
 from newsletter.render.links import Link, LinkKind
 from newsletter.render.renderer import Renderer
-from newsletter.review.checks import RULES, check_campaign
+from newsletter.review.checks import RULES, Rule, check_campaign
 from newsletter.review.checks.registry import registered, rule
 from tests.conftest import Run, write
 
@@ -482,10 +482,12 @@ def test_test_mode_payment_link_kind_in_a_live_project(project: Path) -> None:
 def test_every_rule_is_registered_once_with_a_one_line_description() -> None:
     ids = [rule_id for rule_ids in registered().values() for rule_id in rule_ids]
     assert sorted(ids) == sorted(RULES) and len(ids) == len(set(ids))
-    assert all(description.strip() and "\n" not in description for description in RULES.values())
+    docs = [text for rule in RULES.values() for text in (rule.severity, rule.checks)]
+    assert all(text.strip() and "\n" not in text and "|" not in text for text in docs)  # a table row each
+    assert {rule.severity.split()[0].rstrip(",") for rule in RULES.values()} == {"error", "warning"}
 
 
 def test_a_rule_id_registered_twice_is_refused() -> None:
     with pytest.raises(ValueError, match="'html-size' is registered twice"):
-        rule({"html-size": "again"})(lambda email: iter(()))
-    assert RULES["html-size"].startswith("HTML above 80 KB")
+        rule({"html-size": Rule("error", "again")})(lambda email: iter(()))
+    assert RULES["html-size"].checks.startswith("HTML size")

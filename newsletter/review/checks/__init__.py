@@ -28,7 +28,7 @@ from newsletter.review.checks import size, images, links, content, accessibility
 
 # isort: on
 from newsletter.review.checks.document import Email, parse
-from newsletter.review.checks.registry import RULES, Finding, Severity, registered, rule
+from newsletter.review.checks.registry import RULES, Finding, Rule, Severity, registered, rule
 from newsletter.review.counts import count_findings
 
 if TYPE_CHECKING:
@@ -40,6 +40,7 @@ __all__ = [
     "RULES",
     "Checked",
     "Finding",
+    "Rule",
     "Severity",
     "check_campaign",
     "check_project",

@@ -8,14 +8,14 @@ from collections.abc import Iterator
 
 from newsletter.review.checks.document import Email, norm, short
 from newsletter.review.checks.links import ORDER_KINDS
-from newsletter.review.checks.registry import Finding, rule
+from newsletter.review.checks.registry import Finding, Rule, rule
 from newsletter.review.css import RGB, background_colour, contrast_ratio, hex_colour, large_text, text_colour
 
 CONTRAST_AA = 4.5  # WCAG 2 success criterion 1.4.3, normal text
 CONTRAST_AA_LARGE = 3.0  # large text: at least 18pt, or 14pt bold
 
 
-@rule({"html-lang": "<html lang> is set to the campaign's locale (warning)"})
+@rule({"html-lang": Rule("warning", "`<html lang>` is the campaign's locale")})
 def html_lang(email: Email) -> Iterator[Finding]:
     lang = (email.root.get("lang") or "").strip()
     locale = email.campaign.locale
@@ -40,8 +40,14 @@ def html_lang(email: Email) -> Iterator[Finding]:
 @rule(
     {
         "button-contrast": (
-            "order button text against its background: below 4.5:1 (WCAG AA; 3:1 for large text) "
-            "is a warning, below 3:1 an error"
+            Rule(
+                "warning < 4.5:1, error < 3:1",
+                (
+                    "order button text against its background, from the inline styles ([WCAG 2 "
+                    "contrast](https://www.w3.org/TR/WCAG21/#contrast-minimum)); large text (24px, or"
+                    " 18.7px bold) needs 3:1"
+                ),
+            )
         ),
     }
 )
@@ -81,7 +87,13 @@ def _worst_buttons(email: Email) -> dict[str, tuple[float, bool, RGB, RGB]]:
     return worst
 
 
-@rule({"heading-order": "headings h1-h6 never skip a level on the way down, e.g. h2 then h4 (warning)"})
+@rule(
+    {
+        "heading-order": Rule(
+            "warning", ("headings never skip a level going down (h2 then h4); the first may be any level")
+        )
+    }
+)
 def heading_order(email: Email) -> Iterator[Finding]:
     """Like axe-core's `heading-order`: the first heading may have any level, and each next heading
     may go deeper by one level at most (going back up any number of levels is fine)."""

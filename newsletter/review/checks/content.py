@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 from newsletter.review.checks.document import Email, norm, visible_text
-from newsletter.review.checks.registry import Finding, rule
+from newsletter.review.checks.registry import Finding, Rule, rule
 
 SUBJECT_MAX_CHARS = 60  # about what desktop inboxes show; phones show less, so what matters goes first
 # The narrowest common preview lines show 35-55 characters (Outlook for Windows 35, Yahoo apps 45-50,
@@ -19,11 +19,20 @@ PREHEADER_MIN_CHARS = 40
 
 @rule(
     {
-        "subject-length": "the subject is at most 60 characters (warning)",
-        "preheader-missing": "the preheader is set and is the first text of the email (warning)",
-        "preheader-same-as-subject": "the preheader adds to the subject instead of repeating it (warning)",
+        "subject-length": Rule("warning", "the subject has at most 60 characters"),
+        "preheader-missing": Rule(
+            "warning", "the preheader is set and is the email's first text (`<mj-preview>`)"
+        ),
+        "preheader-same-as-subject": Rule("warning", "the preheader does not repeat the subject"),
         "preheader-short": (
-            "the preheader has at least 40 characters to fill the inbox preview line (warning)"
+            Rule(
+                "warning",
+                (
+                    "the preheader has at least 40 characters: the narrowest previews show 35–55 "
+                    "characters and fill what is left with the email's next text "
+                    "([Litmus](https://www.litmus.com/blog/the-ultimate-guide-to-preview-text-support))"
+                ),
+            )
         ),
     }
 )
@@ -73,10 +82,20 @@ def inbox(email: Email) -> Iterator[Finding]:
 
 @rule(
     {
-        "settings-postal-address": "publisher.postal_address appears in the HTML and in the text part",
-        "settings-sender-domain": "sender.address is on the site's domain or a subdomain: DMARC (warning)",
+        "settings-postal-address": Rule(
+            "error", "`publisher.postal_address` is in the visible HTML and in the text part"
+        ),
+        "settings-sender-domain": Rule(
+            "warning", ("`sender.address` is on the site's domain or a subdomain (DMARC alignment)")
+        ),
         "settings-list-unsubscribe": (
-            "unsubscribe_url, the future List-Unsubscribe target, is https on the site's own domain (warning)"
+            Rule(
+                "warning",
+                (
+                    "`unsubscribe_url` is `https://` on the site's own domain; it will be the "
+                    "List-Unsubscribe target once sending exists, which the check cannot see yet"
+                ),
+            )
         ),
     }
 )

@@ -6,12 +6,26 @@ import re
 from collections.abc import Iterator
 
 from newsletter.review.checks.document import Email, is_element, norm, where_element
-from newsletter.review.checks.registry import Finding, rule
+from newsletter.review.checks.registry import Finding, Rule, rule
 from newsletter.review.client_support import FEATURES, Feature
 from newsletter.review.css import colour, declarations
 
 
-@rule({"css-unsupported": "no CSS that major clients drop, per caniemail.com (client_support.py) (warning)"})
+@rule(
+    {
+        "css-unsupported": Rule(
+            "warning",
+            (
+                "CSS that major clients drop, from the table in "
+                "`newsletter/review/client_support.py` "
+                "([caniemail.com](https://www.caniemail.com/) data, each entry names its feature "
+                "page): `display:flex`/`grid`, `position`, CSS variables, `background-image` "
+                "without a background colour. Inline styles and `<style>` blocks; MRML's "
+                "conditional comments are not read"
+            ),
+        )
+    }
+)
 def css_support(email: Email) -> Iterator[Finding]:
     counts: dict[str, int] = {}
     for element in email.root.iter():

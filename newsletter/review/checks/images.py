@@ -8,14 +8,23 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from newsletter.review.checks.document import Email, short
-from newsletter.review.checks.registry import Finding, rule
+from newsletter.review.checks.registry import Finding, Rule, rule
 
 
 @rule(
     {
-        "img-alt": 'every <img> has alt text; alt="" only on an unlinked image with role="presentation"',
-        "img-src": "every <img> src is an absolute https:// URL",
-        "img-width": "every <img> has a width attribute in pixels (Outlook for Windows needs it)",
+        "img-alt": Rule(
+            "error",
+            (
+                'every `<img>` has alt text; `alt=""` only on an unlinked decorative image with '
+                '`role="presentation"` (or `none`)'
+            ),
+        ),
+        "img-src": Rule("error", "every `<img>` src is an absolute `https://` URL"),
+        "img-width": Rule(
+            "warning",
+            ("every `<img>` has a `width` in pixels (Outlook for Windows shows the file's size otherwise)"),
+        ),
     }
 )
 def images(email: Email) -> Iterator[Finding]:
@@ -78,7 +87,7 @@ def _image_alt(email: Email, img: Any, where: str) -> Iterator[Finding]:
         )
 
 
-@rule({"book-cover-missing": "every book's cover_url appears as an <img src> (warning)"})
+@rule({"book-cover-missing": Rule("warning", "each book's `cover_url` is an `<img src>`")})
 def book_covers(email: Email) -> Iterator[Finding]:
     sources = {(img.get("src") or "").strip() for img in email.body.iter("img")}
     for number, book in enumerate(email.campaign.books, start=1):

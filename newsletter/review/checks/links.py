@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl, urlsplit
 from newsletter.payments.lock import sells_through_stripe
 from newsletter.render.links import LinkKind
 from newsletter.review.checks.document import Email, short
-from newsletter.review.checks.registry import Finding, Severity, rule
+from newsletter.review.checks.registry import Finding, Rule, Severity, rule
 
 UTM_REQUIRED = ("utm_source", "utm_medium", "utm_campaign")
 PLACEHOLDER_DOMAINS = ("example.com", "example.org", "example.net")  # RFC 2606
@@ -35,10 +35,21 @@ def _placeholder(url: str) -> str | None:
 
 @rule(
     {
-        "link-https": "every link is an absolute https:// URL (mailto: and tel: are allowed)",
-        "link-placeholder": "no empty, '#', TODO or example.com/.org/.net link",
+        "link-https": Rule(
+            "error", ("every link is an absolute `https://` URL; `mailto:` and `tel:` are fine")
+        ),
+        "link-placeholder": Rule(
+            "error",
+            ("no empty, `#`, `TODO` or example.com/.org/.net (or `.test`, `.example`, `.invalid`) link"),
+        ),
         "link-utm": (
-            "own-site links carry utm_source, utm_medium and utm_campaign (warning; off when [utm] is)"
+            Rule(
+                "warning",
+                (
+                    "own-site links (kind `site`) have `utm_source`, `utm_medium`, `utm_campaign`; "
+                    "off when `[utm] enabled = false`"
+                ),
+            )
         ),
     }
 )
@@ -80,7 +91,9 @@ def links(email: Email) -> Iterator[Finding]:
                 )
 
 
-@rule({"unsubscribe-missing": "the unsubscribe link is in the HTML and its URL in the text part"})
+@rule(
+    {"unsubscribe-missing": Rule("error", "the unsubscribe link is in the HTML and its URL in the text part")}
+)
 def unsubscribe(email: Email) -> Iterator[Finding]:
     urls = [link.url for link in email.rendered.links if link.kind is LinkKind.UNSUBSCRIBE]
     urls = urls or [email.settings.unsubscribe_url]
@@ -106,10 +119,17 @@ def unsubscribe(email: Email) -> Iterator[Finding]:
 @rule(
     {
         "order-link-fallback": (
-            "in a project that sells through Stripe, no order button falls back to the shop page "
-            "(warning; error in a live project)"
+            Rule(
+                "warning, error when live",
+                (
+                    "in a project that sells through Stripe (`[stripe]` or a lock file), no order "
+                    "button falls back to the shop page"
+                ),
+            )
         ),
-        "order-link-test-mode": "a live project has no Stripe test-mode link",
+        "order-link-test-mode": Rule(
+            "error", "a live project (`[stripe] live = true`) has no Stripe test-mode link"
+        ),
     }
 )
 def order_links(email: Email) -> Iterator[Finding]:

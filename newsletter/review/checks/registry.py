@@ -23,14 +23,22 @@ class Finding:
     message: str  # one sentence: what is wrong and what to do
 
 
+@dataclass(frozen=True)
+class Rule:
+    """A rule as the README's table shows it (generated from these, see docs/reference.py)."""
+
+    severity: str  # as a reader weighs it: "error", "warning", "warning > 80 KB, error > 102 KB"
+    checks: str  # one line of Markdown: what an email must do to pass
+
+
 Check = Callable[["Email"], Iterator[Finding]]
 
-RULES: dict[str, str] = {}  # rule id -> one line for the docs, in the order the rules are registered
+RULES: dict[str, Rule] = {}  # rule id -> its docs, in the order the rules are registered
 _REGISTERED: dict[Check, tuple[str, ...]] = {}
 
 
-def rule(described: Mapping[str, str]) -> Callable[[Check], Check]:
-    """Register a rule function with the ids it reports (one or more), each with its one-line description.
+def rule(described: Mapping[str, Rule]) -> Callable[[Check], Check]:
+    """Register a rule function with the ids it reports (one or more), each with its docs.
 
     A rule id registered twice is a mistake in the code, found as the module is imported."""
 

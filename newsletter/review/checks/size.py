@@ -6,13 +6,20 @@ from collections.abc import Iterator
 
 from newsletter.render.renderer import GMAIL_CLIP_BYTES
 from newsletter.review.checks.document import Email
-from newsletter.review.checks.registry import Finding, rule
+from newsletter.review.checks.registry import Finding, Rule, rule
 
 SIZE_WARNING_BYTES = 80 * 1024  # leaves room for what the sending platform adds (tracking, merge fields)
 SIZE_ERROR_BYTES = GMAIL_CLIP_BYTES  # Gmail hides everything after 102 KB, the footer included
 
 
-@rule({"html-size": "HTML above 80 KB is a warning; above 102 KB, where Gmail clips the message, an error"})
+@rule(
+    {
+        "html-size": Rule(
+            "warning > 80 KB, error > 102 KB",
+            "HTML size; Gmail clips above 102 KB, unsubscribe link included",
+        )
+    }
+)
 def html_size(email: Email) -> Iterator[Finding]:
     size = email.rendered.html_bytes
     if size > SIZE_ERROR_BYTES:
