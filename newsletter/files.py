@@ -1,10 +1,13 @@
-"""Writing files so that a crash leaves the old file or the new one, never half of one."""
+"""Writing files so that a crash leaves the old file or the new one, never half of one; reading the
+user's files so that a bad byte is an error at its line, not a traceback."""
 
 from __future__ import annotations
 
 import os
 import tempfile
 from pathlib import Path
+
+from newsletter.errors import NewsletterError
 
 
 def atomic_write(path: Path, data: str | bytes, mode: int = 0o644) -> None:
@@ -22,3 +25,38 @@ def atomic_write(path: Path, data: str | bytes, mode: int = 0o644) -> None:
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
+
+
+def read_user_text(
+    path: Path,
+    *,
+    what: str = "file",
+    missing_hint: str | None = None,
+    encoding_hint: str = "save the file as UTF-8",
+) -> str:
+    """A file the user wrote, as UTF-8 text with or without a BOM, line endings made "\\n".
+
+    Editors fix a file by going to a line, so bytes that are not UTF-8 are one error naming the line
+    they are on (Windows editors still save Latin-1 or cp1252 now and then). `what` names the file in
+    the messages ("column file not found", "settings file is not UTF-8 text").
+    """
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise NewsletterError(f"{what} not found", path=path, hint=missing_hint) from None
+    except OSError as exc:
+        raise NewsletterError(f"cannot read {what}: {exc.strerror or exc}", path=path) from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise NewsletterError(
+            f"{what} is not UTF-8 text", path=path, line=_line_at(data, exc.start), hint=encoding_hint
+        ) from None
+    # What Path.read_text does too: "\r\n" and a lone "\r" (old Mac files) both end a line.
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _line_at(data: bytes, offset: int) -> int:
+    """The 1-based line of a byte offset, counting "\\r\\n", "\\r" and "\\n" as one line end each."""
+    before = data[:offset]
+    return before.count(b"\n") + before.count(b"\r") - before.count(b"\r\n") + 1

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Run, write
+from newsletter.project.campaign import Campaign, load_campaigns
+from newsletter.project.settings import open_project
+from tests.conftest import REPO, Run, write
 
 NL = "campaigns/2026-12-schrijven.yaml"
 EN = "campaigns/2026-12-paper.yaml"
@@ -245,6 +247,14 @@ def test_template_syntax_error_names_template_file_and_line(project: Path, run: 
     assert stderr.count("template syntax error") == 1, "one broken template is one problem"
 
 
+def test_template_that_is_not_utf8_names_template_file_and_line(project: Path, run: Run) -> None:
+    path = project / "templates" / "partials" / "book.mjml.j2"
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\n{# caf\xe9 #}\n", 1))
+    stderr = failing_build(run)
+    assert "error: templates/partials/book.mjml.j2:2: template is not UTF-8 text" in stderr
+    assert "Traceback" not in stderr
+
+
 def test_undefined_template_variable_names_template_file_and_line(project: Path, run: Run) -> None:
     edit(project, "templates/partials/teaser.mjml.j2", "{{ teaser.excerpt }}", "{{ teaser.exerpt }}")
     stderr = failing_build(run)
@@ -285,6 +295,12 @@ def test_control_characters_in_running_text_are_refused(project: Path, run: Run)
     assert f"{NL}:5: intro: must not contain control characters (found U+0000)" in stderr
 
 
+def test_campaign_that_is_not_utf8_is_an_error_at_the_line_of_the_bad_byte(project: Path, run: Run) -> None:
+    path = project / NL
+    path.write_bytes(path.read_bytes().replace(b"subject:", b"# caf\xe9 (Latin-1)\nsubject:", 1))
+    assert f"{NL}:2: file is not UTF-8 text (save the file as UTF-8)" in failing_build(run)
+
+
 def test_empty_campaign_file_is_an_error(project: Path, run: Run) -> None:
     write(project / "campaigns" / "leeg.yaml", "# nog niets\n")
     assert "campaigns/leeg.yaml: the file is empty" in failing_build(run, "leeg")
@@ -300,3 +316,19 @@ def test_authors_file_is_validated(project: Path, run: Run) -> None:
     stderr = failing_build(run)
     assert "authors.yaml:13: thomas-verbeek.handle: must be a social handle like @mariekeschrijft" in stderr
     assert "authors.yaml:14: thomas-verbeek.twitter: unknown key" in stderr
+
+
+def load(root: Path, campaign_id: str) -> Campaign:
+    campaigns, errors = load_campaigns(open_project(root), [campaign_id])
+    assert errors == []
+    return campaigns[0]
+
+
+def test_campaign_loader_exposes_resolved_teaser_and_book() -> None:
+    campaign = load(REPO, "2026-12-schrijven")
+    (teaser,) = campaign.teasers
+    assert teaser.label == "Column"
+    assert teaser.author.handle == "mariekeschrijft"
+    assert teaser.excerpt.endswith("wilde zeggen…")
+    (book,) = campaign.books
+    assert (book.sku, str(book.price), book.currency) == ("schrijven-is-schrappen", "34.95", "EUR")

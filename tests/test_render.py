@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import os
-import re
-import socket
 from pathlib import Path
 
 import pytest
 from lxml import html as lxml_html
 
-from newsletter.project.campaign import Campaign, load_campaigns
+from newsletter.project.campaign import load_campaigns
 from newsletter.project.settings import open_project
-from newsletter.render.renderer import Rendered, Renderer, inline, paragraphs, to_html, wrap
+from newsletter.render.renderer import Rendered, Renderer
 from tests.conftest import REPO, write
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -24,12 +22,6 @@ def render(root: Path, campaign_id: str) -> Rendered:
     campaigns, errors = load_campaigns(project, [campaign_id])
     assert errors == []
     return Renderer(project).render(campaigns[0])
-
-
-def load(root: Path, campaign_id: str) -> Campaign:
-    campaigns, errors = load_campaigns(open_project(root), [campaign_id])
-    assert errors == []
-    return campaigns[0]
 
 
 @pytest.mark.parametrize("campaign_id", SAMPLES)
@@ -84,23 +76,6 @@ def test_mj_style_inline_rules_become_inline_styles_and_media_queries_stay_in_he
     assert "prefers-color-scheme: dark" in head_css
     assert "26px" not in head_css, "inline rules must not stay in the head"
     assert "<mj-" not in rendered.html
-
-
-def test_inline_keeps_media_rules_of_the_inline_block_and_leaves_other_styles_alone() -> None:
-    html = (
-        "<!doctype html><html><head><style>.keep { color: red; }</style></head>"
-        '<body><p class="x">a</p><!--[if mso]><style>.mso { width: 1px; }</style><![endif]--></body></html>'
-    )
-    result = inline(html, ".x { color: blue; } @media (max-width: 480px) { .x { color: green; } }")
-    assert '<p class="x" style="color:blue">a</p>' in result
-    assert "<style>.keep { color: red; }</style>" in result  # MRML's own blocks are not touched
-    assert "<!--[if mso]><style>.mso { width: 1px; }</style><![endif]-->" in result
-    assert re.search(r"@media \(max-width: 480px\) \{\s*\.x \{\s*color: green !important", result)
-
-
-def test_to_html_without_inline_rules_skips_premailer() -> None:
-    source = "<mjml><mj-body><mj-section><mj-column><mj-text>Hoi</mj-text></mj-column></mj-section></mj-body>"
-    assert to_html(source, lambda mjml: "<html>compiled</html>") == "<html>compiled</html>"
 
 
 def test_content_is_escaped_in_html_and_plain_in_text(project: Path) -> None:
@@ -225,46 +200,3 @@ def test_campaign_larger_than_gmail_clips_warns(project: Path) -> None:
     rendered = render(project, "lang")
     assert len(rendered.warnings) == 1
     assert "Gmail clips messages above 102 KB" in rendered.warnings[0]
-
-
-def test_paragraphs_split_on_blank_lines_and_fold_line_breaks() -> None:
-    assert paragraphs("Een\ntwee.\n\n  Drie.\n") == ("Een twee.", "Drie.")
-    assert paragraphs(None) == ()
-
-
-def test_wrap_never_breaks_urls() -> None:
-    url = "https://www.uitgeverijlindenhof.nl/" + "a" * 90
-    assert wrap(f"Lees {url} nu") == f"Lees\n{url}\nnu"
-
-
-def test_campaign_loader_exposes_resolved_teaser_and_book() -> None:
-    campaign = load(REPO, "2026-12-schrijven")
-    (teaser,) = campaign.teasers
-    assert teaser.label == "Column"
-    assert teaser.author.handle == "mariekeschrijft"
-    assert teaser.excerpt.endswith("wilde zeggen…")
-    (book,) = campaign.books
-    assert (book.sku, str(book.price), book.currency) == ("schrijven-is-schrappen", "34.95", "EUR")
-
-
-def test_inlining_never_touches_the_network(monkeypatch: pytest.MonkeyPatch) -> None:
-    def no_network(*args: object) -> None:
-        raise AssertionError("premailer tried to connect")
-
-    monkeypatch.setattr(socket.socket, "connect", no_network)
-    html = (
-        '<!doctype html><html><head><link href="https://fonts.example.org/lato.css" rel="stylesheet">'
-        "<style>@import url(https://fonts.example.org/x.css);</style></head>"
-        '<body><p class="x">a</p></body></html>'
-    )
-    result = inline(html, ".x { color: red; } .y { unknown-property: 1; mso-line-height-rule: exactly; }")
-    assert '<p class="x" style="color:red">a</p>' in result
-    assert '<link href="https://fonts.example.org/lato.css" rel="stylesheet">' in result
-
-
-def test_inlining_logs_nothing_about_email_only_css(capfd: pytest.CaptureFixture[str]) -> None:
-    """cssutils warns about every email-only CSS property (mso-*, -ms-*) unless told not to."""
-    html = '<html><head></head><body><p class="x" style="mso-padding-alt:0">a</p></body></html>'
-    result = inline(html, ".x { mso-line-height-rule: exactly; -ms-interpolation-mode: bicubic; }")
-    assert "mso-line-height-rule:exactly" in result
-    assert capfd.readouterr().err == ""

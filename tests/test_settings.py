@@ -84,6 +84,17 @@ def test_bad_settings_are_one_clear_message(
     assert not (project / "build").exists()
 
 
+def test_settings_that_are_not_utf8_are_an_error_at_the_line_of_the_bad_byte(project: Path, run: Run) -> None:
+    path = project / "newsletter.toml"
+    path.write_bytes(path.read_bytes().replace(b"\n\n", b"\n# caf\xe9 (Latin-1)\n", 1))
+    result = run("build")
+    assert result.exit_code == 2
+    assert (
+        "error: newsletter.toml:3: settings file is not UTF-8 text (save the file as UTF-8)" in result.stderr
+    )
+    assert "Traceback" not in result.output
+
+
 def test_defaults_fill_in_what_the_settings_leave_out(project: Path) -> None:
     edit_settings(project, '[utm]\nsource = "nieuwsbrief"\nmedium = "email"\n', "")
     settings = open_project(project).settings

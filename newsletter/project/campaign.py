@@ -1,205 +1,41 @@
-"""The campaign models, and loading campaigns, books and authors from the project's YAML files.
+"""Loading campaigns, books and authors from the project's YAML files.
 
-Loading is two steps. The files are validated as written (pydantic models that mirror the YAML, so
-that every error names the key and line the editor typed); then references to columns, books and
-authors are resolved into plain frozen dataclasses that the renderer uses and never has to check.
+Loading is two steps. The files are validated as written (`schema.py`: pydantic models that mirror
+the YAML, so that every error names the key and line the editor typed); then references to columns,
+books and authors are resolved into the plain frozen dataclasses of `models.py`, which the renderer
+uses and never has to check. The models are importable from here too, as they always were.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
-
-from pydantic import BeforeValidator, Field, RootModel, field_validator, model_validator
+from typing import Any, TypeVar
 
 from newsletter.errors import NewsletterError, NewsletterErrors, did_you_mean, unique
 from newsletter.project.columns import Column, make_excerpt, read_column
+from newsletter.project.models import CAMPAIGN_ID, Author, Book, Campaign, Teaser
+from newsletter.project.schema import AuthorsFile, BookFile, CampaignFile, TeaserEntry
 from newsletter.project.settings import Project
-from newsletter.project.validation import (
-    HttpsUrl,
-    LineMap,
-    Loc,
-    SingleLine,
-    StrictModel,
-    Text,
-    field_name,
-    load_yaml,
-    validate,
-)
-from newsletter.vocabulary import Locale
+from newsletter.project.validation import LineMap, Loc, field_name, load_yaml, validate
+
+__all__ = [
+    "CAMPAIGN_ID",
+    "Author",
+    "Book",
+    "Campaign",
+    "Library",
+    "Teaser",
+    "campaign_files",
+    "load_authors",
+    "load_book",
+    "load_campaign",
+    "load_campaigns",
+]
 
 T = TypeVar("T")
-CAMPAIGN_ID = re.compile(r"[a-z0-9][a-z0-9_-]*")
-HANDLE = re.compile(r"[A-Za-z0-9_.]+")
-
-# -- the plain data the rest of the pipeline works with ----------------------------------------
-
-
-@dataclass(frozen=True)
-class Author:
-    name: str
-    handle: str | None  # without the "@"
-    bio: str | None
-    photo: str | None = None
-
-
-@dataclass(frozen=True)
-class Book:
-    sku: str
-    title: str
-    subtitle: str | None
-    co_authors: tuple[str, ...]
-    price: Decimal
-    currency: str
-    cover_url: str
-    cover_alt: str
-    shop_url: str
-    cta: str | None  # None: the locale's default ("BESTEL NU!" / "ORDER NOW")
-
-
-@dataclass(frozen=True)
-class Teaser:
-    title: str
-    label: str | None
-    url: str
-    excerpt: str
-    author: Author
-    image: str | None = None
-    image_alt: str | None = None
-
-
-@dataclass(frozen=True)
-class Campaign:
-    id: str
-    path: Path
-    subject: str
-    preheader: str
-    locale: str
-    teasers: tuple[Teaser, ...]
-    books: tuple[Book, ...]
-    intro: str | None = None
-    sign_off: str | None = None
-    template: str = "email"
-    audience_tags: tuple[str, ...] = ()  # send to active subscribers of the locale having all these tags
-
-
-# -- the files as written -----------------------------------------------------------------------
-
-
-def _price(value: Any) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
-        raise ValueError("must be an amount in euros like 34.95")
-    if isinstance(value, str):
-        if not re.fullmatch(r"\d+(\.\d+)?", value.strip()):
-            raise ValueError("must be an amount in euros like 34.95 (a dot before the cents, no € sign)")
-        value = Decimal(value.strip())
-    amount = Decimal(value)
-    if amount <= 0:
-        raise ValueError("must be a positive amount like 34.95")
-    exponent = amount.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -2:
-        raise ValueError("must have at most two decimals (whole cents) like 34.95")
-    return amount
-
-
-def _currency(value: Any) -> str:
-    if not isinstance(value, str) or value.strip().upper() != "EUR":
-        raise ValueError("must be EUR: books are sold in euros")
-    return "EUR"
-
-
-def _handle(value: Any) -> Any:
-    if isinstance(value, str):
-        value = value.strip().removeprefix("@")
-        if not HANDLE.fullmatch(value):
-            raise ValueError("must be a social handle like @mariekeschrijft")
-    return value
-
-
-Price = Annotated[Decimal, BeforeValidator(_price)]
-Currency = Annotated[str, BeforeValidator(_currency)]
-Handle = Annotated[str, BeforeValidator(_handle)]
-
-
-class AuthorEntry(StrictModel):
-    name: SingleLine
-    handle: Handle | None = None
-    bio: Text | None = None
-    photo: HttpsUrl | None = None
-
-
-class AuthorsFile(RootModel[dict[str, AuthorEntry]]):
-    pass
-
-
-class BookFile(StrictModel):
-    title: SingleLine
-    subtitle: SingleLine | None = None
-    co_authors: tuple[SingleLine, ...] = ()
-    price: Price
-    currency: Currency = "EUR"
-    cover_url: HttpsUrl
-    cover_alt: SingleLine
-    shop_url: HttpsUrl
-    cta: SingleLine | None = None
-
-
-class TeaserEntry(StrictModel):
-    column: SingleLine | None = None
-    title: SingleLine | None = None
-    label: SingleLine | None = None
-    url: HttpsUrl | None = None
-    author: SingleLine | None = None
-    image: HttpsUrl | None = None
-    image_alt: SingleLine | None = None
-    excerpt: Text | None = None
-    excerpt_words: int = Field(default=50, ge=10, le=400)
-
-    @model_validator(mode="after")
-    def _column_or_inline(self) -> TeaserEntry:
-        if self.column is None and (self.title is None or self.excerpt is None):
-            raise ValueError("needs a 'column' file, or a 'title' and an 'excerpt' given inline")
-        if self.image and not self.image_alt:
-            raise ValueError("has an 'image' but no 'image_alt' (describe the image for screen readers)")
-        return self
-
-
-class AudienceEntry(StrictModel):
-    """Who receives the campaign: active subscribers of its locale with all of these tags."""
-
-    tags: list[SingleLine] = Field(default_factory=list)
-
-    @field_validator("tags")
-    @classmethod
-    def _lower(cls, value: list[str]) -> list[str]:
-        return [tag.lower() for tag in value]
-
-
-class CampaignFile(StrictModel):
-    subject: SingleLine
-    preheader: SingleLine
-    locale: Locale | None = None
-    intro: Text | None = None
-    sign_off: Text | None = None
-    template: SingleLine = "email"
-    teasers: list[TeaserEntry] = Field(min_length=1)
-    books: list[SingleLine] = Field(min_length=1)
-    audience: AudienceEntry = Field(default_factory=lambda: AudienceEntry())
-
-    @field_validator("template")
-    @classmethod
-    def _template_name(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Za-z0-9_-]+", value):
-            raise ValueError("must be the name of a template under templates/, like 'email'")
-        return value
-
-
-# -- loading ------------------------------------------------------------------------------------
 
 
 @dataclass

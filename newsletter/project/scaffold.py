@@ -10,8 +10,8 @@ import yaml
 
 from newsletter.errors import NewsletterError, did_you_mean
 from newsletter.files import atomic_write
-from newsletter.project.campaign import CAMPAIGN_ID
 from newsletter.project.columns import make_excerpt, read_column
+from newsletter.project.models import CAMPAIGN_ID
 from newsletter.project.settings import Project
 
 

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, Field, model_validator
 
 from newsletter.errors import NewsletterError
+from newsletter.files import read_user_text
 from newsletter.project.validation import (
     EmailAddress,
     HexColour,
@@ -157,12 +158,12 @@ class Settings(StrictModel):
         description="Where the web version of a campaign lives; '{campaign}' is replaced by its id."
     )
     brand: Brand
-    colours: Colours = Colours()
+    colours: Colours = Field(default_factory=Colours)
     sender: Sender
     publisher: Publisher
-    utm: Utm = Utm()
+    utm: Utm = Field(default_factory=Utm)
     stripe: StripeSettings | None = None
-    audience: AudienceSettings = AudienceSettings()
+    audience: AudienceSettings = Field(default_factory=AudienceSettings)
     smtp: SmtpSettings | None = None
     dkim: DkimSettings | None = None
 
@@ -174,6 +175,11 @@ class Settings(StrictModel):
         """Own-site links get UTM parameters; www. and subdomains of the site count as the site."""
         host = _bare_host(url)
         return host == self.site_host or host.endswith("." + self.site_host)
+
+    @property
+    def stripe_live(self) -> bool:
+        """The project takes real money: a test-mode Payment Link or a shop fallback is an error."""
+        return self.stripe is not None and self.stripe.live
 
     def web_version(self, campaign_id: str) -> str:
         return self.web_version_url.replace("{campaign}", campaign_id)
@@ -229,10 +235,7 @@ def open_project(root: Path) -> Project:
 
 
 def load_settings(path: Path) -> Settings:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise NewsletterError("settings file not found", path=path) from None
+    text = read_user_text(path, what="settings file")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -18,6 +18,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, ValidationError
 
 from newsletter.errors import NewsletterError, NewsletterErrors, did_you_mean
+from newsletter.files import read_user_text
 
 Loc = tuple[str | int, ...]
 M = TypeVar("M", bound=BaseModel)
@@ -72,12 +73,7 @@ class LineMap:
 
 def load_yaml(path: Path) -> tuple[Any, LineMap]:
     """Parse one YAML file; broken YAML is a user error at the line PyYAML stopped."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise NewsletterError("file not found", path=path) from None
-    except UnicodeDecodeError:
-        raise NewsletterError("file is not UTF-8 text", path=path) from None
+    text = read_user_text(path)
     lines = LineMap()
     try:
         loader = _Loader(text)
@@ -209,9 +205,13 @@ _MESSAGES = {
 
 
 class StrictModel(BaseModel):
-    """Unknown keys are errors: a typo in a setting must not silently fall back to a default."""
+    """Unknown keys are errors: a typo in a setting must not silently fall back to a default.
 
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    Building a model's validator is most of the cost of importing the settings and campaign
+    modules; deferred, it is paid at the first validation, and only by the commands that validate.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, defer_build=True)
 
 
 def _https_url(value: str) -> str:

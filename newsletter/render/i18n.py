@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
-from babel.numbers import format_currency
-
 # Babel locale used for money: "nl" gives "€ 34,95", "en" gives "€34.95".
 BABEL_LOCALES = {"nl": "nl_NL", "en": "en_IE"}
 
@@ -42,6 +40,9 @@ STRINGS: dict[str, dict[str, str]] = {
 
 def format_price(amount: Decimal, currency: str, locale: str) -> str:
     """Money as readers of the locale write it; the non-breaking space keeps '€' and amount together."""
+    # Babel takes ~30 ms to import; commands that print no price (status, audience, --help) skip it.
+    from babel.numbers import format_currency
+
     return str(format_currency(amount, currency, locale=BABEL_LOCALES[locale]))
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from newsletter.project.campaign import Book, Campaign
+from newsletter.project.models import Book, Campaign
 from newsletter.project.settings import Settings
 
 
@@ -42,6 +42,11 @@ OrderLinkProvider = Callable[[Campaign, Book, str], Link]
 def shop_page_link(campaign: Campaign, book: Book, block: str) -> Link:
     """Until Stripe Payment Links exist for a book, its order button goes to its shop page."""
     return Link(url=book.shop_url, block=block, kind=LinkKind.ORDER_SHOP, label=book.cta or "")
+
+
+def kind_of(url: str, settings: Settings) -> LinkKind:
+    """A content link is the publisher's own (it gets UTM parameters) or somebody else's."""
+    return LinkKind.SITE if settings.is_own_site(url) else LinkKind.EXTERNAL
 
 
 def content_link(url: str, *, block: str, label: str, campaign_id: str, settings: Settings) -> Link:

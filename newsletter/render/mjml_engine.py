@@ -18,6 +18,7 @@ from pathlib import Path
 from types import ModuleType
 
 from newsletter.errors import NewsletterError, NewsletterErrors, did_you_mean
+from newsletter.files import read_user_text
 
 PADDING = {"padding", "padding-top", "padding-bottom", "padding-left", "padding-right"}
 BORDER = {"border", "border-top", "border-bottom", "border-left", "border-right", "border-radius"}
@@ -205,7 +206,7 @@ def validate_mjml(source: str, templates: Iterable[Path]) -> None:
     problems = _Validator.run(source)
     if not problems:
         return
-    sources = [(path, path.read_text(encoding="utf-8")) for path in templates]
+    sources = [(path, read_user_text(path, what="template")) for path in templates]
     errors = []
     for mjml_line, message, hint, needle in problems:
         path, line = _find_in_templates(needle, sources)

@@ -1,18 +1,17 @@
 """Campaign to email: Jinja2 makes MJML, MRML makes responsive HTML, premailer inlines the CSS,
 and a plain-text part is made from its own template beside it.
 
-Rendering happens once per campaign. Everything a template prints is decided here first (the
-view), so templates stay simple and every link is known before the email exists.
+Rendering happens once per campaign. Everything a template prints is decided first (the view,
+`view.py`), so templates stay simple and every link is known before the email exists. This module
+runs the user's templates in a sandbox and turns their errors into ones that name the template line.
 """
 
 from __future__ import annotations
 
 import html as html_lib
-import logging
 import re
-import textwrap
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -21,15 +20,18 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
 from newsletter.errors import NewsletterError
-from newsletter.project.campaign import Book, Campaign, Teaser
+from newsletter.files import read_user_text
+from newsletter.project.models import Campaign
 from newsletter.project.settings import Project, Settings
-from newsletter.render.i18n import STRINGS, format_co_authors, format_price
-from newsletter.render.links import Link, LinkKind, OrderLinkProvider, content_link, shop_page_link
-from newsletter.render.merge import MergeTemplate, escape_html, marker, with_first_name_marker
+from newsletter.render.inline import to_html
+from newsletter.render.links import Link, OrderLinkProvider, kind_of, shop_page_link
+from newsletter.render.merge import MergeTemplate, escape_html
 from newsletter.render.mjml_engine import load_engine, validate_mjml
+from newsletter.render.order_policy import OrderIssue, order_link_problems
+from newsletter.render.text import tidy_text, underline, wrap
+from newsletter.render.view import build_view
 
 GMAIL_CLIP_BYTES = 102 * 1024  # Gmail hides everything after this many bytes of HTML
-INLINE_STYLE = re.compile(r"<mj-style\s+inline\s*=\s*[\"']inline[\"']\s*>(.*?)</mj-style>", re.DOTALL | re.I)
 
 
 @dataclass(frozen=True)
@@ -58,181 +60,6 @@ class Rendered:
     @property
     def text_bytes(self) -> int:
         return len(self.text.encode("utf-8"))
-
-
-# -- the view: everything the templates print ----------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TeaserView:
-    block: str
-    title: str
-    label: str | None
-    url: str
-    excerpt: str
-    author_name: str
-    author_handle: str | None
-    author_bio: str | None
-    image: str | None
-    image_alt: str | None
-
-
-@dataclass(frozen=True)
-class BookView:
-    block: str
-    title: str
-    subtitle: str | None
-    co_authors: str
-    price: str
-    cover_url: str
-    cover_alt: str
-    order_url: str
-    order_kind: str
-    cta: str
-
-
-@dataclass(frozen=True)
-class View:
-    campaign: Campaign
-    settings: Settings
-    t: dict[str, str]
-    intro: tuple[str, ...]
-    sign_off: tuple[str, ...]
-    teasers: tuple[TeaserView, ...]
-    books: tuple[BookView, ...]
-    home_url: str
-    web_version_url: str
-    unsubscribe_url: str
-    links: tuple[Link, ...] = field(repr=False, default=())
-    merge_defaults: Mapping[str, str] = field(repr=False, default_factory=dict)
-
-    def context(self) -> dict[str, Any]:
-        return {
-            "campaign": self.campaign,
-            "settings": self.settings,
-            "brand": self.settings.brand,
-            "colours": self.settings.colours,
-            "t": self.t,
-            "intro": self.intro,
-            "sign_off": self.sign_off,
-            "teasers": self.teasers,
-            "books": self.books,
-            "home_url": self.home_url,
-            "web_version_url": self.web_version_url,
-            "unsubscribe_url": self.unsubscribe_url,
-        }
-
-
-def build_view(
-    campaign: Campaign, settings: Settings, order_link: OrderLinkProvider = shop_page_link
-) -> View:
-    words = dict(STRINGS[campaign.locale])
-    words["why"] = words["why"].format(brand=settings.brand.name)
-    home = content_link(
-        settings.site_url,
-        block="header",
-        label=settings.brand.name,
-        campaign_id=campaign.id,
-        settings=settings,
-    )
-    links: list[Link] = [home]
-    teasers = []
-    for number, teaser in enumerate(campaign.teasers, start=1):
-        view = _teaser_view(teaser, f"teaser-{number}", campaign, settings, words)
-        teasers.append(view)
-        links.append(
-            Link(url=view.url, block=view.block, kind=_kind_of(view.url, settings), label=view.title)
-        )
-    books = []
-    defaults = {"first_name": words["reader"], "unsubscribe_url": settings.unsubscribe_url}
-    for number, book in enumerate(campaign.books, start=1):
-        order = order_link(campaign, book, f"book-{number}")
-        field_name = order_field(order.block)
-        defaults[field_name] = order.url
-        view_book = _book_view(book, replace(order, url=marker(field_name)), campaign.locale, words)
-        books.append(view_book)
-        links.append(Link(url=order.url, block=order.block, kind=order.kind, label=view_book.cta))
-    web_version = settings.web_version(campaign.id)
-    defaults["web_version_url"] = web_version
-    links.append(
-        Link(url=web_version, block="footer", kind=LinkKind.WEB_VERSION, label=words["view_in_browser"])
-    )
-    links.append(
-        Link(
-            url=settings.unsubscribe_url,
-            block="footer",
-            kind=LinkKind.UNSUBSCRIBE,
-            label=words["unsubscribe"],
-        )
-    )
-    return View(
-        campaign=campaign,
-        settings=settings,
-        t=words,
-        intro=paragraphs(with_first_name_marker(campaign.intro or "")),
-        sign_off=paragraphs(with_first_name_marker(campaign.sign_off or "")),
-        teasers=tuple(teasers),
-        books=tuple(books),
-        home_url=home.url,
-        web_version_url=marker("web_version_url"),
-        unsubscribe_url=marker("unsubscribe_url"),
-        links=tuple(links),
-        merge_defaults=defaults,
-    )
-
-
-def order_field(block: str) -> str:
-    """The merge field of a book's order link: block "book-2" has field "order_book_2"."""
-    return "order_" + block.replace("-", "_")
-
-
-def _teaser_view(
-    teaser: Teaser, block: str, campaign: Campaign, settings: Settings, words: dict[str, str]
-) -> TeaserView:
-    link = content_link(
-        teaser.url, block=block, label=teaser.title, campaign_id=campaign.id, settings=settings
-    )
-    return TeaserView(
-        block=block,
-        title=teaser.title,
-        label=teaser.label,
-        url=link.url,
-        excerpt=teaser.excerpt,
-        author_name=teaser.author.name,
-        author_handle=teaser.author.handle,
-        author_bio=teaser.author.bio,
-        image=teaser.image,
-        image_alt=teaser.image_alt,
-    )
-
-
-def _book_view(book: Book, order: Link, locale: str, words: dict[str, str]) -> BookView:
-    return BookView(
-        block=order.block,
-        title=book.title,
-        subtitle=book.subtitle,
-        co_authors=format_co_authors(book.co_authors, locale),
-        price=format_price(book.price, book.currency, locale),
-        cover_url=book.cover_url,
-        cover_alt=book.cover_alt,
-        order_url=order.url,
-        order_kind=str(order.kind),
-        cta=book.cta or words["order_now"],
-    )
-
-
-def _kind_of(url: str, settings: Settings) -> LinkKind:
-    return LinkKind.SITE if settings.is_own_site(url) else LinkKind.EXTERNAL
-
-
-def paragraphs(text: str | None) -> tuple[str, ...]:
-    """Editors separate paragraphs with a blank line in YAML block text."""
-    if not text:
-        return ()
-    return tuple(" ".join(part.split()) for part in re.split(r"\n\s*\n", text.strip()) if part.strip())
-
-
-# -- the renderer ------------------------------------------------------------------------------
 
 
 class Renderer:
@@ -272,7 +99,8 @@ class Renderer:
             text_source=text_source,
             merge_defaults=defaults,
         )
-        return replace(rendered, warnings=warnings_for(rendered, self.expect_payment_links))
+        live = self.project.settings.stripe_live
+        return replace(rendered, warnings=warnings_for(rendered, self.expect_payment_links, live=live))
 
     def _render_template(self, name: str, context: dict[str, Any]) -> str:
         try:
@@ -294,6 +122,18 @@ class Renderer:
             raise NewsletterError(
                 f"{kind}: {message}", path=frame or self.project.templates_dir / name, line=line
             ) from None
+        except UnicodeDecodeError:
+            raise self._undecodable_template() from None
+
+    def _undecodable_template(self) -> NewsletterError:
+        """Jinja's loader does not say which file held the bad byte: the first template that does
+        not read as UTF-8 is named, with its line."""
+        for path in sorted(self.project.templates_dir.rglob("*.j2")):
+            try:
+                read_user_text(path, what="template")
+            except NewsletterError as error:
+                return error
+        return NewsletterError("a template is not UTF-8 text", path=self.project.templates_dir)
 
     def _template_files(self) -> list[Path]:
         return sorted(self.project.templates_dir.rglob("*.mjml.j2"))
@@ -328,47 +168,6 @@ def _template_frame(exc: BaseException, templates_dir: Path) -> tuple[Path | Non
     return found
 
 
-# -- MJML to inlined HTML ------------------------------------------------------------------------
-
-
-def to_html(mjml_source: str, compile_mjml: Callable[[str], str]) -> str:
-    """MRML leaves `mj-style inline` rules in a <style> block; premailer puts them on the elements.
-
-    The inline rules are taken out of the MJML and given to premailer alone, and every style block
-    MRML wrote is marked to be left as it is: its resets and media queries must stay in the head,
-    and inlining them would only bloat every table cell.
-    """
-    inline_css = "\n".join(INLINE_STYLE.findall(mjml_source))
-    html = compile_mjml(INLINE_STYLE.sub("", mjml_source))
-    return inline(html, inline_css) if inline_css.strip() else html
-
-
-def inline(html: str, css: str) -> str:
-    from premailer import Premailer  # heavy (lxml, cssutils, requests): only when building
-
-    marked = re.sub(
-        r"<!--.*?-->|<style\b",
-        lambda m: m.group(0) if m.group(0).startswith("<!--") else '<style data-premailer="ignore"',
-        html,
-        flags=re.DOTALL,
-    )
-    result: str = Premailer(
-        marked,
-        css_text=css,
-        keep_style_tags=False,
-        remove_classes=False,
-        strip_important=False,
-        disable_validation=True,
-        disable_link_rewrites=True,
-        allow_network=False,
-        allow_loading_external_files=False,
-        cssutils_logging_level=logging.CRITICAL,
-        align_floating_images=False,  # MJML images are not floated; this pass only costs time
-    ).transform()
-    # lxml drops the doctype; without it clients render in quirks mode.
-    return "<!doctype html>\n" + result.removeprefix("<!DOCTYPE html>").lstrip()
-
-
 def _template_links(html: str, known: Sequence[Link], settings: Settings) -> tuple[Link, ...]:
     """Links a template wrote itself (a social profile, say) are listed too, as they are, so that the
     inventory is complete and the checks can see an own-site link that lacks UTM parameters."""
@@ -378,44 +177,25 @@ def _template_links(html: str, known: Sequence[Link], settings: Settings) -> tup
         url = html_lib.unescape(href)
         if url not in seen:
             seen.add(url)
-            extra.append(Link(url=url, block="template", kind=_kind_of(url, settings), label=""))
+            extra.append(Link(url=url, block="template", kind=kind_of(url, settings), label=""))
     return tuple(extra)
 
 
-def warnings_for(rendered: Rendered, expect_payment_links: bool = False) -> tuple[str, ...]:
-    warnings = []
-    if expect_payment_links:
-        books = {f"book-{n}": book for n, book in enumerate(rendered.campaign.books, start=1)}
-        for link in rendered.links:
-            if link.kind is LinkKind.ORDER_SHOP:
-                warnings.append(
-                    f"{link.block} ({books[link.block].sku}) has no Stripe Payment Link yet: its order "
-                    "button goes to the shop page (run `newsletter links sync`)"
-                )
+def warnings_for(
+    rendered: Rendered, expect_payment_links: bool = False, *, live: bool = False
+) -> tuple[str, ...]:
+    """What `build` warns about: order buttons that fall back to the shop page in a project that
+    sells through Stripe (order_policy.py decides which), and an email that Gmail would clip."""
+    problems = order_link_problems(rendered, sells_through_stripe=expect_payment_links, live=live)
+    warnings = [
+        f"{problem.block} ({problem.sku or problem.block}) has no Stripe Payment Link yet: its order "
+        "button goes to the shop page (run `newsletter links sync`)"
+        for problem in problems
+        if problem.issue is OrderIssue.SHOP_FALLBACK
+    ]
     if rendered.html_bytes > GMAIL_CLIP_BYTES:
         warnings.append(
             f"HTML is {rendered.html_bytes / 1024:.0f} KB: Gmail clips messages above 102 KB, "
             "hiding the rest of the email including the unsubscribe link"
         )
     return tuple(warnings)
-
-
-# -- the text part ---------------------------------------------------------------------------
-
-
-def wrap(text: str, width: int = 72) -> str:
-    """Plain-text paragraphs wrapped for mail clients; URLs are never broken."""
-    return "\n\n".join(
-        textwrap.fill(" ".join(part.split()), width=width, break_long_words=False, break_on_hyphens=False)
-        for part in re.split(r"\n\s*\n", text.strip())
-    )
-
-
-def underline(text: str, char: str = "=") -> str:
-    return f"{text}\n{char * len(text)}"
-
-
-def tidy_text(text: str) -> str:
-    """Template whitespace must not show: no trailing spaces, at most one blank line in a row."""
-    lines = [line.rstrip() for line in text.strip().splitlines()]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)) + "\n"

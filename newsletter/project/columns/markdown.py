@@ -1,0 +1,144 @@
+"""Markdown columns, written for the tool: front matter for what the newsletter needs, then the text.
+
+Front matter wins over what the body says (title, label); a column without it is read like a blog
+post in Markdown, its first `# heading` the title and a byline paragraph the end of the body.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from newsletter.errors import NewsletterError
+from newsletter.project.columns.byline import Byline, match_byline
+from newsletter.project.columns.column import Block, Column, no_text, normalise, split_label, squash
+from newsletter.project.columns.front_matter import split_front_matter
+
+if TYPE_CHECKING:
+    from markdown_it.token import Token
+
+
+@dataclass(frozen=True)
+class _Part:
+    """A Markdown block before the byline cut; lines and level are needed to find the byline and title."""
+
+    block: Block
+    lines: tuple[str, ...] = ()
+    level: int = 0
+
+
+def parse_markdown(text: str, path: Path) -> Column:
+    """Parse a Markdown column; front matter wins over what the body says (title, label)."""
+    front = split_front_matter(normalise(text), path)
+    values = front.values
+    parts = _markdown_parts(front.body)
+    raw_title = values.get("title")
+    if raw_title is None:
+        raw_title, parts = _take_heading_title(parts)
+    if raw_title is None:
+        raise NewsletterError(
+            "column has no title",
+            path=path,
+            field="title",
+            hint="add 'title:' to the front matter or start the text with '# Title'",
+        )
+    prefix_label, title = split_label(raw_title, path)
+    parts = _drop_repeated_title(parts, title, path)
+    body, byline = _cut_parts_at_byline(parts)
+    if not body:
+        raise no_text(path)
+    return Column(
+        path=path,
+        title=title,
+        label=values.get("label", prefix_label),
+        blocks=tuple(part.block for part in body),
+        author_name=byline.name,
+        author_handle=byline.handle,
+        author_bio=byline.bio,
+        author=values.get("author"),
+        url=values.get("url"),
+        image=values.get("image"),
+        image_alt=values.get("image_alt"),
+    )
+
+
+def _markdown_parts(body: str) -> list[_Part]:
+    """Flatten the Markdown tree to the blocks a teaser needs; nested list items join the outer list."""
+    from markdown_it import MarkdownIt  # only Markdown columns need it; plain-text builds start faster
+
+    tokens = MarkdownIt("commonmark").parse(body)
+    parts: list[_Part] = []
+    items: list[list[str]] = []
+    open_items: list[int] = []
+    list_depth = 0
+    for index, token in enumerate(tokens):
+        if token.type in ("bullet_list_open", "ordered_list_open"):
+            list_depth += 1
+        elif token.type in ("bullet_list_close", "ordered_list_close"):
+            list_depth -= 1
+            if list_depth == 0:
+                texts = tuple(" ".join(item) for item in items if item)
+                if texts:
+                    parts.append(_Part(Block("bullets", items=texts)))
+                items = []
+        elif token.type == "list_item_open":
+            items.append([])
+            open_items.append(len(items) - 1)
+        elif token.type == "list_item_close":
+            open_items.pop()
+        elif token.type == "inline":
+            lines = _inline_lines(token)
+            if not lines:
+                continue
+            if list_depth:
+                items[open_items[-1]].append(" ".join(lines))
+            else:
+                parts.append(_inline_part(tokens[index - 1], lines))
+    return parts
+
+
+def _inline_part(opening: Token, lines: tuple[str, ...]) -> _Part:
+    text = " ".join(lines)
+    if opening.type == "heading_open":
+        return _Part(Block("heading", text=text), lines=lines, level=int(opening.tag[1:]))
+    return _Part(Block("paragraph", text=text), lines=lines)
+
+
+def _inline_lines(token: Token) -> tuple[str, ...]:
+    """Reduce inline markup to the words a reader sees; line breaks are kept to find a byline line."""
+    lines: list[str] = [""]
+    for child in token.children or []:
+        if child.type in ("text", "code_inline"):
+            lines[-1] += child.content
+        elif child.type in ("softbreak", "hardbreak"):
+            lines.append("")
+    return tuple(squashed for line in lines if (squashed := squash(line)))
+
+
+def _take_heading_title(parts: list[_Part]) -> tuple[str | None, list[_Part]]:
+    for index, part in enumerate(parts):
+        if part.level == 1:
+            return part.block.text, [*parts[:index], *parts[index + 1 :]]
+    return None, parts
+
+
+def _drop_repeated_title(parts: list[_Part], title: str, path: Path) -> list[_Part]:
+    """Writers often repeat the front matter title as '# Title'; it must not show up as a heading."""
+    if parts and parts[0].level == 1 and split_label(parts[0].block.text, path)[1] == title:
+        return parts[1:]
+    return parts
+
+
+def _cut_parts_at_byline(parts: list[_Part]) -> tuple[list[_Part], Byline]:
+    for index, part in enumerate(parts):
+        if part.block.kind != "paragraph" or not part.lines:
+            continue
+        found = match_byline(part.lines[0])
+        if found is None:
+            continue
+        bio: str | None = " ".join(part.lines[1:]) or None
+        if bio is None and index + 1 < len(parts) and parts[index + 1].block.kind == "paragraph":
+            bio = parts[index + 1].block.text
+        return parts[:index], Byline(name=found[0], handle=found[1], bio=bio)
+    return parts, Byline()

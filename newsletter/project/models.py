@@ -1,0 +1,63 @@
+"""The campaign as the rest of the pipeline sees it: plain frozen data, every reference resolved.
+
+Loading (`campaign.py`) checks the files and resolves columns, books and authors into these, so the
+renderer, the payments and the sender never have to check anything again.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+# A campaign id is its file name, and ends up in URLs (UTM, the web version) and folder names.
+CAMPAIGN_ID = re.compile(r"[a-z0-9][a-z0-9_-]*")
+
+
+@dataclass(frozen=True)
+class Author:
+    name: str
+    handle: str | None  # without the "@"
+    bio: str | None
+    photo: str | None = None
+
+
+@dataclass(frozen=True)
+class Book:
+    sku: str
+    title: str
+    subtitle: str | None
+    co_authors: tuple[str, ...]
+    price: Decimal
+    currency: str
+    cover_url: str
+    cover_alt: str
+    shop_url: str
+    cta: str | None  # None: the locale's default ("BESTEL NU!" / "ORDER NOW")
+
+
+@dataclass(frozen=True)
+class Teaser:
+    title: str
+    label: str | None
+    url: str
+    excerpt: str
+    author: Author
+    image: str | None = None
+    image_alt: str | None = None
+
+
+@dataclass(frozen=True)
+class Campaign:
+    id: str
+    path: Path
+    subject: str
+    preheader: str
+    locale: str
+    teasers: tuple[Teaser, ...]
+    books: tuple[Book, ...]
+    intro: str | None = None
+    sign_off: str | None = None
+    template: str = "email"
+    audience_tags: tuple[str, ...] = ()  # send to active subscribers of the locale having all these tags
