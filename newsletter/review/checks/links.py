@@ -8,8 +8,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 from newsletter.payments.lock import sells_through_stripe
 from newsletter.render.links import LinkKind
+from newsletter.render.order_policy import OrderIssue, OrderLinkProblem, order_link_problems
 from newsletter.review.checks.document import Email, short
-from newsletter.review.checks.registry import Finding, Rule, Severity, rule
+from newsletter.review.checks.registry import Finding, Rule, rule
 
 UTM_REQUIRED = ("utm_source", "utm_medium", "utm_campaign")
 PLACEHOLDER_DOMAINS = ("example.com", "example.org", "example.net")  # RFC 2606
@@ -133,32 +134,30 @@ def unsubscribe(email: Email) -> Iterator[Finding]:
     }
 )
 def order_links(email: Email) -> Iterator[Finding]:
-    """The shop page is a fine order button for a project that does not sell through Stripe; only a
-    project with a [stripe] section or a lock file expects Payment Links (as `build` warns)."""
-    if sells_through_stripe(email.project):
-        severity: Severity = "error" if email.live else "warning"
-        for link in email.links():
-            if link.kind is LinkKind.ORDER_SHOP:
-                yield email.finding(
-                    "order-link-fallback",
-                    severity,
-                    link.block,
-                    f"{email.book_sku(link.block)} has no Stripe Payment Link for this campaign, so its "
-                    "order button goes to the shop page; run `newsletter links sync`"
-                    + (" with the live key" if email.live else ""),
-                )
-    if email.live:
-        for link in email.links():
-            if link.kind is LinkKind.ORDER_STRIPE_TEST or _stripe_test_url(link.url):
-                yield email.finding(
-                    "order-link-test-mode",
-                    "error",
-                    link.block,
-                    f"{short(link.url)} is a Stripe test-mode link in a live campaign: nobody can pay with "
-                    "it; run `newsletter links sync` with the live key",
-                )
+    """The findings of the order-link policy (render/order_policy.py), which `build` warns with and
+    `send` refuses by: the three cannot disagree on which book is a problem."""
+    problems = order_link_problems(
+        email.rendered, sells_through_stripe=sells_through_stripe(email.project), live=email.live
+    )
+    seen: set[tuple[str, str, str]] = set()
+    for problem in problems:
+        key = (str(problem.issue), problem.block, problem.url)
+        if problem.severity is None or key in seen:
+            continue
+        seen.add(key)
+        yield email.finding(
+            str(problem.issue), problem.severity, problem.block, _order_message(problem, email)
+        )
 
 
-def _stripe_test_url(url: str) -> bool:
-    parts = urlsplit(url)
-    return (parts.hostname or "").lower() == "buy.stripe.com" and parts.path.startswith("/test_")
+def _order_message(problem: OrderLinkProblem, email: Email) -> str:
+    if problem.issue is OrderIssue.SHOP_FALLBACK:
+        return (
+            f"{problem.sku or problem.block} has no Stripe Payment Link for this campaign, so its order "
+            "button goes to the shop page; run `newsletter links sync`"
+            + (" with the live key" if email.live else "")
+        )
+    return (
+        f"{short(problem.url)} is a Stripe test-mode link in a live campaign: nobody can pay with it; "
+        "run `newsletter links sync` with the live key"
+    )
