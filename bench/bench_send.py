@@ -40,7 +40,8 @@ from typing import Any, TypeVar
 from bench_build import copy_project  # the same sample-project copy as the build benchmark
 
 from newsletter.mail import sending
-from newsletter.mail.audience import database_path, import_csv
+from newsletter.mail.audience import database_path
+from newsletter.mail.audience_csv import import_csv
 from newsletter.mail.message import Recipient
 from newsletter.project.settings import open_project
 
@@ -243,7 +244,7 @@ def measure_send(root: Path) -> dict[str, float]:
         raise RuntimeError(f"the send did not go through: {report}")
     return {
         "sent": report.outcomes["sent"],
-        "run_seconds": report.seconds,  # delivery.run: the worker threads at work
+        "run_seconds": report.seconds,  # run.run: the worker threads at work
         "send_seconds": ended - prepared_at,  # sending.send: audit, send log and the run
         "total_seconds": ended - started,  # with rendering the campaign
         "baseline_mb": baseline,

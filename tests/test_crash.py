@@ -1,6 +1,6 @@
 """The sender killed with SIGKILL at random points of a 500-recipient send, several times, then resumed.
 
-The promise the send log makes (sendlog.py, delivery.py): however the sender dies, a resumed send
+The promise the send log makes (sendlog.py, run.py): however the sender dies, a resumed send
 mails nobody twice and loses nobody; the only cost of a crash is a few `unknown` rows (the message
 was going out when the process died), which are reported and never resent without being asked.
 

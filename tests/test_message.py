@@ -33,7 +33,6 @@ from hypothesis import strategies as st
 
 from newsletter.cli import main
 from newsletter.errors import NewsletterError
-from newsletter.mail.delivery import transact
 from newsletter.mail.message import (
     Composer,
     DkimSigner,
@@ -41,6 +40,7 @@ from newsletter.mail.message import (
     _QuotedPrintableTemplate,
     envelope_address,
 )
+from newsletter.mail.transport import transact
 from newsletter.mail.unsubscribe import Token, read_token
 from newsletter.pipeline import make_renderer
 from newsletter.project.campaign import load_campaigns

@@ -105,6 +105,7 @@ def test_dry_run_needs_no_smtp_settings_and_no_subscriber_database(
     result = run("send", CAMPAIGN, "--dry-run")
     assert result.exit_code == 0, result.output
     assert "recipients: 0" in result.output
+    assert "excluded: 0\n" in result.output  # no "(and 0 of other locales)"
     assert not (project / "audience.sqlite3").exists()
 
 

@@ -15,7 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from newsletter.errors import NewsletterError
-from newsletter.mail.audience import import_csv, open_audience, select
+from newsletter.mail.audience import open_audience, select
+from newsletter.mail.audience_csv import import_csv
 from newsletter.mail.unsubscribe import (
     MIN_SECRET_CHARS,
     SECRET_ENV,

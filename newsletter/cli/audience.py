@@ -46,7 +46,8 @@ def audience_import(obj: Context, file: Path, source: str | None) -> None:
     Exit code 0 when every row was imported, 1 when some rows were bad (the good ones are imported,
     each bad one is reported with its line), 2 when the file cannot be read (nothing is imported).
     """
-    from newsletter.mail.audience import import_csv, open_audience
+    from newsletter.mail.audience import open_audience
+    from newsletter.mail.audience_csv import import_csv
 
     project = obj.project()
     with open_audience(project) as store:
@@ -111,7 +112,8 @@ def audience_suppress(obj: Context, file: Path, status: str) -> None:
     Unknown addresses are added as suppressed, so a later import cannot make them active. Exit code 1
     when some lines were not addresses (the others are suppressed), 2 when the file cannot be read.
     """
-    from newsletter.mail.audience import open_audience, suppress
+    from newsletter.mail.audience import open_audience
+    from newsletter.mail.audience_csv import suppress
 
     project = obj.project()
     with open_audience(project) as store:
@@ -137,7 +139,8 @@ def audience_export(
     obj: Context, out: Path | None, status: str, locale: str | None, tags: tuple[str, ...]
 ) -> None:
     """Write the subscribers as UTF-8 CSV, which `audience import` reads back."""
-    from newsletter.mail.audience import export_csv, open_audience
+    from newsletter.mail.audience import open_audience
+    from newsletter.mail.audience_csv import export_csv
 
     project = obj.project()
     with open_audience(project) as store:

@@ -99,7 +99,8 @@ def _report_dry_run(result: Any, project: Project) -> None:
         click.echo(f"  {recipient.email}" + (f"  ({recipient.name})" if recipient.name else ""))
     _more(len(found.recipients))
     excluded = found.plan.excluded
-    click.echo(f"excluded: {len(excluded)}" + (f" (and {found.plan.other_locales} of other locales)"))
+    others = found.plan.other_locales
+    click.echo(f"excluded: {len(excluded)}" + (f" (and {others} of other locales)" if others else ""))
     for address, why in excluded[:SHOWN]:
         click.echo(f"  {address}: {why}")
     _more(len(excluded))

@@ -35,7 +35,7 @@ from newsletter.mail.unsubscribe import make_token, unsubscribe_url
 from newsletter.payments.lock import personalised_order_url
 from newsletter.render.links import LinkKind
 from newsletter.render.merge import MergeTemplate, escape_html, escape_text, first_name
-from newsletter.render.renderer import order_field
+from newsletter.render.view import order_field
 
 if TYPE_CHECKING:
     from newsletter.project.settings import DkimSettings, Project

@@ -2,38 +2,35 @@
 
 The order of a real send: render and check the campaign (refusing one whose checks fail unless
 forced), take the campaign's lock, put its audience into the send log once (a later run only resumes
-the log, or adds subscribers who joined since with `new_subscribers_only`), then let delivery.py work
-through the log. The dry run walks the same way without a network or a single write to the log.
+the log, or adds subscribers who joined since with `new_subscribers_only`), then let the run work
+through the log (run.py). The dry run walks the same way without a network or a single write to
+the log: the same composer, with the outbox (transport.py) as its transport.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import secrets
-import shutil
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from newsletter.errors import NewsletterError, NewsletterErrors
 from newsletter.mail import sendlog
-from newsletter.mail.audience import Audience, connect, database_path, normalise_address, select
-from newsletter.mail.delivery import (
-    Clock,
-    Plan,
-    Result,
-    RunReport,
-    open_connection,
-    plan,
-    run,
-    smtp_password,
-    transact,
-    utc_now,
+from newsletter.mail.audience import (
+    Audience,
+    Subscriber,
+    connect,
+    database_path,
+    normalise_address,
+    select,
 )
 from newsletter.mail.message import Composer, DkimSigner, Recipient
+from newsletter.mail.run import Clock, RunReport, deliver_each, run, utc_now
+from newsletter.mail.sendlog import Result
+from newsletter.mail.transport import Outbox, Smtp, smtp_password
 from newsletter.mail.unsubscribe import SECRET_ENV, secret_from_env
 from newsletter.payments.lock import sells_through_stripe
 from newsletter.render.links import LinkKind
@@ -61,6 +58,15 @@ class Prepared:
     @property
     def campaign_id(self) -> str:
         return self.rendered.campaign.id
+
+
+@dataclass
+class Plan:
+    """A campaign's audience: who gets it, and why the others of its locale do not."""
+
+    recipients: list[Subscriber] = field(default_factory=list)
+    excluded: list[tuple[str, str]] = field(default_factory=list)  # (address, why)
+    other_locales: int = 0
 
 
 @dataclass
@@ -129,6 +135,25 @@ def make_composer(
 
 
 # -- who gets it ---------------------------------------------------------------------------------
+
+
+def plan(subscribers: Sequence[Subscriber], locale: str, tags: Sequence[str], logged: set[int]) -> Plan:
+    """Who gets the campaign, and everyone of its locale who does not, with the reason."""
+    result = Plan()
+    wanted = set(tags)
+    for subscriber in subscribers:
+        if subscriber.locale != locale:
+            result.other_locales += 1
+        elif subscriber.status != "active":
+            result.excluded.append((subscriber.email, subscriber.status))
+        elif not wanted <= set(subscriber.tags):
+            missing = ", ".join(sorted(wanted - set(subscriber.tags)))
+            result.excluded.append((subscriber.email, f"not tagged {missing}"))
+        elif subscriber.id in logged:
+            result.excluded.append((subscriber.email, "already in this campaign's send log"))
+        else:
+            result.recipients.append(subscriber)
+    return result
 
 
 def audit(
@@ -219,25 +244,13 @@ def dry_run(
     outbox = prepared.project.root / "build" / prepared.campaign_id / "outbox"
     chosen = found.recipients if limit is None else found.recipients[:limit]
     first_size = 0
-    outbox.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".outbox-", dir=outbox.parent))
-    try:
-        for number, recipient in enumerate(chosen, start=1):
-            data = composer.compose(recipient).data
-            first_size = first_size or len(data)
-            (staging / f"{number:06d}-{_file_safe(recipient.email)}.eml").write_bytes(data)
-        _replace_directory(outbox, staging)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    with Outbox(outbox) as box:
+        for outgoing, _ in deliver_each(box, composer, chosen):
+            first_size = first_size or len(outgoing.data)
     if not chosen:
         sample = composer.compose(Recipient(prepared.project.settings.sender.address))
         first_size = len(sample.data)
     return DryRun(prepared, found, outbox, len(chosen), first_size, temporary)
-
-
-def _file_safe(address: str) -> str:
-    return re.sub(r"[^A-Za-z0-9@._+-]", "_", address)[:80]
 
 
 # -- sending -------------------------------------------------------------------------------------
@@ -270,12 +283,9 @@ def test_send(prepared: Prepared, address: str, *, clock: Clock = utc_now) -> Re
             known = [s for s in select(store, status=None) if s.email.casefold() == email.casefold()]
         if known:
             recipient = Recipient(known[0].email, known[0].name, known[0].id)
-    outgoing = make_composer(prepared, secret_from_env(), test=True, clock=clock).compose(recipient)
-    client = open_connection(settings, password)
-    try:
-        result = transact(client, outgoing)
-    finally:
-        client.close()
+    composer = make_composer(prepared, secret_from_env(), test=True, clock=clock)
+    with Smtp(settings, password) as smtp:
+        [(_, result)] = deliver_each(smtp, composer, [recipient])
     if result.state != "sent":
         raise NewsletterError(f"the test message to {email} was not accepted: {result.text}")
     return result
@@ -303,7 +313,7 @@ def send(
         )
         raise NewsletterErrors([summary, *(NewsletterError(b, path=path) for b in prepared.blockers)])
     settings = smtp_settings(prepared.project)
-    smtp_password(settings)
+    transport = partial(Smtp, settings, smtp_password(settings))
     composer = make_composer(prepared, secret_from_env(), clock=clock)
     database = database_path(prepared.project)
     with sendlog.campaign_lock(database, campaign_id):
@@ -313,21 +323,12 @@ def send(
             campaign_id,
             composer,
             settings,
+            transport,
             retry_unknown=retry_unknown,
             clock=clock,
             on_start=on_start,
             on_result=on_result,
         )
-
-
-def _replace_directory(target: Path, new: Path) -> None:
-    """Two renames, so that the old outbox is whole until the new one takes its place; only then is
-    it deleted (the slow part, for 100,000 files)."""
-    old = new.with_name(new.name + "-old")
-    if target.exists():
-        target.rename(old)
-    new.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _queue(

@@ -8,6 +8,9 @@ accepted it). A row still `sending` when a run starts belongs to a sender that w
 transaction: it becomes `unknown` too. Unknown rows are reported and only resent on request: a
 possible duplicate is the user's call, not ours.
 
+What a transport reports for one message is a `Result`, defined here with the log it is written to,
+so that the transports (transport.py) and the run (run.py) depend on the log and not the other way.
+
 Only one process sends a campaign at a time: `campaign_lock` holds an exclusive `flock` on a file
 beside the database, which the kernel releases when the holder dies, however it dies.
 """
@@ -21,14 +24,26 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Literal
 
 from newsletter.errors import NewsletterError
 from newsletter.mail.audience import Audience, Subscriber, timestamp
 from newsletter.vocabulary import SEND_STATES
 
-if TYPE_CHECKING:
-    from newsletter.mail.delivery import Result
+# The send states a delivery can end in (all of SEND_STATES but `sending`, which is the run's own).
+Outcome = Literal["sent", "failed", "deferred", "unknown", "pending"]
+
+
+@dataclass(frozen=True)
+class Result:
+    """How one delivery ended. `pending` means nothing reached the server: send it again."""
+
+    state: Outcome
+    code: int | None
+    text: str
+    bounce: bool = False
+    connection_lost: bool = False
+    sender_refused: bool = False  # a 5xx to MAIL FROM is about us, not the reader: stop the run
 
 
 @dataclass(frozen=True)

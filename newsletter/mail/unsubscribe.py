@@ -98,7 +98,8 @@ def unsubscribe(project: Project, token: str, *, secret: bytes | None = None) ->
     Idempotent: a second click reports `changed == False`. An address no longer in the database is
     added as unsubscribed, so a later import cannot mail it again.
     """
-    from newsletter.mail.audience import open_audience, suppress
+    from newsletter.mail.audience import open_audience
+    from newsletter.mail.audience_csv import suppress
 
     checked = read_token(token, secret if secret is not None else secret_from_env())
     with open_audience(project) as store:

@@ -24,7 +24,7 @@ from pathlib import Path
 from newsletter.errors import NewsletterError
 from newsletter.files import atomic_write
 from newsletter.project.settings import Project
-from newsletter.review.preview import offline_copy
+from newsletter.review.offline import offline_copy
 
 WIDTHS = (600, 375)
 CHROMIUM_ENV = "NEWSLETTER_CHROMIUM"

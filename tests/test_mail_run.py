@@ -1,4 +1,5 @@
-"""Real sends through `newsletter send`, against a real SMTP server on loopback that fails on request.
+"""Real sends through `newsletter send`, against a real SMTP server on loopback that fails on request,
+and the run (run.py) driving a transport in memory.
 
 Every test ends by asking the two questions that matter: what state is each recipient in, and did
 anyone receive the campaign twice.
@@ -16,9 +17,12 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from newsletter.mail import sending
-from newsletter.mail.delivery import RateLimiter
+from newsletter.mail import sending, sendlog
+from newsletter.mail.audience import connect, select
+from newsletter.mail.message import Outgoing
+from newsletter.mail.run import RateLimiter, RunReport, run, utc_now
 from newsletter.mail.sendlog import Entry, campaign_lock
+from newsletter.mail.transport import ConnectionProblem, Memory
 from newsletter.project.settings import open_project
 from tests.conftest import Run, write
 from tests.smtp_fake import FakeSMTP
@@ -596,3 +600,64 @@ def test_a_sender_address_the_server_refuses_stops_the_run_without_failing_reade
     assert set(states(sender).values()) == {"pending"}
     assert send(run).exit_code == 0
     assert received(fake) == Counter(READERS)
+
+
+# -- the run over any transport ----------------------------------------------------------------------
+
+
+def run_in_memory(project: Path, memory: Memory) -> RunReport:
+    """The run of a first send of the campaign, every thread's transport the one `memory`."""
+    prepared = sending.prepare(open_project(project), CAMPAIGN)
+    database = project / "audience.sqlite3"
+    with connect(database) as store:
+        sendlog.enqueue(store, CAMPAIGN, select(store, locale="nl"), utc_now())
+    composer = sending.make_composer(prepared, SECRET.encode())
+    return run(database, CAMPAIGN, composer, sending.smtp_settings(prepared.project), lambda: memory)
+
+
+def test_the_run_drives_any_transport_here_one_in_memory(sender: Path, fake: FakeSMTP) -> None:
+    memory = Memory()
+    report = run_in_memory(sender, memory)
+    assert report.outcomes == {"sent": len(READERS)}
+    assert [message.envelope_to for message in memory.messages] == READERS
+    assert states(sender) == dict.fromkeys(READERS, "sent")
+    assert fake.messages == []
+
+
+def test_a_delivery_that_never_reached_the_server_is_retried_once_then_deferred(
+    sender: Path, fake: FakeSMTP
+) -> None:
+    def reply(message: Outgoing) -> sendlog.Result:
+        if message.envelope_to == READERS[1]:
+            return sendlog.Result("pending", None, "broke off", connection_lost=True)
+        return sendlog.Result("sent", 250, "ok")
+
+    memory = Memory(reply)
+    run_in_memory(sender, memory)
+    assert states(sender) == {**dict.fromkeys(READERS, "sent"), READERS[1]: "deferred"}
+    assert [m.envelope_to for m in memory.messages].count(READERS[1]) == 2
+
+
+def test_a_refused_sender_stops_the_run_with_everyone_pending(sender: Path, fake: FakeSMTP) -> None:
+    memory = Memory(
+        lambda message: sendlog.Result("pending", 550, "MAIL: 550 not yours", sender_refused=True)
+    )
+    report = run_in_memory(sender, memory)
+    assert report.stopped is not None and "refused the sender address" in report.stopped.message
+    assert states(sender) == dict.fromkeys(READERS, "pending")
+    assert len(memory.messages) == 1
+
+
+class Unready(Memory):
+    def ready(self) -> None:
+        raise ConnectionProblem("no connection")
+
+
+def test_a_transport_that_cannot_get_ready_stops_the_run_before_a_row_says_sending(
+    sender: Path, fake: FakeSMTP
+) -> None:
+    memory = Unready()
+    report = run_in_memory(sender, memory)
+    assert report.stopped is not None and report.stopped.message == "no connection"
+    assert states(sender) == dict.fromkeys(READERS, "pending")
+    assert memory.messages == []

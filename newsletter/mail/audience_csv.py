@@ -1,0 +1,388 @@
+"""Subscriber lists as files: importing a CSV file, suppressing the addresses in a file, exporting CSV.
+
+Spreadsheets write what they like: a BOM or not, `,` `;` tab or `|` (guessed from the header row),
+Dutch or English column names in any case. A row that cannot be read (a bad address, an unknown
+locale) is reported with its line and left out; a file that cannot be read as a whole (not UTF-8, no
+header, no email column, quoting that swallows rows) is one error, and nothing of it is imported.
+
+An import streams: the rows are parsed in batches into a temporary table of the store, merged there
+with earlier rows for the same address, and only when the whole file has been read are they applied
+to the subscribers, in one transaction. A list of a million rows so takes no more memory than one of
+a thousand, and a file that turns out to be broken on its last line leaves the store as it was.
+
+An export defuses cells that a spreadsheet would run as a formula; an import takes that defusing off.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import sqlite3
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from itertools import islice
+from pathlib import Path
+from typing import TextIO
+
+from newsletter.errors import NewsletterError
+from newsletter.files import atomic_write
+from newsletter.mail.audience import (
+    Audience,
+    BadRow,
+    SuppressReport,
+    email_key,
+    find_subscriber,
+    insert_subscriber,
+    json_tags,
+    normalise_address,
+    select,
+    suppress_all,
+    timestamp,
+    using,
+)
+from newsletter.mail.csv_files import (
+    file_addresses,
+    header_columns,
+    line_addresses,
+    no_email_column,
+    streamed_rows,
+)
+from newsletter.project.validation import CONTROL_CHARACTERS
+from newsletter.vocabulary import LOCALES, STATUSES, SUPPRESSED
+
+_TAG_SEPARATORS = re.compile(r"[,;|\s]+")
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_BATCH = 10_000  # rows parsed before they are staged
+_LOOKUP = 500  # addresses per query for rows staged by an earlier batch
+_STAGED = "temp.newsletter_import"
+EXPORT_COLUMNS = ("email", "name", "locale", "tags", "status", "source", "created_at", "updated_at")
+
+
+@dataclass
+class ImportReport:
+    path: Path
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    kept_suppressed: int = 0
+    duplicates: int = 0  # rows merged into an earlier row of the same file
+    bad: list[BadRow] = field(default_factory=list)
+
+
+def _locale(cell: str) -> str | None:
+    """'nl', 'NL', 'nl-BE' and 'en_GB' are fine; empty means the default."""
+    text = cell.strip().lower().replace("_", "-")
+    if not text:
+        return None
+    language = text.split("-", 1)[0]
+    if language not in LOCALES:
+        raise ValueError(f"unknown locale {cell.strip()!r} (expected nl or en)")
+    return language
+
+
+def _tags(cell: str) -> frozenset[str]:
+    return frozenset(tag.lower() for tag in _TAG_SEPARATORS.split(cell.strip()) if tag)
+
+
+def _status(cell: str) -> str:
+    text = cell.strip().lower() or "active"
+    if text not in STATUSES:
+        raise ValueError(f"unknown status {cell.strip()!r} (expected one of {', '.join(STATUSES)})")
+    return text
+
+
+# -- reading rows ------------------------------------------------------------------------------
+
+
+@dataclass
+class _Row:
+    email: str
+    name: str
+    locale: str | None
+    tags: frozenset[str]
+    status: str
+
+    def merge(self, other: _Row) -> _Row:
+        """A later row fills in what is empty, adds tags, and may only suppress, never reactivate.
+        Associative, so rows may be merged batch by batch."""
+        status = self.status if self.status in SUPPRESSED else other.status
+        return replace(
+            self,
+            name=self.name or other.name,
+            locale=self.locale or other.locale,
+            tags=self.tags | other.tags,
+            status=status,
+        )
+
+
+def _columns(records: Iterator[tuple[int, list[str]]], path: Path) -> dict[str, int]:
+    """The header row's columns; a file without a header or an email column is not a list."""
+    first = next(records, None)
+    if first is None or not any(cell.strip() for cell in first[1]):
+        raise NewsletterError("no header row", path=path, line=1, hint="the first row names the columns")
+    columns = header_columns(first[1])
+    if "email" not in columns:
+        raise no_email_column(first[1], path)
+    return columns
+
+
+def _parse(
+    records: Iterator[tuple[int, list[str]]], columns: dict[str, int], bad: list[BadRow]
+) -> Iterator[tuple[int, _Row]]:
+    """The readable rows after the header, with their lines; the others go to `bad`."""
+
+    def cell(cells: list[str], name: str) -> str:
+        index = columns.get(name)
+        return cells[index] if index is not None and index < len(cells) else ""
+
+    for line, cells in records:
+        if not any(value.strip() for value in cells):
+            continue
+        reasons: list[str] = []
+        values: dict[str, object] = {}
+        for name, parse in (
+            ("email", lambda value: normalise_address(_revert_inert(value.strip()))),
+            ("locale", _locale),
+            ("status", _status),
+        ):
+            try:
+                values[name] = parse(cell(cells, name))
+            except ValueError as exc:
+                reasons.append(str(exc))
+        if reasons:
+            bad.append(BadRow(line, "; ".join(reasons)))
+            continue
+        yield (
+            line,
+            _Row(
+                email=str(values["email"]),
+                name=_revert_inert(" ".join(CONTROL_CHARACTERS.sub(" ", cell(cells, "name")).split())),
+                locale=values["locale"] if isinstance(values["locale"], str) else None,
+                tags=_tags(_revert_inert(cell(cells, "tags"))),
+                status=str(values["status"]),
+            ),
+        )
+
+
+# -- importing ---------------------------------------------------------------------------------
+
+
+def import_csv(
+    audience: Audience | Path,
+    path: Path,
+    *,
+    default_locale: str,
+    source: str,
+    now: datetime | None = None,
+) -> ImportReport:
+    """Import a subscriber list. Bad rows are reported, not imported; the good rows go in one transaction.
+
+    A file-level problem (not UTF-8, no header, no email column) raises NewsletterError and imports
+    nothing.
+    """
+    if default_locale not in LOCALES:
+        raise ValueError(f"default_locale must be one of {LOCALES}")
+    stamp = timestamp(now)
+    report = ImportReport(path=path)
+    with streamed_rows(path) as records:
+        good = _parse(records, _columns(records, path), report.bad)
+        with using(audience) as store:
+            _import(store, good, report, default_locale=default_locale, source=source, stamp=stamp)
+    return report
+
+
+def _import(
+    store: Audience,
+    good: Iterator[tuple[int, _Row]],
+    report: ImportReport,
+    *,
+    default_locale: str,
+    source: str,
+    stamp: str,
+) -> None:
+    """Stage every row first, then apply them all in one transaction: a file found broken on its
+    last line leaves the store as it was."""
+    connection = store.connection
+    connection.execute(f"DROP TABLE IF EXISTS {_STAGED}")
+    connection.execute(
+        f"CREATE TABLE {_STAGED} (line INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, email TEXT,"
+        " name TEXT, locale TEXT, tags TEXT, status TEXT)"
+    )
+    try:
+        _stage(connection, good, report)
+        with store.transaction():
+            for row in _staged_rows(connection):
+                _apply(connection, row, report, default_locale=default_locale, source=source, stamp=stamp)
+    finally:
+        connection.execute(f"DROP TABLE IF EXISTS {_STAGED}")
+
+
+def _stage(connection: sqlite3.Connection, good: Iterator[tuple[int, _Row]], report: ImportReport) -> None:
+    """Each address once, at the line it first appears on, its later rows merged into it."""
+    while batch := list(islice(good, _BATCH)):
+        merged: dict[str, tuple[int, _Row]] = {}
+        for line, row in batch:
+            key = email_key(row.email)
+            if key in merged:
+                merged[key] = (merged[key][0], merged[key][1].merge(row))
+                report.duplicates += 1
+            else:
+                merged[key] = (line, row)
+        for key, (line, earlier) in _staged_before(connection, list(merged)).items():
+            merged[key] = (line, earlier.merge(merged[key][1]))
+            report.duplicates += 1
+        connection.executemany(
+            f"INSERT OR REPLACE INTO {_STAGED} VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                (line, key, row.email, row.name, row.locale, json_tags(row.tags), row.status)
+                for key, (line, row) in merged.items()
+            ),
+        )
+
+
+def _staged_before(connection: sqlite3.Connection, keys: list[str]) -> dict[str, tuple[int, _Row]]:
+    found: dict[str, tuple[int, _Row]] = {}
+    for start in range(0, len(keys), _LOOKUP):
+        chunk = keys[start : start + _LOOKUP]
+        marks = ",".join("?" * len(chunk))
+        for line, key, *values in connection.execute(
+            f"SELECT line, key, email, name, locale, tags, status FROM {_STAGED} WHERE key IN ({marks})",
+            chunk,
+        ):
+            found[key] = (line, _staged_row(values))
+    return found
+
+
+def _staged_row(values: Sequence[str]) -> _Row:
+    email, name, locale, tags, status = values
+    return _Row(email, name, locale, frozenset(json.loads(tags)), status)
+
+
+def _staged_rows(connection: sqlite3.Connection) -> Iterator[_Row]:
+    """In the order of the file, as the rows were first seen."""
+    query = f"SELECT email, name, locale, tags, status FROM {_STAGED} ORDER BY line"
+    for values in connection.execute(query):
+        yield _staged_row(values)
+
+
+def _apply(
+    connection: sqlite3.Connection,
+    row: _Row,
+    report: ImportReport,
+    *,
+    default_locale: str,
+    source: str,
+    stamp: str,
+) -> None:
+    existing = find_subscriber(connection, row.email)
+    if existing is None:
+        _insert(connection, row, locale=row.locale or default_locale, source=source, stamp=stamp)
+        report.added += 1
+    elif existing.status in SUPPRESSED:
+        report.kept_suppressed += 1
+    else:
+        name = existing.name or row.name
+        locale = row.locale or existing.locale  # a locale in the file is the reader's choice
+        tags = json_tags((*existing.tags, *row.tags))
+        now_ = (name, locale, tags, row.status)
+        if now_ == (existing.name, existing.locale, json_tags(existing.tags), existing.status):
+            report.unchanged += 1
+            return
+        connection.execute(
+            "UPDATE subscribers SET name = ?, locale = ?, tags = ?, status = ?, updated_at = ? WHERE id = ?",
+            (*now_, stamp, existing.id),
+        )
+        report.updated += 1
+
+
+def _insert(connection: sqlite3.Connection, row: _Row, *, locale: str, source: str, stamp: str) -> None:
+    insert_subscriber(
+        connection,
+        row.email,
+        name=row.name,
+        locale=locale,
+        tags=row.tags,
+        status=row.status,
+        source=source,
+        stamp=stamp,
+    )
+
+
+# -- suppressing -------------------------------------------------------------------------------
+
+
+def suppress(
+    audience: Audience | Path,
+    source: Path | Iterable[str],
+    *,
+    status: str = "unsubscribed",
+    default_locale: str = "nl",
+    now: datetime | None = None,
+) -> SuppressReport:
+    """Mark addresses unsubscribed, bounced or complained; unknown ones are added that way.
+
+    `source` is a file (one address per line, or a CSV with an email column) or the lines themselves.
+    Blank lines and lines starting with '#' are skipped.
+    """
+    if status not in SUPPRESSED:
+        raise ValueError(f"status must be one of {sorted(SUPPRESSED)}")
+    stamp = timestamp(now)
+    bad: list[BadRow] = []
+    addresses = file_addresses(source, bad) if isinstance(source, Path) else line_addresses(source, bad)
+    report = suppress_all(audience, addresses, status=status, default_locale=default_locale, stamp=stamp)
+    report.bad = bad
+    return report
+
+
+# -- exporting ---------------------------------------------------------------------------------
+
+
+def _inert(cell: str) -> str:
+    """Names come from sign-up forms: a cell starting with = + - @ is a formula to Excel and
+    LibreOffice (CSV injection), so it gets a leading apostrophe, which `import_csv` takes off."""
+    return "'" + cell if cell[:1] in _FORMULA_STARTS else cell
+
+
+def _revert_inert(cell: str) -> str:
+    return cell[1:] if cell[:1] == "'" and cell[1:2] in _FORMULA_STARTS else cell
+
+
+def export_csv(
+    audience: Audience | Path,
+    out: Path | TextIO | None = None,
+    *,
+    locale: str | None = None,
+    tags: Sequence[str] = (),
+    status: str | None = None,
+) -> int:
+    """Write subscribers as UTF-8 CSV (every status by default, so an export is a backup that
+    `import_csv` reads back). A Path is written atomically; None means stdout. Returns the row count."""
+    subscribers = select(audience, locale=locale, tags=tags, status=status)
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(EXPORT_COLUMNS)
+    for s in subscribers:
+        writer.writerow(
+            [
+                _inert(s.email),  # `=cmd|...@example.nl` is a valid address
+                _inert(s.name),
+                s.locale,
+                _inert(";".join(s.tags)),
+                s.status,
+                _inert(s.source),
+                s.created_at,
+                s.updated_at,
+            ]
+        )
+    if isinstance(out, Path):
+        try:  # personal data: readable by its owner only
+            atomic_write(out, buffer.getvalue(), mode=0o600)
+        except OSError as exc:
+            raise NewsletterError(f"cannot write the export: {exc.strerror or exc}", path=out) from None
+    else:
+        (out or sys.stdout).write(buffer.getvalue())
+    return len(subscribers)

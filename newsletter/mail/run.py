@@ -1,0 +1,266 @@
+"""The sending run: compose each recipient's message and hand it to a transport (transport.py); the
+real send does it through the send log, resumable, rate-limited and paused by repeated errors.
+
+Every recipient's row is committed as `sending` before its transaction starts and with the outcome
+after it ends (sendlog.py), so killing the sender at any moment loses nobody and can only leave
+"maybe sent" (`unknown`) rows, which are never resent without being asked. A transport that cannot
+get ready (no connection) stops the run with everyone left pending; one whose conversation broke off
+before the message went out gets that reader once more, then a later run does.
+
+The dry run and the test send keep no log, so they skip the log's bookkeeping (`deliver_each`) and
+share the rest: the same composer, the same transports, the same `ready`/`deliver` steps.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from newsletter.errors import NewsletterError
+from newsletter.mail import sendlog
+from newsletter.mail.audience import Audience, connect
+from newsletter.mail.message import Composer, Outgoing, Recipient
+from newsletter.mail.sendlog import Entry, Result
+from newsletter.mail.transport import ConnectionProblem, Transport
+
+if TYPE_CHECKING:
+    from newsletter.project.settings import SmtpSettings
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def deliver_each(
+    transport: Transport, composer: Composer, recipients: Iterable[Recipient]
+) -> Iterator[tuple[Outgoing, Result]]:
+    """Each recipient's message through `transport`, with no send log: the dry run and the test send."""
+    for recipient in recipients:
+        transport.ready()
+        outgoing = composer.compose(recipient)
+        yield outgoing, transport.deliver(outgoing)
+
+
+class RateLimiter:
+    """At most `rate` messages per second over all connections (0: no limit)."""
+
+    def __init__(
+        self,
+        rate: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.interval = 1 / rate if rate > 0 else 0.0
+        self.clock = clock
+        self.sleep = sleep
+        self.next_slot = 0.0
+        self.lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        with self.lock:
+            now = self.clock()
+            slot = max(self.next_slot, now)
+            self.next_slot = slot + self.interval
+        if slot > now:
+            self.sleep(slot - now)
+
+
+@dataclass
+class RunReport:
+    campaign: str
+    attempted: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)  # state written -> how many, this run
+    bounced: int = 0
+    skipped: int = 0  # unsubscribed or bounced since the send began
+    recovered_unknown: int = 0  # rows a killed sender left in `sending`
+    paused: str | None = None  # why the run paused (too many errors in a row)
+    stopped: NewsletterError | None = None  # why the run stopped (no connection)
+    seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.attempted / self.seconds if self.seconds else 0.0
+
+
+class _Run:
+    """What the sending threads share: the queue, the limiter, the error count and the stop flag."""
+
+    def __init__(
+        self,
+        entries: Sequence[Entry],
+        composer: Composer,
+        settings: SmtpSettings,
+        transport: Callable[[], Transport],
+        database: Path,
+        clock: Clock,
+        on_result: Callable[[Entry, str], None],
+    ) -> None:
+        self.queue: deque[Entry] = deque(entries)
+        self.composer = composer
+        self.settings = settings
+        self.transport = transport
+        self.database = database
+        self.clock = clock
+        self.on_result = on_result
+        self.limiter = RateLimiter(settings.rate)
+        self.lock = threading.Lock()
+        self.errors_in_a_row = 0
+        self.retried: set[int] = set()
+        self.report = RunReport(composer.campaign.id)
+        self.crash: BaseException | None = None
+
+    @property
+    def stopping(self) -> bool:
+        return self.report.paused is not None or self.report.stopped is not None or self.crash is not None
+
+    def take(self) -> Entry | None:
+        with self.lock:
+            return None if self.stopping or not self.queue else self.queue.popleft()
+
+    def tally(self, entry: Entry, state: str, result: Result) -> None:
+        with self.lock:
+            self.report.attempted += 1
+            self.report.outcomes[state] += 1
+            self.report.bounced += result.bounce
+        if state == "sent":
+            with self.lock:
+                self.errors_in_a_row = 0
+        else:
+            self.count_error(result)
+        self.on_result(entry, state)
+
+    def count_error(self, result: Result) -> None:
+        """Failures in a row mean something is wrong on our side or theirs: pause, do not burn the list."""
+        with self.lock:
+            self.errors_in_a_row += 1
+            if self.errors_in_a_row >= self.settings.max_errors and self.report.paused is None:
+                self.report.paused = f"{self.errors_in_a_row} failures in a row, the last: {result.text}"
+
+    def first_try(self, entry: Entry) -> bool:
+        """Whether this run has not yet put the entry back: a reader whose transaction keeps
+        breaking off (a server that hangs on that address) must not hold up the rest."""
+        with self.lock:
+            if entry.subscriber_id in self.retried:
+                return False
+            self.retried.add(entry.subscriber_id)
+            return True
+
+    def stop(self, problem: NewsletterError) -> None:
+        with self.lock:
+            if self.report.stopped is None:
+                self.report.stopped = problem
+
+    def work(self) -> None:
+        """One sending thread: its own transport (so its own SMTP connection) and database connection."""
+        try:
+            with connect(self.database) as store, self.transport() as transport:
+                store.connection.execute("PRAGMA synchronous = NORMAL")  # survives a killed process
+                while (entry := self.take()) is not None:
+                    self.limiter.wait()
+                    try:  # connect before the row says `sending`: a hanging server is not "maybe sent"
+                        transport.ready()
+                    except ConnectionProblem as problem:
+                        self.stop(problem)
+                        break
+                    if not self.send_one(store, transport, entry):
+                        break
+        except BaseException as exc:  # a bug: stop the other threads too, and re-raise in the main thread
+            with self.lock:
+                self.crash = exc
+
+    def send_one(self, store: Audience, transport: Transport, entry: Entry) -> bool:
+        """One reader, its row committed before and after; False when the run must stop."""
+        outgoing = self.composer.compose(Recipient(entry.email, entry.name, entry.subscriber_id))
+        sendlog.mark_sending(store, entry, outgoing.message_id, self.clock())
+        result = transport.deliver(outgoing)
+        if result.state == "pending" and (result.sender_refused or self.first_try(entry)):
+            # Nothing reached the server: once more, first in line, on a new connection.
+            sendlog.release(store, entry, self.clock())
+            with self.lock:
+                self.queue.appendleft(entry)
+            if result.sender_refused:
+                self.stop(_sender_refused(outgoing.envelope_from, result.text))
+                return False
+            self.count_error(result)
+        elif result.state == "pending" and entry.state == "unknown":
+            sendlog.release(store, entry, self.clock())  # still maybe delivered earlier
+            self.count_error(result)
+        else:
+            if result.state == "pending":  # broke off twice: a later run tries again
+                result = replace(result, state="deferred")
+            state = sendlog.record(
+                store,
+                entry,
+                result,
+                self.clock(),
+                retry_after=self.settings.retry_after,
+                max_attempts=self.settings.max_attempts,
+            )
+            self.tally(entry, state, result)
+        return True
+
+
+def _sender_refused(sender: str, reply: str) -> ConnectionProblem:
+    return ConnectionProblem(
+        f"the SMTP server refused the sender address {sender} ({reply})",
+        field="sender.address",
+        hint="the server must allow this account to send as this address (and SPF/DMARC must match)",
+    )
+
+
+def run(
+    database: Path,
+    campaign: str,
+    composer: Composer,
+    settings: SmtpSettings,
+    transport: Callable[[], Transport],
+    *,
+    retry_unknown: bool = False,
+    clock: Clock = utc_now,
+    on_start: Callable[[int], None] = lambda total: None,
+    on_result: Callable[[Entry, str], None] = lambda entry, state: None,
+) -> RunReport:
+    """Send every due row of the campaign's log, `settings.connections` threads each with a transport
+    of its own from `transport()`. The caller holds `sendlog.campaign_lock`."""
+    started = time.monotonic()
+    with connect(database) as store:
+        recovered = sendlog.recover_interrupted(store, campaign, clock())
+        entries, skipped = _due(store, campaign, clock, retry_unknown)
+    on_start(len(entries))
+    shared = _Run(entries, composer, settings, transport, database, clock, on_result)
+    shared.report.recovered_unknown = recovered
+    shared.report.skipped = skipped
+    threads = [
+        threading.Thread(target=shared.work, name=f"smtp-{number}", daemon=True)
+        for number in range(min(settings.connections, len(entries)))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if shared.crash is not None:
+        raise shared.crash
+    shared.report.seconds = time.monotonic() - started
+    return shared.report
+
+
+def _due(store: Audience, campaign: str, clock: Clock, retry_unknown: bool) -> tuple[list[Entry], int]:
+    """The rows to send now, and how many were skipped because their reader left since the send began."""
+    entries, skipped = [], 0
+    for entry in sendlog.due(store, campaign, clock(), retry_unknown=retry_unknown):
+        if entry.subscriber_status != "active":
+            sendlog.skip(store, entry, f"not sent: the subscriber is {entry.subscriber_status} now", clock())
+            skipped += 1
+        else:
+            entries.append(entry)
+    return entries, skipped
