@@ -34,6 +34,7 @@ from newsletter.mail.transport import Outbox, Smtp, smtp_password
 from newsletter.mail.unsubscribe import SECRET_ENV, secret_from_env
 from newsletter.payments.lock import sells_through_stripe
 from newsletter.render.links import LinkKind
+from newsletter.render.order_policy import OrderIssue, order_link_problems
 from newsletter.vocabulary import OPEN_STATES, SEND_STATES
 
 if TYPE_CHECKING:
@@ -110,14 +111,19 @@ def send_blockers(rendered: Rendered, project: Project, findings: list[Finding])
         if finding.severity == "error" or finding.rule in BLOCKING_WARNINGS
     ]
     flagged = {finding.where for finding in findings if finding.rule.startswith("order-link-")}
-    for link in rendered.links:
-        if link.kind is LinkKind.ORDER_STRIPE_TEST and link.block not in flagged:
+    problems = order_link_problems(
+        rendered, sells_through_stripe=sells_through_stripe(project), live=project.settings.stripe_live
+    )
+    for problem in problems:  # the ones `check` does not report (a test link in a test project)
+        if problem.block in flagged:
+            continue
+        if problem.issue is OrderIssue.TEST_MODE and problem.kind is LinkKind.ORDER_STRIPE_TEST:
             blockers.append(
-                f"order-link-test-mode ({link.block}): the order button is a Stripe test-mode Payment "
+                f"order-link-test-mode ({problem.block}): the order button is a Stripe test-mode Payment "
                 "Link, so readers cannot pay; sync the links with the live key"
             )
-        if link.kind is LinkKind.ORDER_SHOP and sells_through_stripe(project) and link.block not in flagged:
-            blockers.append(f"order-link-fallback ({link.block}): the order button goes to the shop page")
+        elif problem.issue is OrderIssue.SHOP_FALLBACK:
+            blockers.append(f"order-link-fallback ({problem.block}): the order button goes to the shop page")
     if not os.environ.get(SECRET_ENV, "").strip():
         blockers.append(
             f"unsubscribe ({SECRET_ENV}): not set, so there is no one-click unsubscribe; set it to a "
