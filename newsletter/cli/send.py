@@ -169,8 +169,7 @@ def _real_send(prepared: Any, *, force: bool, new_only: bool, retry_unknown: boo
 
 
 def _summarise(report: Any, project: Project) -> None:
-    from newsletter.mail import sendlog
-    from newsletter.mail.audience import open_audience
+    from newsletter.mail.sending import after_run
 
     outcomes = ", ".join(f"{n} {state}" for state, n in sorted(report.outcomes.items())) or "nothing to send"
     click.echo(f"{report.campaign}: {outcomes} in {report.seconds:.1f} s ({report.rate:.0f} messages/s)")
@@ -181,9 +180,8 @@ def _summarise(report: Any, project: Project) -> None:
     if report.recovered_unknown:
         being = count_words(report.recovered_unknown, "was", "were")
         click.echo(f"{being} being sent when an earlier run stopped: delivery unknown")
-    with open_audience(project) as store:
-        counts = sendlog.counts(store, report.campaign)
-        retry = sendlog.next_retry(store, report.campaign)
+    after = after_run(project, report)
+    counts, retry = after.counts, after.next_retry
     click.echo("send log: " + ", ".join(f"{n} {state}" for state, n in counts.items() if n))
     if report.stopped is not None:
         stopped = report.stopped
@@ -205,7 +203,7 @@ def _summarise(report: Any, project: Project) -> None:
             f"{report.campaign}` lists them, --retry-unknown resends",
             err=True,
         )
-    if report.paused or counts["deferred"] or counts["unknown"] or report.outcomes.get("failed"):
+    if after.needs_attention(report):
         sys.exit(EXIT_WARNINGS)
 
 

@@ -25,6 +25,7 @@ from newsletter.mail.audience import (
     connect,
     database_path,
     normalise_address,
+    open_audience,
     select,
 )
 from newsletter.mail.message import Composer, DkimSigner, Recipient
@@ -196,6 +197,28 @@ def audit(
 def _existing_store(project: Project) -> Audience | None:
     path = database_path(project)
     return connect(path) if path.exists() else None
+
+
+@dataclass(frozen=True)
+class AfterRun:
+    """The send log once a run has ended: what the CLI reports, and whether someone must act."""
+
+    counts: dict[str, int]
+    next_retry: str | None  # when the first deferred reader is due again
+
+    def needs_attention(self, report: RunReport) -> bool:
+        """Paused, deferred, unknown or refused readers: the run went through but is not done."""
+        return bool(
+            report.paused
+            or self.counts["deferred"]
+            or self.counts["unknown"]
+            or report.outcomes.get("failed")
+        )
+
+
+def after_run(project: Project, report: RunReport) -> AfterRun:
+    with open_audience(project) as store:
+        return AfterRun(sendlog.counts(store, report.campaign), sendlog.next_retry(store, report.campaign))
 
 
 def log_status(
