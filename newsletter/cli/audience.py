@@ -83,7 +83,7 @@ def audience_list(obj: Context, status: str, locale: str | None, tags: tuple[str
 
 @audience.command("count")
 @click.pass_obj
-def audiencecount_words(obj: Context) -> None:
+def audience_count(obj: Context) -> None:
     """How many subscribers per status and locale."""
     from newsletter.mail.audience import count, open_audience
 

@@ -19,6 +19,7 @@ from newsletter.cli.common import (
     table,
 )
 from newsletter.cli.payments import sync_and_print
+from newsletter.review.counts import count_findings, findings_summary, plural
 from newsletter.vocabulary import LOCALES
 
 if TYPE_CHECKING:
@@ -122,7 +123,7 @@ def _print_built(
     status = "" if written else click.style("  not written (--strict)", fg="red")
     click.echo(
         f"{campaign_id}  {subject!r}  {html_bytes / 1024:.1f} KB  "
-        f"{len(warnings)} warning{'s' if len(warnings) != 1 else ''}{checked}{status}"
+        f"{plural(len(warnings), 'warning')}{checked}{status}"
     )
     for warning in warnings:
         click.secho(f"  warning: {warning}", fg="yellow")
@@ -184,8 +185,7 @@ def check(obj: Context, campaign_ids: tuple[str, ...], output: str, strict: bool
     project = obj.project()
     checked, errors = check_project(project, campaign_ids)
     findings = [finding for campaign in checked for finding in campaign.findings]
-    error_count = sum(1 for f in findings if f.severity == "error")
-    warning_count = len(findings) - error_count
+    error_count, warning_count = count_findings(findings)
     if output == "json":
         click.echo(json.dumps(to_json(checked), indent=2, ensure_ascii=False))
     else:
@@ -193,9 +193,7 @@ def check(obj: Context, campaign_ids: tuple[str, ...], output: str, strict: bool
         if rows:
             click.echo(table(["campaign", "severity", "rule", "where", "message"], rows))
         click.echo(
-            f"{len(checked)} campaign{'s' if len(checked) != 1 else ''} checked: "
-            f"{error_count} error{'s' if error_count != 1 else ''}, "
-            f"{warning_count} warning{'s' if warning_count != 1 else ''}"
+            f"{plural(len(checked), 'campaign')} checked: {findings_summary(error_count, warning_count)}"
         )
     if errors:
         print_errors(errors, project.root)

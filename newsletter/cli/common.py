@@ -66,7 +66,3 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
         "  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
         for line in lines
     )
-
-
-def count_words(number: int, one: str, many: str) -> str:
-    return f"{number} {one if number == 1 else many}"

@@ -12,10 +12,10 @@ import click
 from newsletter.cli.common import (
     EXIT_WARNINGS,
     Context,
-    count_words,
     table,
 )
 from newsletter.errors import NewsletterError, display_path
+from newsletter.review.counts import plural
 from newsletter.vocabulary import SEND_STATES
 
 if TYPE_CHECKING:
@@ -174,11 +174,11 @@ def _summarise(report: Any, project: Project) -> None:
     outcomes = ", ".join(f"{n} {state}" for state, n in sorted(report.outcomes.items())) or "nothing to send"
     click.echo(f"{report.campaign}: {outcomes} in {report.seconds:.1f} s ({report.rate:.0f} messages/s)")
     if report.bounced:
-        click.echo(f"{count_words(report.bounced, 'address does', 'addresses do')} not exist: marked bounced")
+        click.echo(f"{plural(report.bounced, 'address does', 'addresses do')} not exist: marked bounced")
     if report.skipped:
         click.echo(f"{report.skipped} skipped: unsubscribed or bounced since the send began")
     if report.recovered_unknown:
-        being = count_words(report.recovered_unknown, "was", "were")
+        being = plural(report.recovered_unknown, "was", "were")
         click.echo(f"{being} being sent when an earlier run stopped: delivery unknown")
     after = after_run(project, report)
     counts, retry = after.counts, after.next_retry

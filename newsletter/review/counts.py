@@ -13,9 +13,9 @@ if TYPE_CHECKING:
     from newsletter.review.checks.registry import Finding
 
 
-def plural(count: int, word: str) -> str:
-    """`1 error`, `2 errors`: the words counted here all take an s."""
-    return f"{count} {word}{'' if count == 1 else 's'}"
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """`1 error`, `2 errors`; `many` for words that do not just take an s (`address does`)."""
+    return f"{count} {word if count == 1 else many or word + 's'}"
 
 
 def count_findings(findings: Iterable[Finding]) -> tuple[int, int]:
