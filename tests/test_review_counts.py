@@ -13,3 +13,4 @@ def test_counts_and_words() -> None:
     assert checks_summary([error, warning, warning]) == "checks: 1 error, 2 warnings"
     assert checks_summary([]) == "checks: 0 errors, 0 warnings"
     assert [plural(n, "campaign") for n in (0, 1, 2)] == ["0 campaigns", "1 campaign", "2 campaigns"]
+    assert [plural(n, "address does", "addresses do") for n in (1, 2)] == ["1 address does", "2 addresses do"]
