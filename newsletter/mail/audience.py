@@ -249,6 +249,15 @@ def find_subscriber(connection: sqlite3.Connection, email: str) -> Subscriber | 
     return _subscriber(found) if found else None
 
 
+def find_subscribers(connection: sqlite3.Connection, emails: Sequence[str]) -> dict[str, Subscriber]:
+    """`find_subscriber` for many addresses in one query (at most 32766), by their `email_key`."""
+    marks = ",".join("?" * len(emails))
+    found = connection.execute(
+        f"SELECT {_FIELDS} FROM subscribers WHERE email_key IN ({marks})", [email_key(e) for e in emails]
+    )
+    return {email_key(subscriber.email): subscriber for subscriber in map(_subscriber, found)}
+
+
 def insert_subscriber(
     connection: sqlite3.Connection,
     email: str,

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 import sqlite3
 import sys
@@ -33,9 +32,10 @@ from newsletter.files import atomic_write
 from newsletter.mail.audience import (
     Audience,
     BadRow,
+    Subscriber,
     SuppressReport,
     email_key,
-    find_subscriber,
+    find_subscribers,
     insert_subscriber,
     json_tags,
     normalise_address,
@@ -215,8 +215,7 @@ def _import(
     try:
         _stage(connection, good, report)
         with store.transaction():
-            for row in _staged_rows(connection):
-                _apply(connection, row, report, default_locale=default_locale, source=source, stamp=stamp)
+            _apply_staged(connection, report, default_locale=default_locale, source=source, stamp=stamp)
     finally:
         connection.execute(f"DROP TABLE IF EXISTS {_STAGED}")
 
@@ -238,7 +237,7 @@ def _stage(connection: sqlite3.Connection, good: Iterator[tuple[int, _Row]], rep
         connection.executemany(
             f"INSERT OR REPLACE INTO {_STAGED} VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
-                (line, key, row.email, row.name, row.locale, json_tags(row.tags), row.status)
+                (line, key, row.email, row.name, row.locale, " ".join(row.tags), row.status)
                 for key, (line, row) in merged.items()
             ),
         )
@@ -259,7 +258,7 @@ def _staged_before(connection: sqlite3.Connection, keys: list[str]) -> dict[str,
 
 def _staged_row(values: Sequence[str]) -> _Row:
     email, name, locale, tags, status = values
-    return _Row(email, name, locale, frozenset(json.loads(tags)), status)
+    return _Row(email, name, locale, frozenset(tags.split()), status)  # a tag holds no white space
 
 
 def _staged_rows(connection: sqlite3.Connection) -> Iterator[_Row]:
@@ -269,16 +268,27 @@ def _staged_rows(connection: sqlite3.Connection) -> Iterator[_Row]:
         yield _staged_row(values)
 
 
+def _apply_staged(
+    connection: sqlite3.Connection, report: ImportReport, *, default_locale: str, source: str, stamp: str
+) -> None:
+    """In the file's order, the subscribers looked up a chunk at a time: each address is staged once,
+    so a row applied cannot change what a later one of the chunk finds."""
+    staged = _staged_rows(connection)
+    while chunk := list(islice(staged, _LOOKUP)):
+        known = find_subscribers(connection, [row.email for row in chunk])
+        for row in chunk:
+            _apply(connection, row, known.get(email_key(row.email)), report, default_locale, source, stamp)
+
+
 def _apply(
     connection: sqlite3.Connection,
     row: _Row,
+    existing: Subscriber | None,
     report: ImportReport,
-    *,
     default_locale: str,
     source: str,
     stamp: str,
 ) -> None:
-    existing = find_subscriber(connection, row.email)
     if existing is None:
         _insert(connection, row, locale=row.locale or default_locale, source=source, stamp=stamp)
         report.added += 1
