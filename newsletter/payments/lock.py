@@ -105,7 +105,7 @@ def cents(amount: Decimal) -> int:
 def order_link_provider(project: Project) -> OrderLinkProvider:
     """Order buttons go to the locked Payment Link of the project's mode, else to the shop page."""
     lock = load_lock(project)
-    mode: Mode = "live" if project.settings.stripe and project.settings.stripe.live else "test"
+    mode: Mode = "live" if project.settings.stripe_live else "test"
 
     def order_link(campaign: Campaign, book: Book, block: str) -> Link:
         locked = lock.find(campaign.id, book.sku, cents(book.price), mode)

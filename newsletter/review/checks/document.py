@@ -42,8 +42,7 @@ class Email:
 
     @property
     def live(self) -> bool:
-        stripe = self.settings.stripe
-        return stripe is not None and stripe.live
+        return self.settings.stripe_live
 
     def finding(self, rule: str, severity: Severity, where: str, message: str) -> Finding:
         assert rule in RULES, rule
@@ -57,11 +56,6 @@ class Email:
                 seen.add((link.block, link.url))
                 kept.append(link)
         return kept
-
-    def book_sku(self, block: str) -> str:
-        number = block.removeprefix("book-")
-        books = self.campaign.books
-        return books[int(number) - 1].sku if number.isdigit() and 0 < int(number) <= len(books) else block
 
 
 def norm(text: str) -> str:
