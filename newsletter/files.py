@@ -10,10 +10,34 @@ from pathlib import Path
 from newsletter.errors import NewsletterError
 
 
-def atomic_write(path: Path, data: str | bytes, mode: int = 0o644) -> None:
-    """Write next to the target, flush to disk, then rename over it (rename is atomic on POSIX)."""
+def atomic_write(path: Path, data: str | bytes, mode: int = 0o644, *, what: str = "file") -> None:
+    """Write next to the target, flush to disk, then rename over it (rename is atomic on POSIX).
+
+    A place that cannot be written (a read-only disk, a file where a folder should be, `--out`
+    under /proc) is the user's to fix: an error naming the path, not a traceback.
+    """
+    try:
+        _write_and_rename(path, data.encode("utf-8") if isinstance(data, str) else data, mode)
+    except OSError as exc:
+        raise NewsletterError(
+            f"cannot write the {what}: {exc.strerror or exc}",
+            path=path,
+            hint="check that the folder exists or can be made, and that you may write there",
+        ) from None
+
+
+def remove_file(path: Path) -> None:
+    """Delete `path` if it is there, as a user error when it cannot be."""
+    try:
+        path.unlink(missing_ok=True)
+    except NotADirectoryError:  # a file where one of its folders should be: nothing to remove
+        return
+    except OSError as exc:
+        raise NewsletterError(f"cannot remove: {exc.strerror or exc}", path=path) from None
+
+
+def _write_and_rename(path: Path, raw: bytes, mode: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    raw = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as tmp:

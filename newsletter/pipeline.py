@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from newsletter.errors import NewsletterError, NewsletterErrors, unique
-from newsletter.files import atomic_write
+from newsletter.files import atomic_write, remove_file
 
 if TYPE_CHECKING:
     from newsletter.project.campaign import Campaign
@@ -150,7 +150,7 @@ def build(
 
 def write_campaign(rendered: Rendered, out_dir: Path) -> None:
     # The record goes first: outputs half replaced must never pass for those it describes.
-    (out_dir / RECORD).unlink(missing_ok=True)
+    remove_file(out_dir / RECORD)
     atomic_write(out_dir / "email.html", rendered.html)
     atomic_write(out_dir / "email.txt", rendered.text)
     atomic_write(out_dir / "meta.json", json.dumps(meta(rendered), indent=2, ensure_ascii=False) + "\n")

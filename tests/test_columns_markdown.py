@@ -16,7 +16,7 @@ title: "Schrijven is schrappen"
 label: Opinie
 author: marieke-de-wit
 url: https://example.nl/columns/schrijven-is-schrappen
-image: images/rode-pen.jpg
+image: https://www.uitgeverijlindenhof.nl/images/rode-pen.jpg
 image_alt: Een rode pen op een manuscript
 date: 2024-03-01
 ---
@@ -66,7 +66,7 @@ def test_markdown_front_matter_supplies_all_fields(tmp_path: Path) -> None:
         author_bio="Marieke is schrijfdocent.",
         author="marieke-de-wit",
         url="https://example.nl/columns/schrijven-is-schrappen",
-        image="images/rode-pen.jpg",
+        image="https://www.uitgeverijlindenhof.nl/images/rode-pen.jpg",
         image_alt="Een rode pen op een manuscript",
     )
 

@@ -8,6 +8,7 @@ uses and never has to check. The models are importable from here too, as they al
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -36,6 +37,10 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+
+# The name of a file in books/: no folders, no leading dot.
+BOOK_SKU = re.compile(r"[\w][\w.-]*", re.ASCII)
 
 
 @dataclass
@@ -248,7 +253,15 @@ def _resolve_author(
 
 
 def _resolve_book(sku: str, loc: Loc, path: Path, lines: LineMap, library: Library) -> Book:
-    if not (library.project.books_dir / f"{sku}.yaml").is_file():
+    """A book is named by its file under books/, never by a path: a campaign must not be able to
+    put any YAML file on the disk into an email (the same rule as for columns)."""
+    books_dir = library.project.books_dir
+    if not BOOK_SKU.fullmatch(sku) or not (books_dir / f"{sku}.yaml").resolve().is_relative_to(
+        books_dir.resolve()
+    ):
+        hint = "name a book by its file name in books/ without '.yaml', like schrijven-is-schrappen"
+        raise _error_at(path, lines, loc, f"'{sku}' is not a book name", hint)
+    if not (books_dir / f"{sku}.yaml").is_file():
         hint = did_you_mean(sku, library.known_skus()) or f"add books/{sku}.yaml"
         raise _error_at(path, lines, loc, f"unknown book '{sku}'", hint)
     return library.book(sku)

@@ -71,8 +71,17 @@ class LineMap:
                 self.record(item, (*loc, index))
 
 
+MAX_YAML_NODES = 100_000  # values a document may hold with its aliases expanded; a campaign has ~100
+MAX_YAML_DEPTH = 100  # levels of nesting; a campaign has 4
+
+
 def load_yaml(path: Path) -> tuple[Any, LineMap]:
-    """Parse one YAML file; broken YAML is a user error at the line PyYAML stopped."""
+    """Parse one YAML file; broken YAML is a user error at the line PyYAML stopped.
+
+    The node tree is checked before anything is built from it: a key given twice would otherwise
+    silently take the last value, and aliases can make a small file expand into billions of
+    values ("billion laughs"), which the tree reveals before any of them exists.
+    """
     text = read_user_text(path)
     lines = LineMap()
     try:
@@ -81,6 +90,7 @@ def load_yaml(path: Path) -> tuple[Any, LineMap]:
             node = loader.get_single_node()
             if node is None:
                 return None, lines
+            check_yaml_tree(node, path)
             lines.record(node, ())
             data = loader.construct_document(node)
         finally:
@@ -91,12 +101,79 @@ def load_yaml(path: Path) -> tuple[Any, LineMap]:
         raise NewsletterError(
             f"broken YAML: {problem}",
             path=path,
-            line=mark.line + 1 if mark else None,
+            line=_line_in(text, mark.line + 1) if mark else None,
             hint="check the indentation and quote text that contains ': ' or starts with a special character",
         ) from None
     except yaml.YAMLError as exc:
         raise NewsletterError(f"broken YAML: {exc}", path=path) from None
+    except RecursionError:
+        raise NewsletterError(f"YAML nested more than {MAX_YAML_DEPTH} levels deep", path=path) from None
     return data, lines
+
+
+def _line_in(text: str, line: int) -> int:
+    """PyYAML reports a problem at the end of the file (an unclosed quote, say) on the line after
+    the last one; editors can only go to a line that exists."""
+    return max(1, min(line, len(text.splitlines()) or 1))
+
+
+def check_yaml_tree(root: yaml.Node, path: Path) -> None:
+    """Refuse a document whose aliases expand beyond MAX_YAML_NODES values, that refers to itself,
+    nests deeper than MAX_YAML_DEPTH, or gives a key twice in one mapping.
+
+    Each node's expanded size is counted once (aliases share their node), so the check takes time
+    in proportion to the file, not to its expansion.
+    """
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node, depth: int) -> int:
+        if id(node) in sizes:
+            if sizes[id(node)] < 0:
+                raise NewsletterError("YAML alias refers to itself", path=path, line=node.start_mark.line + 1)
+            return sizes[id(node)]
+        if depth > MAX_YAML_DEPTH:
+            raise NewsletterError(
+                f"YAML nested more than {MAX_YAML_DEPTH} levels deep",
+                path=path,
+                line=node.start_mark.line + 1,
+            )
+        sizes[id(node)] = -1
+        total = 1
+        if isinstance(node, yaml.MappingNode):
+            _no_duplicate_keys(node, path)
+            children = [part for pair in node.value for part in pair]
+        else:
+            children = node.value if isinstance(node, yaml.SequenceNode) else []
+        for child in children:
+            total += size(child, depth + 1)
+            if total > MAX_YAML_NODES:
+                raise NewsletterError(
+                    f"YAML aliases expand to more than {MAX_YAML_NODES:,} values",
+                    path=path,
+                    line=node.start_mark.line + 1,
+                    hint="a file this tool reads holds a few hundred values at most: remove the '*' aliases",
+                )
+        sizes[id(node)] = total
+        return total
+
+    size(root, 0)
+
+
+def _no_duplicate_keys(node: yaml.MappingNode, path: Path) -> None:
+    seen: dict[str, int] = {}
+    for key_node, _ in node.value:
+        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        line = key_node.start_mark.line + 1
+        if key_node.value in seen:
+            raise NewsletterError(
+                f"key '{key_node.value}' appears twice in one mapping (also on line {seen[key_node.value]})",
+                path=path,
+                line=line,
+                field=str(key_node.value),
+                hint="YAML keeps only one of them: remove or rename one",
+            )
+        seen[key_node.value] = line
 
 
 def field_name(loc: Loc) -> str:
@@ -214,7 +291,7 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, defer_build=True)
 
 
-def _https_url(value: str) -> str:
+def https_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme != "https" or not parts.hostname or any(c.isspace() for c in value):
         raise ValueError("must be an absolute https:// URL")
@@ -259,7 +336,7 @@ def _email_address(value: str) -> str:
     return value
 
 
-HttpsUrl = Annotated[str, AfterValidator(_https_url)]
+HttpsUrl = Annotated[str, AfterValidator(https_url)]
 SingleLine = Annotated[str, StringConstraints(min_length=1), AfterValidator(_single_line)]
 Text = Annotated[str, AfterValidator(_text)]  # several lines and paragraphs
 HexColour = Annotated[str, AfterValidator(_hex_colour)]

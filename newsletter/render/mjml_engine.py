@@ -19,6 +19,7 @@ from types import ModuleType
 
 from newsletter.errors import NewsletterError, NewsletterErrors, did_you_mean
 from newsletter.files import read_user_text
+from newsletter.render.mjml_errors import MrmlParseError
 
 PADDING = {"padding", "padding-top", "padding-bottom", "padding-left", "padding-right"}
 BORDER = {"border", "border-top", "border-bottom", "border-left", "border-right", "border-radius"}
@@ -170,7 +171,10 @@ def load_engine() -> Callable[[str], str]:
     _check_is_mrml(mjml)
 
     def compile_mjml(source: str) -> str:
-        html: str = mjml.mjml2html(source, disable_comments=True, fonts={})
+        try:
+            html: str = mjml.mjml2html(source, disable_comments=True, fonts={})
+        except ValueError as exc:  # MRML's parse errors
+            raise MrmlParseError(str(exc), source) from None
         return html
 
     return compile_mjml

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from jinja2.sandbox import SandboxedEnvironment
 
 from newsletter.errors import NewsletterError
 from newsletter.files import read_user_text
@@ -28,7 +27,9 @@ from newsletter.render.inline import to_html
 from newsletter.render.links import Link, OrderLinkProvider, kind_of, shop_page_link
 from newsletter.render.merge import MergeTemplate, escape_html
 from newsletter.render.mjml_engine import load_engine, validate_mjml
+from newsletter.render.mjml_errors import MrmlParseError, parse_error
 from newsletter.render.order_policy import OrderIssue, order_link_problems
+from newsletter.render.sandbox import BoundedSandbox, TemplateTimeout, render_bounded
 from newsletter.render.text import tidy_text, underline, wrap
 from newsletter.render.view import build_view
 
@@ -84,7 +85,11 @@ class Renderer:
         context = view.context()
         mjml_source = self._render_template(f"{campaign.template}.mjml.j2", context)
         validate_mjml(mjml_source, self._template_files())
-        html_source = to_html(mjml_source, self.compile_mjml)
+        try:
+            html_source = to_html(mjml_source, self.compile_mjml)
+        except MrmlParseError as exc:
+            main = self.project.templates_dir / f"{campaign.template}.mjml.j2"
+            raise parse_error(exc, self._template_files(), main) from None
         text_source = tidy_text(self._render_template(f"{campaign.template}.txt.j2", context))
         defaults = view.merge_defaults
         html = MergeTemplate.parse(html_source, defaults).fill(defaults, escape_html)
@@ -105,7 +110,7 @@ class Renderer:
 
     def _render_template(self, name: str, context: dict[str, Any]) -> str:
         try:
-            return self.env.get_template(name).render(context)
+            return render_bounded(self.env.get_template(name), context)
         except jinja2.TemplateSyntaxError as exc:
             path = Path(exc.filename) if exc.filename else self.project.templates_dir / name
             raise NewsletterError(
@@ -115,16 +120,20 @@ class Renderer:
             raise NewsletterError(
                 f"template not found: {exc.name}", path=self.project.templates_dir
             ) from None
-        except (jinja2.UndefinedError, jinja2.exceptions.SecurityError) as exc:
-            frame, line = _template_frame(exc, self.project.templates_dir)
-            kind = "undefined template variable" if isinstance(exc, jinja2.UndefinedError) else "not allowed"
-            # "'newsletter.project.campaign.Campaign object' has no attribute" reads better as "'Campaign'"
-            message = re.sub(r"'(?:\w+\.)*(\w+) object'", r"'\1'", exc.message or "")
-            raise NewsletterError(
-                f"{kind}: {message}", path=frame or self.project.templates_dir / name, line=line
-            ) from None
         except UnicodeDecodeError:
             raise self._undecodable_template() from None
+        except TemplateTimeout as exc:
+            raise self._runtime_error(
+                exc, name, f"the template ran for more than {exc.args[0]:g} s (a loop that does not end?)"
+            ) from None
+        except RecursionError as exc:
+            raise self._runtime_error(exc, name, "the template calls itself too deeply") from None
+        except Exception as exc:  # any mistake inside a template is the template's, at its line
+            raise self._runtime_error(exc, name, _describe_template_error(exc)) from None
+
+    def _runtime_error(self, exc: BaseException, name: str, message: str) -> NewsletterError:
+        frame, line = _template_frame(exc, self.project.templates_dir)
+        return NewsletterError(message, path=frame or self.project.templates_dir / name, line=line)
 
     def _undecodable_template(self) -> NewsletterError:
         """Jinja's loader does not say which file held the bad byte: the first template that does
@@ -143,9 +152,9 @@ class Renderer:
 _ENVIRONMENT_KEY = hashlib.sha256(Path(__file__).read_bytes() + jinja2.__version__.encode()).hexdigest()[:16]
 
 
-def make_environment(templates_dir: Path) -> SandboxedEnvironment:
+def make_environment(templates_dir: Path) -> BoundedSandbox:
     """Templates are the user's: sandboxed, autoescaped (MJML is HTML), and strict about typos."""
-    env = SandboxedEnvironment(
+    env = BoundedSandbox(
         loader=jinja2.FileSystemLoader(templates_dir),
         autoescape=jinja2.select_autoescape(enabled_extensions=("mjml.j2", "html.j2"), default=False),
         undefined=jinja2.StrictUndefined,
@@ -161,6 +170,16 @@ def make_environment(templates_dir: Path) -> SandboxedEnvironment:
     env.filters["wrap"] = wrap
     env.filters["underline"] = underline
     return env
+
+
+def _describe_template_error(exc: Exception) -> str:
+    if isinstance(exc, jinja2.UndefinedError | jinja2.exceptions.SecurityError):
+        kind = "undefined template variable" if isinstance(exc, jinja2.UndefinedError) else "not allowed"
+        # "'newsletter.project.campaign.Campaign object' has no attribute" reads better as "'Campaign'"
+        return f"{kind}: " + re.sub(r"'(?:\w+\.)*(\w+) object'", r"'\1'", exc.message or "")
+    if isinstance(exc, MemoryError):
+        return "the template ran out of memory"
+    return f"template error: {exc}" if str(exc) else f"template error: {type(exc).__name__}"
 
 
 def _template_frame(exc: BaseException, templates_dir: Path) -> tuple[Path | None, int | None]:

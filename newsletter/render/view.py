@@ -24,6 +24,7 @@ from newsletter.render.links import (
     shop_page_link,
 )
 from newsletter.render.merge import marker, with_first_name_marker
+from newsletter.render.template_data import plain
 
 
 @dataclass(frozen=True)
@@ -70,20 +71,26 @@ class View:
     merge_defaults: Mapping[str, str] = field(repr=False, default_factory=dict)
 
     def context(self) -> dict[str, Any]:
+        """What the templates see: plain values only (`sandbox.py` says why), and of the settings
+        only what the content may show, not how mail is delivered or books are sold."""
+        settings = self.settings.model_dump(exclude=set(NOT_FOR_TEMPLATES))
         return {
-            "campaign": self.campaign,
-            "settings": self.settings,
-            "brand": self.settings.brand,
-            "colours": self.settings.colours,
-            "t": self.t,
+            "campaign": plain(self.campaign),
+            "settings": plain(settings),
+            "brand": plain(self.settings.brand),
+            "colours": plain(self.settings.colours),
+            "t": plain(self.t),
             "intro": self.intro,
             "sign_off": self.sign_off,
-            "teasers": self.teasers,
-            "books": self.books,
+            "teasers": plain(self.teasers),
+            "books": plain(self.books),
             "home_url": self.home_url,
             "web_version_url": self.web_version_url,
             "unsubscribe_url": self.unsubscribe_url,
         }
+
+
+NOT_FOR_TEMPLATES = ("smtp", "dkim", "stripe", "audience")
 
 
 def build_view(

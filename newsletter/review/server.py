@@ -1,10 +1,11 @@
 """The live preview: the review pages served on 127.0.0.1, rebuilt as the project's files change.
 
-`PreviewServer` serves build/, watches the project's files, rebuilds what changed (through
-`site.build_site`, so a served page and a built one are the same file) and makes open pages reload
-(Server-Sent Events on `/__reload`; the little script that listens is added to pages as they are
-served, never to the files). A build error shows as an overlay naming file and line, and the server
-keeps running until the file is fixed.
+`PreviewServer` serves the review pages of build/, watches the project's files, rebuilds what changed
+(through `site.build_site`, so a served page and a built one are the same file) and makes open pages
+reload (Server-Sent Events on `/__reload`; the little script that listens is added to pages as they
+are served, never to the files). A build error shows as an overlay naming file and line, and the
+server keeps running until the file is fixed. What is served, and to whom, is `handler`'s part:
+only the review pages, never the rest of build/ (the dry run's outbox among it).
 """
 
 from __future__ import annotations
@@ -18,23 +19,19 @@ import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property, partial
-from http import HTTPStatus
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from functools import cached_property
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from newsletter.errors import NewsletterError, flatten
 from newsletter.payments.lock import lock_path
 from newsletter.project.settings import SETTINGS_FILE, Project, open_project
 from newsletter.review.counts import plural
+from newsletter.review.handler import HOST, RELOAD_PATH, PreviewHTTPServer, bind
 from newsletter.review.pages import stylesheet
 from newsletter.review.site import build_site
 
 log = logging.getLogger(__name__)
 
-RELOAD_PATH = "/__reload"
 SETTLE_SECONDS = 0.03  # a change is built once the files have stayed the same this long
 
 
@@ -59,7 +56,7 @@ class _State:
 
 
 class PreviewServer:
-    """Serve build/ on 127.0.0.1, rebuild on change, reload open pages.
+    """Serve the review pages of build/ on 127.0.0.1, rebuild on change, reload open pages.
 
     `start()` builds every campaign, then serves and watches in background threads; `stop()` ends
     both. `port=0` takes a free port; a taken port falls back to a free one (see `url`).
@@ -80,7 +77,7 @@ class PreviewServer:
         self.interval = interval
         self.on_rebuild = on_rebuild
         self._state = _State()
-        self._httpd: _HTTPServer | None = None
+        self._httpd: PreviewHTTPServer | None = None
         self._threads: list[threading.Thread] = []
         self._stopped = threading.Event()
 
@@ -88,7 +85,7 @@ class PreviewServer:
     def url(self) -> str:
         if self._httpd is None:
             raise RuntimeError("the preview server is not running")
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/"
+        return f"http://{HOST}:{self._httpd.port}/"
 
     @cached_property
     def watched(self) -> tuple[Path, ...]:
@@ -106,7 +103,7 @@ class PreviewServer:
     def start(self) -> PreviewServer:
         snapshot = watch_snapshot(self.watched)
         self._rebuild(())
-        self._httpd = _bind(self.requested_port, self)
+        self._httpd = bind(self.requested_port, self)
         self.out.mkdir(parents=True, exist_ok=True)
         serve = threading.Thread(
             target=self._httpd.serve_forever, args=(0.05,), name="preview-http", daemon=True
@@ -292,82 +289,3 @@ def _stat_into(found: dict[Path, tuple[int, int]], path: Path) -> None:
     except OSError:
         return
     found[path] = (stat.st_mtime_ns, stat.st_size)
-
-
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], preview: PreviewServer) -> None:
-        self.preview = preview
-        super().__init__(address, partial(_Handler, directory=str(preview.out)))
-
-
-def _bind(port: int, preview: PreviewServer) -> _HTTPServer:
-    try:
-        return _HTTPServer(("127.0.0.1", port), preview)
-    except OSError:
-        if port == 0:
-            raise
-        return _HTTPServer(("127.0.0.1", 0), preview)  # taken: any free port will do
-
-
-class _Handler(SimpleHTTPRequestHandler):
-    server: _HTTPServer
-
-    def do_GET(self) -> None:
-        parts = urlsplit(self.path)
-        if parts.path == RELOAD_PATH:
-            self._events(parts.query)
-            return
-        target = Path(self.translate_path(parts.path))
-        if target.is_dir():
-            if not parts.path.endswith("/"):
-                super().do_GET()  # the redirect to the folder with a slash
-                return
-            pages = [target / name for name in ("index.html", "preview.html")]
-            target = next((page for page in pages if page.is_file()), target)
-        preview = self.server.preview
-        if target.suffix == ".html" and target.is_file():
-            self._send_html(HTTPStatus.OK, preview.decorate(target.read_text(encoding="utf-8")))
-        elif target.suffix in {".html", ""} and any(preview.current()[1:]):
-            self._send_html(HTTPStatus.INTERNAL_SERVER_ERROR, preview.error_page())
-        else:
-            super().do_GET()
-
-    def end_headers(self) -> None:
-        self.send_header("Cache-Control", "no-store")
-        super().end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s " + format, self.address_string(), *args)
-
-    def _send_html(self, status: HTTPStatus, page: str) -> None:
-        body = page.encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _events(self, query: str) -> None:
-        preview = self.server.preview
-        values = parse_qs(query).get("since", [])
-        since = int(values[0]) if values and values[0].isdigit() else preview.current()[0]
-        self.send_response(HTTPStatus.OK)
-        self.send_header("Content-Type", "text/event-stream")
-        self.end_headers()
-        try:
-            self.wfile.write(b"retry: 500\n\n")
-            self.wfile.flush()
-            while True:
-                version = preview.wait_for_change(since, timeout=10)
-                if version is None:
-                    return
-                if version != since:
-                    self.wfile.write(f"data: {version}\n\n".encode())
-                    self.wfile.flush()
-                    return
-                self.wfile.write(b": still here\n\n")  # finds a closed page out
-                self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError):
-            return

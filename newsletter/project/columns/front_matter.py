@@ -13,6 +13,7 @@ import yaml
 
 from newsletter.errors import NewsletterError, did_you_mean
 from newsletter.project.columns.column import squash
+from newsletter.project.validation import https_url
 
 FRONT_MATTER_KEYS = frozenset({"title", "label", "author", "url", "image", "image_alt", "date"})
 # Accepted so that blog-style front matter does not fail, but a teaser has no use for it.
@@ -117,4 +118,24 @@ def _front_matter_value(key: str, node: yaml.Node, path: Path, offset: int) -> s
         )
     if node.tag == "tag:yaml.org,2002:null":
         return None
-    return squash(str(node.value)) or None
+    value = squash(str(node.value)) or None
+    if value is not None and key in URL_KEYS:
+        _check_url(value, key, path, node.start_mark.line + offset)
+    return value
+
+
+# Front-matter values that become links or images in the email: held to the campaign's rule.
+URL_KEYS = frozenset({"url", "image"})
+
+
+def _check_url(value: str, key: str, path: Path, line: int) -> None:
+    try:
+        https_url(value)
+    except ValueError as exc:
+        raise NewsletterError(
+            f"{exc} (got {value!r})",
+            path=path,
+            line=line,
+            field=key,
+            hint=f"for example '{key}: https://...'",
+        ) from None
