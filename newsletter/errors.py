@@ -46,6 +46,17 @@ class NewsletterError(Exception):
     def __str__(self) -> str:
         return self.format()
 
+    def to_json(self, root: Path | None = None) -> dict[str, str | int | None]:
+        """The error as `check --format json` reports it, for tools that read the output."""
+        return {
+            "file": display_path(self.path, root) if self.path is not None else None,
+            "line": self.line,
+            "field": self.field,
+            "message": self.message,
+            "hint": self.hint,
+            "text": self.format(root),
+        }
+
 
 class NewsletterErrors(NewsletterError):
     """Several user errors found in one pass, so that one run reports every problem at once."""

@@ -332,3 +332,16 @@ def test_campaign_loader_exposes_resolved_teaser_and_book() -> None:
     assert teaser.excerpt.endswith("wilde zeggen…")
     (book,) = campaign.books
     assert (book.sku, str(book.price), book.currency) == ("schrijven-is-schrappen", "34.95", "EUR")
+
+
+def test_a_campaign_with_schema_errors_still_has_its_references_checked(project: Path, run: Run) -> None:
+    edit(project, EN, "subject:", "subjct:")
+    edit(project, EN, "why-we-still-read-on-paper.md", "why-we-read.md")
+    edit(project, EN, "  - the-quiet-page", "  - the-quiet-pag")
+    path = project / EN
+    path.write_text(path.read_text(encoding="utf-8") + "template: fancy\n", encoding="utf-8")
+    stderr = failing_build(run)
+    assert f"{EN}:2: subjct: unknown key" in stderr
+    assert f"{EN}:10: teasers[0].column: column file not found: columns/why-we-read.md" in stderr
+    assert f"{EN}:12: books[0]: unknown book 'the-quiet-pag' (did you mean 'the-quiet-page'?)" in stderr
+    assert "template: no such template: templates/fancy.mjml.j2" in stderr

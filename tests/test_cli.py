@@ -162,3 +162,30 @@ def test_new_refuses_existing_ids_unknown_books_and_bad_ids(project: Path, run: 
         "2026-12-paper.yaml",
         "2026-12-schrijven.yaml",
     ]
+
+
+def test_check_json_holds_the_errors_that_stopped_a_campaign(project: Path, run: Run) -> None:
+    path = project / "campaigns" / "2026-12-paper.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("subject:", "subjct:", 1), encoding="utf-8")
+    result = run("check", "--format", "json")
+    assert result.exit_code == 2
+    document = json.loads(result.stdout)
+    assert [c["id"] for c in document["campaigns"]] == ["2026-12-schrijven"]
+    unknown = {
+        "file": "campaigns/2026-12-paper.yaml",
+        "line": 2,
+        "field": "subjct",
+        "message": "unknown key",
+        "hint": "did you mean 'subject'?",
+        "text": "campaigns/2026-12-paper.yaml:2: subjct: unknown key (did you mean 'subject'?)",
+    }
+    assert unknown in document["errors"] and len(document["errors"]) == 2
+
+
+def test_a_current_folder_that_was_deleted_is_an_error_not_a_traceback(tmp_path: Path) -> None:
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    script = f"cd {gone} && rmdir {gone} && exec {sys.executable} -m newsletter build"
+    done = subprocess.run(["sh", "-c", script], capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 2, done.stderr
+    assert "the current folder no longer exists" in done.stderr and "Traceback" not in done.stderr

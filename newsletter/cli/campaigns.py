@@ -19,6 +19,7 @@ from newsletter.cli.common import (
     table,
 )
 from newsletter.cli.payments import sync_and_print
+from newsletter.errors import flatten
 from newsletter.review.counts import count_findings, findings_summary, plural
 from newsletter.vocabulary import LOCALES
 
@@ -69,7 +70,7 @@ def build(
     # An unchanged project is answered from what the last build stored, before opening the project.
     report = None
     if not (force or sync_links):
-        report = unchanged_site(obj.project_dir or Path.cwd(), campaign_ids, out=out, strict=strict)
+        report = unchanged_site(obj.start(), campaign_ids, out=out, strict=strict)
     if report is None:
         from newsletter.review.counts import checks_summary
 
@@ -186,8 +187,9 @@ def check(obj: Context, campaign_ids: tuple[str, ...], output: str, strict: bool
     checked, errors = check_project(project, campaign_ids)
     findings = [finding for campaign in checked for finding in campaign.findings]
     error_count, warning_count = count_findings(findings)
-    if output == "json":
-        click.echo(json.dumps(to_json(checked), indent=2, ensure_ascii=False))
+    if output == "json":  # problems that stopped a campaign belong in the document too
+        document = {**to_json(checked), "errors": [e.to_json(project.root) for e in flatten(errors)]}
+        click.echo(json.dumps(document, indent=2, ensure_ascii=False))
     else:
         rows = [[f.campaign, f.severity, f.rule, f.where, f.message] for f in findings]
         if rows:

@@ -31,8 +31,21 @@ class Context:
     def project(self) -> Project:
         from newsletter.project.settings import find_project_root, open_project
 
-        self.root = find_project_root(self.project_dir or Path.cwd())
+        self.root = find_project_root(self.start())
         return open_project(self.root)
+
+    def start(self) -> Path:
+        """Where the search for the project starts: --project, or the current folder."""
+        return self.project_dir or current_folder()
+
+
+def current_folder() -> Path:
+    try:
+        return Path.cwd()
+    except FileNotFoundError:  # deleted under the shell's feet, by `git checkout` for example
+        raise NewsletterError(
+            "the current folder no longer exists", hint="cd into the project again, or pass --project"
+        ) from None
 
 
 class NewsletterGroup(click.Group):

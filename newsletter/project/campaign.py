@@ -143,13 +143,13 @@ def load_campaign(path: Path, library: Library) -> Campaign:
             path=path,
         )
     data, lines = load_yaml(path)
-    entry = validate(CampaignFile, _mapping(data, path), path=path, line_of=_line_of(lines))
+    try:
+        entry = validate(CampaignFile, _mapping(data, path), path=path, line_of=_line_of(lines))
+    except NewsletterErrors as schema:
+        # An editor fixes everything in one round: what the campaign refers to is checked even so.
+        raise NewsletterErrors([*schema.errors, *_reference_errors(data, path, lines, library)]) from None
     project = library.project
-    errors: list[NewsletterError] = []
-    for suffix in (".mjml.j2", ".txt.j2"):  # every email has an HTML and a text part
-        if not (project.templates_dir / f"{entry.template}{suffix}").is_file():
-            message = f"no such template: templates/{entry.template}{suffix}"
-            errors.append(_error_at(path, lines, ("template",), message, _template_hint(project)))
+    errors = _template_errors(entry.template, path, lines, project)
     teasers = [
         _collect(errors, partial(_resolve_teaser, teaser, ("teasers", i), path, lines, library))
         for i, teaser in enumerate(entry.teasers)
@@ -187,8 +187,47 @@ def load_campaigns(project: Project, ids: Sequence[str] = ()) -> tuple[list[Camp
     return campaigns, unique(errors)
 
 
+def _template_errors(template: str, path: Path, lines: LineMap, project: Project) -> list[NewsletterError]:
+    errors = []
+    for suffix in (".mjml.j2", ".txt.j2"):  # every email has an HTML and a text part
+        if not (project.templates_dir / f"{template}{suffix}").is_file():
+            message = f"no such template: templates/{template}{suffix}"
+            errors.append(_error_at(path, lines, ("template",), message, _template_hint(project)))
+    return errors
+
+
+def _reference_errors(data: Any, path: Path, lines: LineMap, library: Library) -> list[NewsletterError]:
+    """The references of a campaign that failed its schema, checked as far as its values allow."""
+    if not isinstance(data, dict):
+        return []
+    template = data.get("template", "email")
+    errors = _template_errors(template, path, lines, library.project) if isinstance(template, str) else []
+    teasers, books = data.get("teasers"), data.get("books")
+    for i, teaser in enumerate(teasers if isinstance(teasers, list) else []):
+        if isinstance(teaser, dict):
+            errors += _teaser_reference_errors(teaser, ("teasers", i), path, lines, library)
+    for i, sku in enumerate(books if isinstance(books, list) else []):
+        if isinstance(sku, str):
+            _collect(errors, partial(_resolve_book, sku, ("books", i), path, lines, library))
+    return errors
+
+
+def _teaser_reference_errors(
+    teaser: dict[str, Any], loc: Loc, path: Path, lines: LineMap, library: Library
+) -> list[NewsletterError]:
+    errors: list[NewsletterError] = []
+    name, author = teaser.get("column"), teaser.get("author")
+    column = None
+    if isinstance(name, str):
+        column = _collect(errors, partial(_read_teaser_column, name, loc, path, lines, library))
+    if column is not None or isinstance(author, str):
+        entry = TeaserEntry.model_construct(author=author if isinstance(author, str) else None)
+        _collect(errors, partial(_resolve_author, entry, column, loc, path, lines, library))
+    return errors
+
+
 def _resolve_teaser(entry: TeaserEntry, loc: Loc, path: Path, lines: LineMap, library: Library) -> Teaser:
-    column = _read_teaser_column(entry, loc, path, lines, library) if entry.column else None
+    column = _read_teaser_column(entry.column, loc, path, lines, library) if entry.column else None
     url = entry.url or (column.url if column else None)
     if url is None:
         raise _error_at(path, lines, loc, "needs a 'url' (the column file has none)", field=(*loc, "url"))
@@ -207,10 +246,8 @@ def _resolve_teaser(entry: TeaserEntry, loc: Loc, path: Path, lines: LineMap, li
     )
 
 
-def _read_teaser_column(entry: TeaserEntry, loc: Loc, path: Path, lines: LineMap, library: Library) -> Column:
-    assert entry.column is not None
+def _read_teaser_column(name: str, loc: Loc, path: Path, lines: LineMap, library: Library) -> Column:
     columns_dir = library.project.columns_dir
-    name = entry.column
     candidates = [columns_dir / name] + (
         [] if Path(name).suffix else [columns_dir / f"{name}{ext}" for ext in (".md", ".txt")]
     )
