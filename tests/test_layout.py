@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "newsletter"
 MAX_LINES = 400
 # The stages in pipeline order; a module may import from its own stage and the ones before it.
 STAGES = ("shared", "project", "render", "payments", "pipeline", "review", "mail", "cli")
-SHARED = {"errors", "files", "vocabulary"}
+SHARED = {"errors", "files", "placeholders", "vocabulary"}
 
 
 def module_name(path: Path) -> str:

@@ -23,7 +23,7 @@ from newsletter.render.merge import (
     escape_text,
     first_name,
     marker,
-    with_first_name_marker,
+    personal,
 )
 from newsletter.render.renderer import Rendered
 from tests.conftest import Run, copy_sample
@@ -182,9 +182,9 @@ def test_first_name_is_the_first_word_or_empty_for_the_fallback(name: str, expec
     assert first_name(name) == expected
 
 
-def test_with_first_name_marker_replaces_every_placeholder_and_nothing_else() -> None:
-    assert with_first_name_marker("Beste {first_name}, dag {first_name}! {name}") == (
-        "Beste __merge_first_name__, dag __merge_first_name__! {name}"
+def test_personal_replaces_every_field_and_makes_doubled_braces_single() -> None:
+    assert personal("Beste {first_name}, dag {first_name}! {name} {{first_name}} {{ }}") == (
+        "Beste __merge_first_name__, dag __merge_first_name__! {name} {first_name} { }"
     )
 
 

@@ -9,13 +9,15 @@ uses and never has to check. The models are importable from here too, as they al
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
+from newsletter import placeholders
 from newsletter.errors import NewsletterError, NewsletterErrors, did_you_mean, unique
+from newsletter.files import read_user_text
 from newsletter.project.columns import Column, make_excerpt, read_column
 from newsletter.project.models import CAMPAIGN_ID, Author, Book, Campaign, Teaser
 from newsletter.project.schema import AuthorsFile, BookFile, CampaignFile, TeaserEntry
@@ -187,6 +189,19 @@ def load_campaigns(project: Project, ids: Sequence[str] = ()) -> tuple[list[Camp
     return campaigns, unique(errors)
 
 
+def _check_column_fields(column: Column, fields: Mapping[str, str | None]) -> None:
+    """Text taken from a column reaches readers as a teaser: its placeholders are held to the
+    campaign's rule, and named at the column's line that holds them."""
+    errors = []
+    source = read_user_text(column.path, what="column file").split("\n")
+    for name, value in fields.items():
+        for tag, message, hint in placeholders.problems(value or ""):
+            line = next((n for n, text in enumerate(source, start=1) if tag in text), None)
+            errors.append(NewsletterError(message, path=column.path, line=line, field=name, hint=hint))
+    if errors:
+        raise NewsletterErrors(errors)
+
+
 def _template_errors(template: str, path: Path, lines: LineMap, project: Project) -> list[NewsletterError]:
     errors = []
     for suffix in (".mjml.j2", ".txt.j2"):  # every email has an HTML and a text part
@@ -235,6 +250,8 @@ def _resolve_teaser(entry: TeaserEntry, loc: Loc, path: Path, lines: LineMap, li
     excerpt = entry.excerpt
     if excerpt is None and column is not None:
         excerpt = make_excerpt(column.blocks, entry.excerpt_words)
+    if column is not None:
+        _check_column_fields(column, {"title": title, "label": column.label, "excerpt": excerpt})
     return Teaser(
         title=title,
         label=entry.label or (column.label if column else None),

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, ValidationError
 
+from newsletter import placeholders
 from newsletter.errors import NewsletterError, NewsletterErrors, did_you_mean
 from newsletter.files import read_user_text
 
@@ -219,7 +220,8 @@ def _to_user_error(
         message = _MESSAGES.get(kind) or _plain(error["msg"])
     got = error.get("input")
     if kind not in ("missing", "extra_forbidden") and isinstance(got, str | int | Decimal | float | bool):
-        message += f" (got {got!r})" if not isinstance(got, Decimal) else f" (got {got})"
+        shown = f"{got!r}" if not isinstance(got, Decimal) else str(got)
+        message += f" (got {shown})" if len(shown) <= 80 else ""
     return NewsletterError(
         message,
         path=path,
@@ -336,8 +338,20 @@ def _email_address(value: str) -> str:
     return value
 
 
+def _merge_fields(value: str) -> str:
+    """Text a reader sees may hold `{first_name}`; any other placeholder is a typo or pasted from
+    another tool, and must not reach an inbox as it is."""
+    found = placeholders.problems(value)
+    if found:
+        raise ValueError("; ".join(f"{message} ({hint})" for _, message, hint in found))
+    return value
+
+
 HttpsUrl = Annotated[str, AfterValidator(https_url)]
 SingleLine = Annotated[str, StringConstraints(min_length=1), AfterValidator(_single_line)]
 Text = Annotated[str, AfterValidator(_text)]  # several lines and paragraphs
+# Text a reader sees, where merge fields are filled in per reader (placeholders.py)
+MergeLine = Annotated[SingleLine, AfterValidator(_merge_fields)]
+MergeText = Annotated[Text, AfterValidator(_merge_fields)]
 HexColour = Annotated[str, AfterValidator(_hex_colour)]
 EmailAddress = Annotated[str, AfterValidator(_email_address)]

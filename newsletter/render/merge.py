@@ -6,8 +6,9 @@ underscores only, so that autoescaping, MRML, premailer and quoted-printable lea
 recipient the markers are replaced by values escaped for the part they land in, which is a string
 join over pre-split pieces and costs microseconds.
 
-Campaign text may greet the reader by name with `{first_name}`; without a name it falls back to a
-word like "lezer" ("Beste lezer,").
+Campaign text may greet the reader by name with `{first_name}` (in the subject, the preheader, the
+intro and sign-off, teasers and book blocks); without a name it falls back to a word like "lezer"
+("Beste lezer,").
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from dataclasses import dataclass
 
 from markupsafe import escape
 
+from newsletter import placeholders
+
 MARKER = re.compile(r"__merge_([a-z][a-z0-9_]*?)__")
-FIRST_NAME = "{first_name}"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
@@ -29,9 +31,19 @@ def marker(name: str) -> str:
     return f"__merge_{name}__"
 
 
-def with_first_name_marker(text: str) -> str:
-    """Campaign text as written by an editor, with `{first_name}` turned into its marker."""
-    return text.replace(FIRST_NAME, marker("first_name"))
+def personal(text: str) -> str:
+    """Text as an editor wrote it, with its merge fields (`{first_name}`) turned into markers and
+    doubled braces into single ones (placeholders.py)."""
+    return placeholders.substitute(text, marker)
+
+
+def as_written(text: str) -> str:
+    """Markers back as the editor's `{first_name}`: for the link inventory and the checks."""
+    return MARKER.sub(lambda found: "{" + found.group(1) + "}", text)
+
+
+def personal_or_none(text: str | None) -> str | None:
+    return None if text is None else personal(text)
 
 
 def escape_html(value: str) -> str:

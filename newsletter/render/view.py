@@ -23,7 +23,7 @@ from newsletter.render.links import (
     kind_of,
     shop_page_link,
 )
-from newsletter.render.merge import marker, with_first_name_marker
+from newsletter.render.merge import as_written, marker, personal, personal_or_none
 from newsletter.render.template_data import plain
 
 
@@ -75,7 +75,13 @@ class View:
         only what the content may show, not how mail is delivered or books are sold."""
         settings = self.settings.model_dump(exclude=set(NOT_FOR_TEMPLATES))
         return {
-            "campaign": plain(self.campaign),
+            "campaign": plain(
+                replace(
+                    self.campaign,
+                    subject=personal(self.campaign.subject),
+                    preheader=personal(self.campaign.preheader),
+                )
+            ),
             "settings": plain(settings),
             "brand": plain(self.settings.brand),
             "colours": plain(self.settings.colours),
@@ -119,8 +125,8 @@ def build_view(
         campaign=campaign,
         settings=settings,
         t=words,
-        intro=paragraphs(with_first_name_marker(campaign.intro or "")),
-        sign_off=paragraphs(with_first_name_marker(campaign.sign_off or "")),
+        intro=paragraphs(personal(campaign.intro or "")),
+        sign_off=paragraphs(personal(campaign.sign_off or "")),
         teasers=teasers,
         books=books,
         home_url=home.url,
@@ -138,7 +144,7 @@ def build_view(
 
 def _content_links(teasers: Sequence[TeaserView], settings: Settings) -> list[Link]:
     return [
-        Link(url=view.url, block=view.block, kind=kind_of(view.url, settings), label=view.title)
+        Link(url=view.url, block=view.block, kind=kind_of(view.url, settings), label=as_written(view.title))
         for view in teasers
     ]
 
@@ -146,7 +152,7 @@ def _content_links(teasers: Sequence[TeaserView], settings: Settings) -> list[Li
 def _order_links(orders: Sequence[Link], books: Sequence[BookView]) -> list[Link]:
     """The inventory lists the real order URL; the view has its marker, filled per recipient."""
     return [
-        Link(url=order.url, block=order.block, kind=order.kind, label=view.cta)
+        Link(url=order.url, block=order.block, kind=order.kind, label=as_written(view.cta))
         for order, view in zip(orders, books, strict=True)
     ]
 
@@ -185,13 +191,13 @@ def _teaser_view(teaser: Teaser, block: str, campaign: Campaign, settings: Setti
     )
     return TeaserView(
         block=block,
-        title=teaser.title,
-        label=teaser.label,
+        title=personal(teaser.title),
+        label=personal_or_none(teaser.label),
         url=link.url,
-        excerpt=teaser.excerpt,
+        excerpt=personal(teaser.excerpt),
         author_name=teaser.author.name,
         author_handle=teaser.author.handle,
-        author_bio=teaser.author.bio,
+        author_bio=personal_or_none(teaser.author.bio),
         image=teaser.image,
         image_alt=teaser.image_alt,
     )
@@ -200,15 +206,15 @@ def _teaser_view(teaser: Teaser, block: str, campaign: Campaign, settings: Setti
 def _book_view(book: Book, order: Link, locale: str, words: dict[str, str]) -> BookView:
     return BookView(
         block=order.block,
-        title=book.title,
-        subtitle=book.subtitle,
+        title=personal(book.title),
+        subtitle=personal_or_none(book.subtitle),
         co_authors=format_co_authors(book.co_authors, locale),
         price=format_price(book.price, book.currency, locale),
         cover_url=book.cover_url,
         cover_alt=book.cover_alt,
         order_url=order.url,
         order_kind=str(order.kind),
-        cta=book.cta or words["order_now"],
+        cta=personal(book.cta) if book.cta else words["order_now"],
     )
 
 

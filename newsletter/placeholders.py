@@ -1,0 +1,73 @@
+"""Merge fields as editors write them: `{first_name}` in any text a reader sees; `{{` and `}}` for a
+literal brace.
+
+Checked when a campaign loads (project stage), so that a misspelt `{firstname}`, a Dutch
+`{voornaam}` or a Mailchimp `*|FNAME|*` pasted from an old campaign is an error at its line, never
+a literal placeholder in a reader's inbox; turned into the renderer's markers when it renders.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable
+
+FIELDS = ("first_name",)
+# What editors type for the fields, from habit or from other tools.
+ALIASES = {
+    "firstname": "first_name",
+    "first-name": "first_name",
+    "fname": "first_name",
+    "voornaam": "first_name",
+    "naam": "first_name",
+    "name": "first_name",
+    "vorname": "first_name",
+}
+# `{{` and `}}` are literal braces; `{word}` is a field (spaces inside allowed, `{ first_name }`);
+# any other brace, `{ een zin }` say, is text as it is.
+_TOKEN = re.compile(r"\{\{|\}\}|\{(\s*[A-Za-z_][\w.-]{0,40}\s*)\}")
+# Merge tags of other tools pasted with old campaigns: Mailchimp's *|FNAME|*, listmonk's
+# {{ .Subscriber.FirstName }}.
+_FOREIGN = re.compile(r"\*\|[A-Za-z0-9_:]+\|\*|\{\{\s*\.[\w.]+\s*\}\}")
+
+
+def problems(text: str) -> list[tuple[str, str, str]]:
+    """(placeholder, message, hint) for each placeholder in `text` that is not one of FIELDS."""
+    found = [(tag, f"'{tag}' is another tool's merge tag", _hint_for(tag)) for tag in _FOREIGN.findall(text)]
+    for match in _TOKEN.finditer(_FOREIGN.sub("", text)):
+        name = match.group(1)
+        if name is not None and name not in FIELDS:
+            found.append((match.group(), f"unknown merge field '{match.group()}'", _hint_for(name)))
+    return found
+
+
+def _hint_for(written: str) -> str:
+    bare = written.strip("*|{}% ").lower().removeprefix(".subscriber.").replace(".", "").strip()
+    field = ALIASES.get(bare) or ALIASES.get(bare.replace("_", "")) or _closest(bare)
+    if field:
+        return f"did you mean '{{{field}}}'? Write {{{{ and }}}} for literal braces"
+    known = ", ".join(f"{{{name}}}" for name in FIELDS)
+    return f"the merge fields are {known}; write {{{{ and }}}} for literal braces"
+
+
+def _closest(name: str) -> str | None:
+    close = difflib.get_close_matches(name.replace(" ", "_"), FIELDS, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def substitute(text: str, field: Callable[[str], str]) -> str:
+    """`text` with each field replaced by `field(name)` and doubled braces made single. Fields not
+    in FIELDS are left as written (loading refused them already)."""
+
+    def replace(match: re.Match[str]) -> str:
+        token = match.group()
+        if token in ("{{", "}}"):
+            return token[0]
+        name = match.group(1)
+        return field(name) if name in FIELDS else token
+
+    return _TOKEN.sub(replace, text)
+
+
+def has_fields(text: str) -> bool:
+    return any(match.group(1) in FIELDS for match in _TOKEN.finditer(text))
