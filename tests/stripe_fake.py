@@ -51,6 +51,7 @@ FIXTURES_PATH = Path(__file__).resolve().parents[2] / "shared" / "stripe" / "fix
 KINDS = ("product", "price", "payment_link", "checkout.session")
 FAULT_KINDS = ("500", "429", "drop_before", "drop_after")
 DEFAULT_ACCOUNT = "acct_1FakeStripeLocal0"
+MAX_UNIT_AMOUNT = 99_999_999  # Stripe's technical limit on amounts: eight digits
 
 _ALNUM = string.ascii_letters + string.digits
 _ID_LENGTH = {
@@ -1375,6 +1376,14 @@ class FakeStripe:
             params.get(key) is None for key in ("unit_amount", "unit_amount_decimal", "custom_unit_amount")
         ):
             raise _missing(f"{prefix}[unit_amount]" if prefix else "unit_amount")
+        amount = params.get("unit_amount")
+        if amount is not None and not 0 <= amount <= MAX_UNIT_AMOUNT:  # eight digits, whatever the currency
+            bound = "less than or equal to 99999999" if amount > 0 else "greater than or equal to 0"
+            raise _invalid(
+                f"This value must be {bound}.",
+                param=f"{prefix}[unit_amount]" if prefix else "unit_amount",
+                code="parameter_invalid_integer",
+            )
 
     def _lookup_key_holder(self, lookup_key: str | None, exclude: str | None = None) -> JSON | None:
         if not lookup_key:

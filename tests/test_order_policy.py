@@ -13,6 +13,7 @@ from newsletter.render.order_policy import (
     Severity,
     is_stripe_test_url,
     order_link_problems,
+    payment_link_mode,
 )
 from newsletter.render.renderer import Rendered, warnings_for
 from tests.conftest import REPO
@@ -125,3 +126,28 @@ def test_build_warns_about_exactly_the_shop_fallbacks() -> None:
 )
 def test_stripe_test_urls_are_recognised_by_host_and_path(url: str, expected: bool) -> None:
     assert is_stripe_test_url(url) is expected
+
+
+@pytest.mark.parametrize(
+    ("url", "mode"),
+    [
+        (TEST_URL, "test"),
+        (LIVE_URL, "live"),
+        ("https://buy.stripe.com/test_4gw8A0bC1dEfGh", "test"),
+        ("https://sangeekp-15t6ai--payment_links_ingress-mydev.dev.stripe.me/test_eVa16Q1Vd7yU1Ne8ww", None),
+        ("https://pay.evil-phish.net/test_abc123", None),
+        ("https://buy.stripe.com.evil-phish.net/test_abc123", None),
+        ("https://buy.stripe.com@evil-phish.net/test_abc123", None),
+        ("https://BUY.stripe.com/test_abc123", None),
+        ("http://buy.stripe.com/test_abc123", None),
+        ("https://buy.stripe.com/test_abc123?a=1", None),
+        ("https://buy.stripe.com/test_abc123\n", None),
+        ("https://buy.stripe.com/", None),
+        ("javascript:alert(1)", None),
+        (SHOP, None),
+    ],
+)
+def test_only_stripes_own_payment_link_urls_have_a_mode(url: str, mode: str | None) -> None:
+    """Stripe's example object (shared/stripe/fixtures3.json) has a link on an internal Stripe host;
+    accounts get https://buy.stripe.com/ links, `test_` in test mode, and only those are accepted."""
+    assert payment_link_mode(url) == mode

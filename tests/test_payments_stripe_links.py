@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from stripe._http_client import HTTPClient
 
-from newsletter.payments import stripe_links as payments
+from newsletter.payments import stripe_api
 from newsletter.payments.lock import LOCK_FILE
 from tests.conftest import Run
 from tests.stripe_fake import FakeStripe
@@ -27,7 +27,7 @@ KINDS = ("product", "price", "payment_link")
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeStripe]:
     monkeypatch.setattr(HTTPClient, "INITIAL_DELAY", 0.0)
     monkeypatch.setattr(HTTPClient, "MAX_DELAY", 0.0)
-    monkeypatch.setattr(payments, "RATE_LIMIT_DELAY", 0.0)
+    monkeypatch.setattr(stripe_api, "RATE_LIMIT_DELAY", 0.0)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     with FakeStripe() as server:
         monkeypatch.setenv("STRIPE_API_KEY", KEY)
@@ -194,7 +194,7 @@ def test_crash_between_stripe_and_the_lock_write_creates_no_duplicate(
     def crash(*args: object) -> None:
         raise SystemError("power cut")
 
-    monkeypatch.setattr(payments, "save_lock", crash)
+    monkeypatch.setattr(stripe_api, "save_lock", crash)
     with pytest.raises(SystemError, match="power cut"):
         run("links", "sync", "2026-12-schrijven")
     monkeypatch.undo()
@@ -301,4 +301,4 @@ def test_report_sums_completed_checkouts_per_book(run: Run, fake: FakeStripe) ->
         3 * 3495,
     )
     text = run("report", "2026-12-schrijven").stdout
-    assert re.search(r"schrijven-is-schrappen\s+test\s+2\s+3\s+104.85", text)
+    assert re.search(r"schrijven-is-schrappen\s+test\s+€\xa034,95\s+2\s+3\s+104.85", text)

@@ -1,9 +1,11 @@
-"""Stripe Payment Links (`links sync/list/deactivate`) and what a campaign sold (`report`)."""
+"""Stripe Payment Links (`links sync/list/deactivate/activate`) and what a campaign sold (`report`)."""
 
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from dataclasses import asdict
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -15,6 +17,8 @@ from newsletter.cli.common import (
 )
 
 if TYPE_CHECKING:
+    from newsletter.payments.sales import BookSales, PriceSales
+    from newsletter.payments.stripe_links import SyncResult
     from newsletter.project.campaign import Campaign
     from newsletter.project.settings import Project
 
@@ -32,7 +36,9 @@ def links_sync(obj: Context, campaign_ids: tuple[str, ...], live: bool) -> None:
     """Create the missing Product, Price and Payment Link of every book, and record them.
 
     Nothing is ever created twice: existing objects are found first, every create carries an
-    idempotency key, and payments.lock.json remembers what Stripe confirmed.
+    idempotency key, and payments.lock.json remembers what Stripe confirmed. A deactivated campaign
+    stays off (`links activate` switches it on), a campaign past its `ends:` date is switched off,
+    and links that went out in an email stay on at their price when the price changes.
     """
     sync_and_print(obj.project(), campaign_ids, live)
 
@@ -46,21 +52,59 @@ def sync_and_print(project: Project, campaign_ids: tuple[str, ...], live: bool) 
     if errors:
         print_errors(errors, project.root)
         sys.exit(EXIT_USER_ERROR)
+    results = list(sync_campaigns(project, campaigns, live=live))
     rows = [
         [
-            r.link.campaign,
+            r.campaign,
             r.book.sku,
             format_price(r.book.price, "EUR", "nl"),
-            r.link.url,
+            r.link.url if r.link else "-",
             r.product,
             r.price,
             r.payment_link,
             ", ".join(r.deactivated) or "-",
+            ", ".join(r.kept) or "-",
         ]
-        for r in sync_campaigns(project, campaigns, live=live)
+        for r in results
     ]
-    headers = ["campaign", "book", "price", "link", "product", "price", "payment link", "deactivated"]
+    headers = [
+        "campaign",
+        "book",
+        "price",
+        "link",
+        "product",
+        "price",
+        "payment link",
+        "deactivated",
+        "kept (sent)",
+    ]
     click.echo(table(headers, rows))
+    for note in _sync_notes(results, {c.id: c for c in campaigns}):
+        click.echo(note)
+
+
+def _sync_notes(results: list[SyncResult], campaigns: dict[str, Campaign]) -> list[str]:
+    """Why a campaign has no working Payment Link after a sync, and what switches it on."""
+    notes: dict[str, str] = {}
+    for r in results:
+        if r.payment_link == "ended":
+            ends = campaigns[r.campaign].ends
+            notes[r.campaign] = (
+                f"{r.campaign}: the promotion ended on {ends} (`ends:` in its campaign file), so its "
+                "links are switched off; its order buttons go to the shop page"
+            )
+        elif r.payment_link == "inactive":
+            notes[r.campaign] = (
+                f"{r.campaign}: its links are switched off (`links deactivate`), so its order buttons go "
+                f"to the shop page; `newsletter links activate {r.campaign}` switches them on again"
+            )
+        elif r.kept:
+            notes.setdefault(
+                r.campaign,
+                f"{r.campaign}: was sent, so the links in its emails stay on at their price "
+                "(until `ends:` or `links deactivate`)",
+            )
+    return list(notes.values())
 
 
 @links.command("list")
@@ -78,10 +122,15 @@ def links_list(obj: Context) -> None:
             link.mode,
             "active" if link.active else "inactive",
             link.url,
+            ", ".join(filter(None, ["sent" if link.sent else "", OFF_NOTES.get(link.off or "", "")])),
         ]
         for link in lock.links
     ]
-    click.echo(table(["campaign", "book", "eur", "mode", "state", "link"], rows) if rows else "no links yet")
+    headers = ["campaign", "book", "eur", "mode", "state", "link", "note"]
+    click.echo(table(headers, rows) if rows else "no links yet")
+
+
+OFF_NOTES = {"new-price": "new price", "deactivated": "deactivated", "ended": "promotion ended"}
 
 
 @links.command("deactivate")
@@ -89,8 +138,11 @@ def links_list(obj: Context) -> None:
 @click.option("--live", is_flag=True, help="Accept a live key: this project sells for real.")
 @click.pass_obj
 def links_deactivate(obj: Context, campaign_id: str, live: bool) -> None:
-    """Switch off a campaign's links when its promotion ends (buyers then see its inactive message)."""
-    from newsletter.payments.stripe_links import deactivate_campaign
+    """Switch off a campaign's links when its promotion ends (buyers then see its inactive message).
+
+    The campaign stays switched off, also through `links sync`, until `links activate`.
+    """
+    from newsletter.payments.switching import deactivate_campaign
 
     project = obj.project()
     done = deactivate_campaign(project, _one_campaign(project, campaign_id), live=live)
@@ -100,27 +152,68 @@ def links_deactivate(obj: Context, campaign_id: str, live: bool) -> None:
         click.echo(f"{campaign_id} has no active links")
 
 
+@links.command("activate")
+@click.argument("campaign_id")
+@click.option("--live", is_flag=True, help="Accept a live key: this project sells for real.")
+@click.pass_obj
+def links_activate(obj: Context, campaign_id: str, live: bool) -> None:
+    """Switch a deactivated campaign's links on again (the ones its emails carry)."""
+    from newsletter.payments.switching import activate_campaign
+
+    project = obj.project()
+    done = activate_campaign(project, _one_campaign(project, campaign_id), live=live)
+    for link in done.activated:
+        click.echo(f"activated {link.sku}: {link.url}")
+    if not done.activated:
+        click.echo(f"{campaign_id} has no switched-off links")
+    for sku in done.missing:
+        click.echo(f"{sku} has no link at its current price yet: run `newsletter links sync {campaign_id}`")
+
+
 @click.command()
 @click.argument("campaign_id")
 @click.option("--format", "output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--live", is_flag=True, help="Accept a live key: this project sells for real.")
 @click.pass_obj
 def report(obj: Context, campaign_id: str, output: str, live: bool) -> None:
-    """What a campaign sold: completed checkouts, quantity and revenue per book."""
+    """What a campaign sold: completed checkouts, quantity and revenue per book and price."""
     import json
-    from dataclasses import asdict
 
-    from newsletter.payments.stripe_links import sales_report
+    from newsletter.payments.sales import sales_report
+    from newsletter.render.i18n import format_price
 
     project = obj.project()
-    sales = sales_report(project, _one_campaign(project, campaign_id), live=live)
+    campaign = _one_campaign(project, campaign_id)
+    sales = sales_report(project, campaign, live=live)
     if output == "json":
-        click.echo(json.dumps({"campaign": campaign_id, "books": [asdict(s) for s in sales]}, indent=2))
+        click.echo(json.dumps({"campaign": campaign_id, "books": [_sales_json(s) for s in sales]}, indent=2))
         return
-    rows = [[s.sku, s.mode, str(s.checkouts), str(s.quantity), f"{s.revenue / 100:.2f}"] for s in sales]
-    click.echo(
-        table(["book", "mode", "checkouts", "quantity", "revenue (EUR)"], rows) if rows else "no links yet"
-    )
+    rows = []
+    for book in sales:
+        for price in book.prices:
+            amount = format_price(Decimal(price.amount) / 100, "EUR", campaign.locale)
+            rows.append([book.sku, book.mode, amount, *_figures(price)])
+        if len(book.prices) > 1:
+            rows.append([book.sku, book.mode, "total", *_figures(book)])
+    headers = ["book", "mode", "price", "checkouts", "quantity", "revenue (EUR)"]
+    click.echo(table(headers, rows) if rows else "no links yet")
+
+
+def _figures(sold: BookSales | PriceSales) -> list[str]:
+    return [str(sold.checkouts), str(sold.quantity), f"{sold.revenue / 100:.2f}"]
+
+
+def _sales_json(book: BookSales) -> dict[str, Any]:
+    """A book's totals, and its sales per price it was offered at (with the links at that price)."""
+    return {
+        "sku": book.sku,
+        "mode": book.mode,
+        "currency": book.currency,
+        "checkouts": book.checkouts,
+        "quantity": book.quantity,
+        "revenue": book.revenue,
+        "prices": [asdict(price) for price in book.prices],
+    }
 
 
 def _one_campaign(project: Project, campaign_id: str) -> Campaign:

@@ -6,134 +6,107 @@ metadata), every create carries a deterministic Idempotency-Key (a retry after a
 after a crash between Stripe's answer and the lock write, gets the first object back), and what Stripe
 confirmed is recorded in the project's lock file, so that a rebuild makes no request at all.
 
-Only this module talks to Stripe, and only through the official SDK, imported when a request is needed.
+A sync records links as they really are: a link found or replayed switched off stays off (only
+`links activate` switches a campaign on again, switching.py), a campaign whose promotion ended
+(`ends:`) is switched off, and a price change keeps the links that went out in an email on at their
+price (lock.record_sent) while the campaign gets a new link for the new price.
 """
 
 from __future__ import annotations
 
-import os
-import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
+from datetime import date
 from functools import partial
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal
 
 from newsletter.errors import NewsletterError
-from newsletter.payments.lock import Lock, LockedLink, Mode, cents, load_lock, save_lock
+from newsletter.payments.lock import LockedLink, Mode, cents, url_problem
+from newsletter.payments.stripe_api import StripeSession, replayed
+from newsletter.payments.switching import (
+    INACTIVE_MESSAGE,
+    promotion_ended,
+    switch_off,
+    switch_off_campaign,
+)
 from newsletter.project.campaign import Book, Campaign
-from newsletter.project.settings import Project, StripeSettings
+from newsletter.project.settings import Project
 
 if TYPE_CHECKING:
     from stripe import StripeClient
     from stripe.params import PaymentLinkCreateParams
 
-RATE_LIMIT_DELAY = 1.0  # seconds before the first retry after a 429; doubled each time
-T = TypeVar("T")
-Action = Literal["created", "reused"]
-
-INACTIVE_MESSAGE = {
-    "nl": "Deze aanbieding is afgelopen. Kijk in onze webwinkel voor de actuele prijs.",
-    "en": "This offer has ended. Please visit our web shop for the current price.",
-}
-
-
-# -- talking to Stripe -------------------------------------------------------------------------
+# What a sync did with each object: "inactive" is a campaign left switched off (`links activate`),
+# "ended" one whose promotion is over; "-" is nothing at all.
+Action = Literal["created", "reused", "reactivated", "inactive", "ended", "-"]
 
 
 @dataclass(frozen=True)
 class SyncResult:
-    link: LockedLink
+    campaign: str
     book: Book
-    product: Action
-    price: Action
-    payment_link: Action
-    deactivated: tuple[str, ...] = ()  # earlier links of this book in this campaign, switched off
-
-
-def api_key(*, live_allowed: bool) -> tuple[str, Mode]:
-    """The key from STRIPE_API_KEY; a live key only where the project says it sells for real."""
-    key = os.environ.get("STRIPE_API_KEY", "").strip()
-    if not key:
-        raise NewsletterError(
-            "STRIPE_API_KEY is not set",
-            hint="export a test key (sk_test_... or rk_test_...) from the Stripe dashboard",
-        )
-    mode: Mode = "live" if key.startswith(("sk_live_", "rk_live_")) else "test"
-    if mode == "live" and not live_allowed:
-        raise NewsletterError(
-            "STRIPE_API_KEY is a live key, and this project does not sell for real",
-            hint="use a test key, or set `live = true` under [stripe] in newsletter.toml (or pass --live)",
-        )
-    return key, mode
-
-
-def make_client(project: Project, key: str) -> StripeClient:
-    import stripe  # heavy: only when a request is really needed
-
-    settings = project.settings.stripe or StripeSettings()
-    base = os.environ.get("STRIPE_API_BASE") or settings.api_base
-    return stripe.StripeClient(
-        key,
-        base_addresses={"api": base} if base else None,
-        max_network_retries=settings.max_network_retries,
-    )
+    link: LockedLink | None  # at the book's current price; None when the campaign, off, has none
+    product: Action = "-"
+    price: Action = "-"
+    payment_link: Action = "-"
+    deactivated: tuple[str, ...] = ()  # earlier links of this book in this campaign, switched off now
+    kept: tuple[str, ...] = ()  # earlier links that went out in an email: left on at their price
 
 
 def sync_campaigns(
-    project: Project, campaigns: Sequence[Campaign], *, live: bool = False
+    project: Project, campaigns: Sequence[Campaign], *, live: bool = False, today: date | None = None
 ) -> Iterator[SyncResult]:
     """Make sure every book of every campaign has its Payment Link; yields one result per book."""
-    settings = project.settings.stripe or StripeSettings()
-    key, mode = api_key(live_allowed=live or settings.live)
-    lock = load_lock(project)
-    client: StripeClient | None = None
+    session = StripeSession(project, live=live)
+    today = today or date.today()
     for campaign in campaigns:
-        for book in campaign.books:
-            locked = lock.find(campaign.id, book.sku, cents(book.price), mode)
-            if locked is not None and locked.active:
-                yield SyncResult(locked, book, "reused", "reused", "reused")
-                continue
-            client = client or make_client(project, key)
-            with stripe_errors(book):
-                sync_book = partial(_sync_book, client, settings, lock, campaign, book, mode)
-                result = retry_rate_limited(sync_book, settings.max_network_retries)
-            lock = lock.put(result.link)
-            for old in result.deactivated:
-                previous = next(link for link in lock.links if link.payment_link == old)
-                lock = lock.put(replace(previous, active=False))
-            save_lock(project, lock)  # after every book: what Stripe confirmed is never lost
-            yield result
+        if promotion_ended(campaign, today):
+            yield from _end(session, campaign)
+        elif session.lock.switched_off(campaign.id, session.mode):
+            yield from _left_off(session, campaign, "inactive")
+        else:
+            for book in campaign.books:
+                yield _sync_book(session, campaign, book)
 
 
-def _sync_book(
-    client: StripeClient, settings: StripeSettings, lock: Lock, campaign: Campaign, book: Book, mode: Mode
-) -> SyncResult:
+def _end(session: StripeSession, campaign: Campaign) -> Iterator[SyncResult]:
+    done = switch_off_campaign(session, campaign, "ended")
+    for result in _left_off(session, campaign, "ended"):
+        yield replace(result, deactivated=tuple(x.payment_link for x in done if x.sku == result.book.sku))
+
+
+def _left_off(session: StripeSession, campaign: Campaign, action: Action) -> Iterator[SyncResult]:
+    for book in campaign.books:
+        link = session.lock.find(campaign.id, book.sku, cents(book.price), session.mode)
+        yield SyncResult(campaign.id, book, link, payment_link=action)
+
+
+def _sync_book(session: StripeSession, campaign: Campaign, book: Book) -> SyncResult:
     amount = cents(book.price)
-    product_id, product_action = _product(client, lock, book, mode)
-    price_id, price_action = _price(client, settings, product_id, book, amount, mode)
-    link, link_action = _payment_link(client, settings, campaign, book, price_id, mode)
-    deactivated = tuple(
-        _deactivate(client, old.payment_link, campaign)
-        for old in lock.others(campaign.id, book.sku, amount, mode)
+    locked = session.lock.find(campaign.id, book.sku, amount, session.mode)
+    if locked is not None and locked.active:
+        return SyncResult(campaign.id, book, locked, "reused", "reused", "reused")
+    product, product_action = session.call(book, lambda client: _product(client, session, book))
+    price, price_action = session.call(book, lambda client: _price(client, session, product, book, amount))
+    link, link_action = session.call(
+        book, lambda client: _payment_link(client, session, campaign, book, (product, price))
     )
-    locked = LockedLink(
-        campaign=campaign.id,
-        sku=book.sku,
-        amount=amount,
-        currency="eur",
-        mode=mode,
-        product=product_id,
-        price=price_id,
-        payment_link=link["id"],
-        url=link["url"],
-        active=True,
+    session.record(link)
+    deactivated, kept = [], []
+    for old in session.lock.others(campaign.id, book.sku, amount, session.mode):
+        if old.sent:
+            kept.append(old.payment_link)
+            continue
+        session.call(book, partial(switch_off, payment_link=old.payment_link, campaign=campaign))
+        session.record(replace(old, active=False, off="new-price"))
+        deactivated.append(old.payment_link)
+    return SyncResult(
+        campaign.id, book, link, product_action, price_action, link_action, tuple(deactivated), tuple(kept)
     )
-    return SyncResult(locked, book, product_action, price_action, link_action, deactivated)
 
 
-def _product(client: StripeClient, lock: Lock, book: Book, mode: Mode) -> tuple[str, Action]:
-    known = lock.product_of(book.sku, mode)
+def _product(client: StripeClient, session: StripeSession, book: Book) -> tuple[str, Action]:
+    known = session.lock.product_of(book.sku, session.mode)
     if known:
         return known, "reused"
     found = client.v1.products.search(params={"query": f"metadata['sku']:'{book.sku}'"})
@@ -147,7 +120,7 @@ def _product(client: StripeClient, lock: Lock, book: Book, mode: Mode) -> tuple[
             "url": book.shop_url,
             "metadata": {"sku": book.sku},
         },
-        options={"idempotency_key": f"newsletter-product-{mode}-{book.sku}"},
+        options={"idempotency_key": f"newsletter-product-{session.mode}-{book.sku}"},
     )
     return product.id, "created"
 
@@ -158,7 +131,7 @@ def lookup_key(sku: str) -> str:
 
 
 def _price(
-    client: StripeClient, settings: StripeSettings, product: str, book: Book, amount: int, mode: Mode
+    client: StripeClient, session: StripeSession, product: str, book: Book, amount: int
 ) -> tuple[str, Action]:
     key = lookup_key(book.sku)
     current = client.v1.prices.list(params={"lookup_keys": [key], "limit": 1}).data
@@ -169,29 +142,63 @@ def _price(
             "product": product,
             "currency": "eur",
             "unit_amount": amount,
-            "tax_behavior": settings.tax_behavior,
+            "tax_behavior": session.settings.tax_behavior,
             "lookup_key": key,
             "transfer_lookup_key": True,
             "metadata": {"sku": book.sku},
         },
-        options={"idempotency_key": f"newsletter-price-{mode}-{book.sku}-{amount}"},
+        options={"idempotency_key": f"newsletter-price-{session.mode}-{book.sku}-{amount}"},
     )
-    if current:
-        client.v1.prices.update(current[0].id, params={"active": False})
-    return price.id, "created"
+    action: Action = "created"
+    if replayed(price):  # the price went back to an earlier amount: that Price, as it is now
+        price, action = client.v1.prices.retrieve(price.id), "reused"
+    if not price.active or price.lookup_key != key:
+        params: Any = {"active": True, "lookup_key": key, "transfer_lookup_key": True}
+        price = client.v1.prices.update(price.id, params=params)
+    old = current[0] if current and current[0].id != price.id else None
+    if old is not None and old.active and not session.lock.sells_at(old.id):
+        client.v1.prices.update(old.id, params={"active": False})  # a sent email's stays (switching.py)
+    return price.id, action
 
 
 def _payment_link(
-    client: StripeClient, settings: StripeSettings, campaign: Campaign, book: Book, price: str, mode: Mode
-) -> tuple[Any, Action]:
+    client: StripeClient, session: StripeSession, campaign: Campaign, book: Book, ids: tuple[str, str]
+) -> tuple[LockedLink, Action]:
+    """The campaign's link for the book at this Price, found (switched off ones too) or created, and
+    recorded as Stripe says it is now."""
+    product, price = ids
     metadata = {"campaign": campaign.id, "sku": book.sku, "price": price}
-    for link in client.v1.payment_links.list(params={"active": True, "limit": 100}).auto_paging_iter():
-        if link.metadata is not None and link.metadata.to_dict() == metadata:
-            return link, "reused"
+    found = next(
+        (
+            link
+            for link in client.v1.payment_links.list(params={"limit": 100}).auto_paging_iter()
+            if link.metadata is not None and link.metadata.to_dict() == metadata
+        ),
+        None,
+    )
+    action: Action = "reused"
+    if found is None:
+        found = _create_link(client, session, campaign, book, metadata)
+        action = "created"
+    locked = _confirmed(found, campaign, book, product, price, session.mode)
+    earlier = session.lock.by_id(locked.payment_link)
+    locked = replace(locked, sent=earlier.sent if earlier else False)
+    if locked.active:
+        return locked, action
+    if earlier is not None and earlier.off == "new-price":  # its price is the current one again
+        client.v1.payment_links.update(locked.payment_link, params={"active": True})
+        return replace(locked, active=True), "reactivated"
+    return replace(locked, off=earlier.off if earlier and earlier.off else "deactivated"), "inactive"
+
+
+def _create_link(
+    client: StripeClient, session: StripeSession, campaign: Campaign, book: Book, metadata: dict[str, str]
+) -> Any:
+    settings = session.settings
     params: PaymentLinkCreateParams = {
         "line_items": [
             {
-                "price": price,
+                "price": metadata["price"],
                 "quantity": 1,
                 "adjustable_quantity": {"enabled": True, "minimum": 1, "maximum": settings.max_quantity},
             }
@@ -206,137 +213,29 @@ def _payment_link(
         params["after_completion"] = {"type": "redirect", "redirect": {"url": settings.thank_you_url}}
     if settings.payment_method_types:
         params["payment_method_types"] = list(settings.payment_method_types)
-    link = client.v1.payment_links.create(
-        params=params,
-        options={"idempotency_key": f"newsletter-link-{mode}-{campaign.id}-{book.sku}-{price}"},
+    key = f"newsletter-link-{session.mode}-{campaign.id}-{book.sku}-{metadata['price']}"
+    link = client.v1.payment_links.create(params=params, options={"idempotency_key": key})
+    return client.v1.payment_links.retrieve(link.id) if replayed(link) else link
+
+
+def _confirmed(link: Any, campaign: Campaign, book: Book, product: str, price: str, mode: Mode) -> LockedLink:
+    """What Stripe answered, as the lock records it; a URL that is not a Stripe Payment Link in the
+    key's mode (a wrong STRIPE_API_BASE, say) is refused before it can become an order button."""
+    problem = url_problem(link.url, mode)
+    if problem:
+        raise NewsletterError(
+            f"book '{book.sku}' in campaign {campaign.id}: Stripe's answer is not usable: {problem}",
+            hint="check STRIPE_API_BASE: only Stripe itself (or a faithful test server) can be used",
+        )
+    return LockedLink(
+        campaign=campaign.id,
+        sku=book.sku,
+        amount=cents(book.price),
+        currency="eur",
+        mode=mode,
+        product=product,
+        price=price,
+        payment_link=link.id,
+        url=link.url,
+        active=bool(link.active),
     )
-    return link, "created"
-
-
-def _deactivate(client: StripeClient, payment_link: str, campaign: Campaign) -> str:
-    client.v1.payment_links.update(
-        payment_link, params={"active": False, "inactive_message": INACTIVE_MESSAGE[campaign.locale]}
-    )
-    return payment_link
-
-
-def deactivate_campaign(project: Project, campaign: Campaign, *, live: bool = False) -> list[LockedLink]:
-    """Switch off a campaign's links when its promotion ends; Stripe then shows the inactive message."""
-    settings = project.settings.stripe or StripeSettings()
-    key, mode = api_key(live_allowed=live or settings.live)
-    lock = load_lock(project)
-    active = [link for link in lock.of_campaign(campaign.id) if link.active and link.mode == mode]
-    client = make_client(project, key) if active else None
-    done = []
-    for link in active:
-        assert client is not None
-        book = next((b for b in campaign.books if b.sku == link.sku), None)
-        with stripe_errors(book):
-            retry_rate_limited(
-                partial(_deactivate, client, link.payment_link, campaign), settings.max_network_retries
-            )
-        lock = lock.put(replace(link, active=False))
-        save_lock(project, lock)
-        done.append(replace(link, active=False))
-    return done
-
-
-def retry_rate_limited(call: Callable[[], T], retries: int) -> T:
-    """The SDK retries connection errors and 5xx itself, but not 429: that is done here, with backoff.
-
-    Repeating a whole step is safe because every create in it has a deterministic idempotency key.
-    """
-    import stripe
-
-    for attempt in range(retries):
-        try:
-            return call()
-        except stripe.RateLimitError:
-            time.sleep(min(RATE_LIMIT_DELAY * 2**attempt, 8.0))
-    return call()
-
-
-@contextmanager
-def stripe_errors(book: Book | None) -> Iterator[None]:
-    """Stripe's exceptions become messages that name the book and what to do; the key is never shown."""
-    import stripe
-
-    what = f"book '{book.sku}'" if book else "Stripe"
-    try:
-        yield
-    except stripe.AuthenticationError:
-        raise NewsletterError(
-            f"{what}: Stripe did not accept STRIPE_API_KEY", hint="check the key in the Stripe dashboard"
-        ) from None
-    except stripe.PermissionError:
-        raise NewsletterError(
-            f"{what}: the restricted key lacks a permission",
-            hint="give the key write access to Products, Prices and Payment Links, or use a secret key",
-        ) from None
-    except stripe.RateLimitError:
-        raise NewsletterError(
-            f"{what}: Stripe kept answering 'too many requests' after retrying",
-            hint="wait a minute, then rerun",
-        ) from None
-    except stripe.APIConnectionError:
-        raise NewsletterError(
-            f"{what}: Stripe could not be reached",
-            hint="check the network (and STRIPE_API_BASE); rerun safely",
-        ) from None
-    except stripe.InvalidRequestError as exc:
-        param = f" (parameter {exc.param})" if exc.param else ""
-        raise NewsletterError(f"{what}: Stripe refused the request{param}: {exc.user_message}") from None
-    except stripe.StripeError as exc:
-        raise NewsletterError(
-            f"{what}: Stripe answered with an error: {exc.user_message}",
-            hint="rerun: nothing is created twice",
-        ) from None
-
-
-# -- what a campaign sold ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BookSales:
-    sku: str
-    payment_link: str
-    mode: Mode
-    amount: int  # the link's unit price, cents
-    checkouts: int
-    quantity: int
-    revenue: int  # cents, what buyers paid (after discounts, with tax and shipping)
-    currency: str = "eur"
-
-
-def sales_report(project: Project, campaign: Campaign, *, live: bool = False) -> list[BookSales]:
-    """Completed Checkout Sessions of each of the campaign's links, summed per link."""
-    settings = project.settings.stripe or StripeSettings()
-    key, mode = api_key(live_allowed=live or settings.live)
-    links = [link for link in load_lock(project).of_campaign(campaign.id) if link.mode == mode]
-    if not links:
-        return []
-    client = make_client(project, key)
-    books = {book.sku: book for book in campaign.books}
-    sales = []
-    for link in links:
-        with stripe_errors(books.get(link.sku)):
-            sales.append(retry_rate_limited(partial(_sales, client, link), settings.max_network_retries))
-    return sales
-
-
-def _sales(client: StripeClient, link: LockedLink) -> BookSales:
-    checkouts = quantity = revenue = 0
-    sessions = client.v1.checkout.sessions.list(
-        params={
-            "payment_link": link.payment_link,
-            "status": "complete",
-            "limit": 100,
-            "expand": ["data.line_items"],
-        }
-    )
-    for session in sessions.auto_paging_iter():
-        checkouts += 1
-        revenue += session.amount_total or 0
-        items = session.line_items.data if session.line_items else []
-        quantity += sum(item.quantity or 0 for item in items)
-    return BookSales(link.sku, link.payment_link, link.mode, link.amount, checkouts, quantity, revenue)

@@ -174,6 +174,7 @@ def load_campaign(path: Path, library: Library) -> Campaign:
         sign_off=entry.sign_off,
         template=entry.template,
         audience_tags=tuple(entry.audience.tags),
+        ends=entry.ends,
     )
 
 

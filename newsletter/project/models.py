@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 # A campaign id is its file name, and ends up in URLs (UTM, the web version) and folder names.
 CAMPAIGN_ID = re.compile(r"[a-z0-9][a-z0-9_-]*")
+
+# The largest `unit_amount` Stripe accepts: eight digits of cents, € 999.999,99.
+MAX_PRICE_CENTS = 99_999_999
 
 
 @dataclass(frozen=True)
@@ -61,3 +65,4 @@ class Campaign:
     sign_off: str | None = None
     template: str = "email"
     audience_tags: tuple[str, ...] = ()  # send to active subscribers of the locale having all these tags
+    ends: date | None = None  # the promotion's last day: a `links sync` after it switches its links off

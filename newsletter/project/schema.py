@@ -7,12 +7,14 @@ line the editor typed. `campaign.py` turns what passes into the plain data of `m
 from __future__ import annotations
 
 import re
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, ConfigDict, Field, RootModel, field_validator, model_validator
 
-from newsletter.project.validation import HttpsUrl, SingleLine, StrictModel, Text
+from newsletter.project.models import MAX_PRICE_CENTS
+from newsletter.project.validation import HttpsUrl, MergeLine, MergeText, SingleLine, StrictModel
 from newsletter.vocabulary import Locale
 
 HANDLE = re.compile(r"[A-Za-z0-9_.]+")
@@ -31,7 +33,24 @@ def _price(value: Any) -> Decimal:
     exponent = amount.as_tuple().exponent
     if isinstance(exponent, int) and exponent < -2:
         raise ValueError("must have at most two decimals (whole cents) like 34.95")
+    if amount * 100 > MAX_PRICE_CENTS:
+        maximum = Decimal(MAX_PRICE_CENTS) / 100
+        raise ValueError(f"must be at most {maximum}: Stripe accepts prices up to {MAX_PRICE_CENTS:,} cents")
     return amount
+
+
+def _date(value: Any) -> date:
+    """YAML reads 2027-01-31 as a date already; a quoted one is accepted too, a time of day is not."""
+    if isinstance(value, datetime):
+        raise ValueError("must be a date without a time, like 2027-01-31")
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ValueError("must be a date like 2027-01-31 (year-month-day)")
 
 
 def _currency(value: Any) -> str:
@@ -51,12 +70,13 @@ def _handle(value: Any) -> Any:
 Price = Annotated[Decimal, BeforeValidator(_price)]
 Currency = Annotated[str, BeforeValidator(_currency)]
 Handle = Annotated[str, BeforeValidator(_handle)]
+Day = Annotated[date, BeforeValidator(_date)]
 
 
 class AuthorEntry(StrictModel):
     name: SingleLine
     handle: Handle | None = None
-    bio: Text | None = None
+    bio: MergeText | None = None
     photo: HttpsUrl | None = None
 
 
@@ -65,26 +85,26 @@ class AuthorsFile(RootModel[dict[str, AuthorEntry]]):
 
 
 class BookFile(StrictModel):
-    title: SingleLine
-    subtitle: SingleLine | None = None
+    title: MergeLine
+    subtitle: MergeLine | None = None
     co_authors: tuple[SingleLine, ...] = ()
     price: Price
     currency: Currency = "EUR"
     cover_url: HttpsUrl
     cover_alt: SingleLine
     shop_url: HttpsUrl
-    cta: SingleLine | None = None
+    cta: MergeLine | None = None
 
 
 class TeaserEntry(StrictModel):
     column: SingleLine | None = None
-    title: SingleLine | None = None
-    label: SingleLine | None = None
+    title: MergeLine | None = None
+    label: MergeLine | None = None
     url: HttpsUrl | None = None
     author: SingleLine | None = None
     image: HttpsUrl | None = None
     image_alt: SingleLine | None = None
-    excerpt: Text | None = None
+    excerpt: MergeText | None = None
     excerpt_words: int = Field(default=50, ge=10, le=400)
 
     @model_validator(mode="after")
@@ -108,15 +128,16 @@ class AudienceEntry(StrictModel):
 
 
 class CampaignFile(StrictModel):
-    subject: SingleLine
-    preheader: SingleLine
+    subject: MergeLine
+    preheader: MergeLine
     locale: Locale | None = None
-    intro: Text | None = None
-    sign_off: Text | None = None
+    intro: MergeText | None = None
+    sign_off: MergeText | None = None
     template: SingleLine = "email"
     teasers: list[TeaserEntry] = Field(min_length=1)
     books: list[SingleLine] = Field(min_length=1)
     audience: AudienceEntry = Field(default_factory=lambda: AudienceEntry())
+    ends: Day | None = None  # the promotion's last day; its Payment Links are switched off after it
 
     @field_validator("template")
     @classmethod

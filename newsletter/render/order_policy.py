@@ -10,10 +10,17 @@ stops a real send), so the three cannot disagree on which book is a problem:
   that is what test mode is for, but a real send still must not go out with it.
 
 Every problem returned stops a real send; `severity` is what `check` makes of it.
+
+What counts as a Stripe Payment Link is decided here too (`payment_link_mode`): the lock reader
+(payments/lock.py) refuses any other URL, so an order button can only ever go to Stripe's own
+checkout host. A Payment Link that was switched off (`newsletter links deactivate`, a promotion's
+`ends:` date, a price change) is never an order button: the book falls back to its shop page, which
+is the SHOP_FALLBACK problem above, so a campaign that is no longer selling cannot be sent by mistake.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Literal
@@ -26,6 +33,13 @@ if TYPE_CHECKING:
     from newsletter.render.renderer import Rendered
 
 Severity = Literal["error", "warning"]
+
+# Stripe answers a Payment Link create with `url` on its own host, https://buy.stripe.com/, followed
+# by the link's code: letters and digits, prefixed `test_` in test mode (live: no prefix). Nothing
+# else: no port, no user, no query, no fragment, exactly as Stripe writes it. (A Stripe account with
+# a custom checkout domain would need that domain configured; this tool does not support one yet.)
+PAYMENT_LINK_HOST = "buy.stripe.com"
+_PAYMENT_LINK_URL = re.compile(r"https://buy\.stripe\.com/(?P<test>test_)?[A-Za-z0-9]+")
 
 
 class OrderIssue(StrEnum):
@@ -62,6 +76,15 @@ def order_link_problems(
         if link.kind is LinkKind.ORDER_STRIPE_TEST or (live and is_stripe_test_url(link.url)):
             problems.append(_problem(OrderIssue.TEST_MODE, link, sku, "error" if live else None))
     return tuple(problems)
+
+
+def payment_link_mode(url: str) -> Literal["test", "live"] | None:
+    """The mode of a Stripe Payment Link URL, or None when the URL is not one (and must not become an
+    order button): the one rule for what the lock file may hold and what a sync may record."""
+    match = _PAYMENT_LINK_URL.fullmatch(url)
+    if match is None:
+        return None
+    return "test" if match.group("test") else "live"
 
 
 def is_stripe_test_url(url: str) -> bool:

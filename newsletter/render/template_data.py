@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Iterator, Mapping
+from datetime import date
 from decimal import Decimal
 from pathlib import PurePath
 from typing import Any
@@ -61,7 +62,7 @@ def plain(value: Any) -> Any:
     Paths are left out (a template has no business with the project's files), and so is anything
     else that is not data; a dataclass or pydantic model becomes a Record of its fields.
     """
-    if value is None or isinstance(value, str | bool | int | float | Decimal):
+    if value is None or isinstance(value, str | bool | int | float | Decimal | date):
         return value
     if isinstance(value, list | tuple | frozenset | set):
         return tuple(plain(item) for item in value if _is_data(item))
