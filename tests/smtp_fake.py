@@ -16,7 +16,8 @@ package is not installed; ``.cafile`` lets a client verify it).
 Faults, each for the next ``times`` occurrences (``None``: always), and for RCPT optionally for one address:
 ``fail_connect``, ``fail_mail_from``, ``fail_rcpt``, ``fail_data``, ``drop_before_data``, ``drop_after_data``;
 ``stop()`` while a client is connected closes its connection too. A reply with code 421 closes the connection
-after it is sent, as real servers do.
+after it is sent, as real servers do. ``data_delay`` (seconds) makes a slow server: each message is recorded,
+then its reply waits that long, so a client can be stopped with transactions in flight.
 
 What happened is recorded in ``messages`` (delivered messages), ``sessions`` (connections opened) and
 ``commands`` (``(session number, verb)`` for every command, so tests can assert connection reuse and RSET).
@@ -189,6 +190,8 @@ class _Handler:
             tls=session.ssl is not None,
         )
         self.fake._record_message(delivered)
+        if self.fake.data_delay:  # a slow server: the message is here, the client waits for the reply
+            await asyncio.sleep(self.fake.data_delay)
         if self.fake._take("drop_after_data") is not None:
             smtp.drop_next_reply = True
         if self.fake._take("garble_after_data") is not None:
@@ -304,8 +307,10 @@ class FakeSMTP:
         starttls: bool = False,
         data_size_limit: int | None = 33_554_432,
         ready_timeout: float = 2.0,
+        data_delay: float = 0.0,
     ) -> None:
         self.auth = dict(auth) if auth is not None else None
+        self.data_delay = data_delay
         self.starttls = starttls
         self.data_size_limit = data_size_limit
         self.ready_timeout = ready_timeout

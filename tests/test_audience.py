@@ -3,13 +3,19 @@ Importing, suppressing and exporting files are tests/test_mail_audience_csv.py."
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 
 from newsletter.errors import NewsletterError
-from newsletter.mail.audience import SCHEMA_VERSION, connect, count, select
+from newsletter.mail.audience import SCHEMA_VERSION, Audience, connect, count, select, suppress_all
+from newsletter.mail.database_file import BUSY_TIMEOUT, DatabaseUnavailable
 from tests.conftest import Run, write
 
 
@@ -140,3 +146,129 @@ def test_list_and_count(filled: Path, run: Run) -> None:
         ("active", "nl"): 2,
         ("unsubscribed", "nl"): 1,
     }
+
+
+# -- the file: private, and problems with it as user errors -------------------------------------
+
+
+@pytest.fixture
+def umask() -> Iterator[Callable[[int], int]]:
+    """Set the process umask for a test, and put the old one back afterwards."""
+    old = os.umask(0o022)
+    try:
+        yield os.umask
+    finally:
+        os.umask(old)
+
+
+@pytest.mark.parametrize("mask", [0o000, 0o022, 0o277], ids=["0000", "0022", "0277"])
+def test_the_database_and_its_wal_files_are_readable_by_their_owner_only(
+    project: Path, run: Run, umask: Callable[[int], int], mask: int
+) -> None:
+    umask(mask)
+    write(project / "a.csv", "email\nanna@example.nl\n")
+    assert run("audience", "import", str(project / "a.csv")).exit_code == 0
+    database = project / "audience.sqlite3"
+    assert stat.S_IMODE(database.stat().st_mode) == 0o600
+    with connect(database) as store:  # WAL: -wal and -shm exist while a connection is open
+        assert store.connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        with store.transaction() as connection:
+            connection.execute("UPDATE subscribers SET name = 'Anna'")
+        beside = sorted(path.name for path in project.glob("audience.sqlite3-*"))
+        assert beside == ["audience.sqlite3-shm", "audience.sqlite3-wal"]
+        for name in beside:
+            assert stat.S_IMODE((project / name).stat().st_mode) == 0o600, name
+
+
+def test_an_existing_database_keeps_the_mode_its_owner_gave_it(project: Path, run: Run) -> None:
+    """Shared with a group on purpose (say, the website's unsubscribe handler): not ours to undo."""
+    assert run("audience", "count").exit_code == 0
+    database = project / "audience.sqlite3"
+    database.chmod(0o660)
+    assert run("audience", "count").exit_code == 0
+    assert stat.S_IMODE(database.stat().st_mode) == 0o660
+
+
+def set_database(project: Path, value: str) -> None:
+    settings = project / "newsletter.toml"
+    settings.write_text(settings.read_text() + f'\n[audience]\ndatabase = "{value}"\n')
+
+
+def assert_user_error(result: Result, *texts: str) -> None:
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    [paragraph] = result.stderr.splitlines()  # one paragraph
+    for text in texts:
+        assert text in paragraph, paragraph
+
+
+SETTING = "[audience] database in newsletter.toml names this file"
+
+
+def test_a_database_setting_naming_a_folder_is_a_user_error(project: Path, run: Run) -> None:
+    (project / "data").mkdir()
+    set_database(project, "data")
+    write(project / "a.csv", "email\nanna@example.nl\n")
+    result = run("audience", "import", str(project / "a.csv"))
+    assert_user_error(result, "error: data: cannot use the subscriber database: this is a folder", SETTING)
+
+
+def test_a_database_in_a_folder_that_cannot_be_made_is_a_user_error(project: Path, run: Run) -> None:
+    set_database(project, "newsletter.toml/audience.sqlite3")
+    result = run("audience", "count")
+    where = "newsletter.toml/audience.sqlite3"
+    assert_user_error(
+        result, f"{where}: cannot use the subscriber database: cannot create its folder", SETTING
+    )
+
+
+def read_only_places() -> Iterator[object]:
+    yield pytest.param(
+        "read-only",
+        marks=pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders"),
+        id="read-only-folder",
+    )
+    yield pytest.param(
+        "/sys/audience.sqlite3",
+        marks=pytest.mark.skipif(not Path("/sys/kernel").is_dir(), reason="no Linux sysfs"),
+        id="sysfs",  # no file can be made there, not even by root
+    )
+
+
+@pytest.mark.parametrize("where", list(read_only_places()))
+def test_a_database_in_a_read_only_place_is_a_user_error(project: Path, run: Run, where: str) -> None:
+    if where == "read-only":
+        (project / where).mkdir(mode=0o500)
+        where = "read-only/audience.sqlite3"
+    set_database(project, where)
+    write(project / "a.csv", "email\nanna@example.nl\n")
+    result = run("audience", "import", str(project / "a.csv"))
+    assert_user_error(
+        result, "audience.sqlite3: cannot use the subscriber database: cannot create it", SETTING
+    )
+
+
+def test_a_database_another_process_is_writing_to_is_busy_try_again(project: Path, run: Run) -> None:
+    write(project / "a.csv", "email\nanna@example.nl\n")
+    assert run("audience", "import", str(project / "a.csv")).exit_code == 0
+    other = sqlite3.connect(project / "audience.sqlite3", isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # the write lock, held
+        started = time.monotonic()
+        result = run("audience", "import", str(project / "a.csv"))
+        waited = time.monotonic() - started
+    finally:
+        other.close()
+    assert_user_error(result, "audience.sqlite3: the subscriber database is busy", "try again")
+    assert BUSY_TIMEOUT - 0.5 < waited < BUSY_TIMEOUT + 5  # it waited its turn first, then gave up
+    assert run("audience", "import", str(project / "a.csv")).exit_code == 0  # and works once free
+
+
+def test_writing_to_a_database_opened_read_only_is_a_user_error(project: Path) -> None:
+    """What a read-only file does for a user who is not root (root may write to any file)."""
+    database = project / "audience.sqlite3"
+    connect(database).close()
+    read_only = sqlite3.connect(f"file:{database}?mode=ro", uri=True, isolation_level=None)
+    with Audience(read_only, database) as store, pytest.raises(DatabaseUnavailable) as raised:
+        suppress_all(store, ["anna@example.nl"], status="unsubscribed", default_locale="nl", stamp="x")
+    assert "cannot use the subscriber database: attempt to write a readonly database" in str(raised.value)

@@ -422,13 +422,37 @@ def test_the_server_stopped_mid_run_stops_it_and_a_resume_sends_the_rest_once(
     assert received(fake) == Counter(READERS)
 
 
-def test_repeated_errors_pause_the_run(sender: Path, fake: FakeSMTP, run: Run) -> None:
+@pytest.mark.parametrize(
+    ("code", "state"),
+    [(554, "failed"), (421, "deferred")],
+    ids=["refused", "server-closing"],
+)
+def test_repeated_errors_pause_the_run(sender: Path, fake: FakeSMTP, run: Run, code: int, state: str) -> None:
+    """Refusals, and a server that closes the connection on every message (421), stop burning the list."""
     configure(sender, fake.port, max_errors=2)
-    fake.fail_rcpt(None, 451)
+    fake.fail_rcpt(None, code)
     result = send(run)
     assert result.exit_code == 1
     assert "paused: 2 failures in a row" in result.output
-    assert Counter(states(sender).values()) == {"deferred": 2, "pending": 4}
+    assert Counter(states(sender).values()) == {state: 2, "pending": 4}
+
+
+def test_deferrals_do_not_pause_the_run_so_a_retry_of_greylisted_readers_reaches_them_all(
+    sender: Path, fake: FakeSMTP, run: Run
+) -> None:
+    """A 4xx is the reader's mailbox saying "later" (greylisting, full), not a sign the run is broken."""
+    configure(sender, fake.port, max_errors=2)
+    fake.fail_rcpt(None, 450)
+    first = send(run)
+    assert first.exit_code == 1
+    assert "paused" not in first.output
+    assert states(sender) == dict.fromkeys(READERS, "deferred")
+    retry = send(run)  # retry_after = 0: all due again, and all greylisted again
+    assert "paused" not in retry.output and f"{len(READERS)} deferred" in retry.output
+    assert fake.verbs().count("RCPT") == 2 * len(READERS)
+    fake.clear_faults()
+    assert send(run).exit_code == 0
+    assert received(fake) == Counter(READERS)
 
 
 def test_a_reader_who_unsubscribes_during_a_send_is_skipped(sender: Path, fake: FakeSMTP, run: Run) -> None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import shlex
 import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -19,6 +23,7 @@ from newsletter.review.counts import plural
 from newsletter.vocabulary import SEND_STATES
 
 if TYPE_CHECKING:
+    from newsletter.mail.stopping import Stop
     from newsletter.project.settings import Project
 
 
@@ -56,8 +61,13 @@ def send(
     everyone still pending or deferred and to nobody else. The SMTP password comes from
     NEWSLETTER_SMTP_PASSWORD, the unsubscribe signing secret from NEWSLETTER_UNSUBSCRIBE_SECRET.
 
-    Exit code 0 when the run went through, 1 when it paused or left recipients deferred or unknown, or
-    the server refused some, 2 when it could not start or lost its connection to the server.
+    Ctrl-C or SIGTERM stops a real send cleanly: it takes no new recipients, lets the messages in
+    flight finish, records them and prints the command that resumes. A second one stops at once
+    (exit code 130, or 143 for SIGTERM); the messages it cuts off are recorded as unknown.
+
+    Exit code 0 when the run went through, 1 when it paused, was stopped or left recipients deferred
+    or unknown, or the server refused some, 2 when it could not start or lost its connection to the
+    server.
     """
     from newsletter.mail import sending
 
@@ -79,7 +89,39 @@ def send(
         sending.test_send(prepared, to_address)
         click.echo(f"sent a test of {campaign_id} to {to_address}")
         return
-    _real_send(prepared, force=force, new_only=new_subscribers_only, retry_unknown=retry_unknown, yes=yes)
+    flags = [flag for flag, given in (("--retry-unknown", retry_unknown), ("--force", force)) if given]
+    _real_send(
+        prepared,
+        force=force,
+        new_only=new_subscribers_only,
+        retry_unknown=retry_unknown,
+        yes=yes,
+        commands=Commands(obj.project_dir, campaign_id, flags),
+    )
+
+
+class Commands:
+    """The commands to print for what comes next, to copy as they are: with --project when this one
+    had it, and the resume with the flags that this send needs again."""
+
+    def __init__(self, project_dir: Path | None, campaign_id: str, flags: Sequence[str] = ()) -> None:
+        self.prefix = ["newsletter", *(["--project", str(project_dir)] if project_dir is not None else [])]
+        self.campaign_id = campaign_id
+        self.flags = list(flags)
+
+    def command(self, *words: str) -> str:
+        return shlex.join([*self.prefix, *words])
+
+    @property
+    def resume(self) -> str:
+        return self.command("send", self.campaign_id, *self.flags)
+
+    def unknown_hint(self, unknown: int) -> str:
+        """The same words wherever unknown readers are reported: after a run, and by `status`."""
+        listing = self.command("status", self.campaign_id, "--list", "unknown")
+        retry = self.command("send", self.campaign_id, "--retry-unknown")
+        said = f"{unknown} unknown: the server may have accepted them"
+        return f"{said}; `{listing}` lists them, `{retry}` resends them"
 
 
 def _report_dry_run(result: Any, project: Project) -> None:
@@ -121,8 +163,11 @@ def _more(total: int) -> None:
         click.echo(f"  ... and {total - SHOWN} more")
 
 
-def _real_send(prepared: Any, *, force: bool, new_only: bool, retry_unknown: bool, yes: bool) -> None:
+def _real_send(
+    prepared: Any, *, force: bool, new_only: bool, retry_unknown: bool, yes: bool, commands: Commands
+) -> None:
     from newsletter.mail import sending
+    from newsletter.mail.stopping import Stop, signals_stop
 
     campaign = prepared.rendered.campaign
     if prepared.blockers and force:
@@ -153,23 +198,44 @@ def _real_send(prepared: Any, *, force: bool, new_only: bool, retry_unknown: boo
                 rate = (bar.pos + 1) / max(time.monotonic() - started, 1e-6)
                 bar.update(1, f"{rate:.0f} messages/s")
 
+    stop = Stop()
+    smtp = prepared.project.settings.smtp
     try:
-        report = sending.send(
-            prepared,
-            force=force,
-            new_subscribers_only=new_only,
-            retry_unknown=retry_unknown,
-            on_start=start,
-            on_result=advance,
-        )
+        with signals_stop(stop, _signal_note(smtp.timeout if smtp is not None else 0)):
+            report = sending.send(
+                prepared,
+                force=force,
+                new_subscribers_only=new_only,
+                retry_unknown=retry_unknown,
+                on_start=start,
+                on_result=advance,
+                stop=stop,
+            )
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
-    _summarise(report, prepared.project)
+    _summarise(report, prepared.project, commands, stop)
 
 
-def _summarise(report: Any, project: Project) -> None:
-    from newsletter.mail.sending import after_run
+def _signal_note(timeout: float) -> Callable[[Stop], None]:
+    """What the user sees the moment a signal arrives, before the run has stopped."""
+
+    def tell(stop: Stop) -> None:
+        if stop.aborted:
+            text = "stopping at once: cutting off the messages in flight"
+        else:
+            text = (
+                "stopping: no new recipients; finishing the messages in flight (each within the SMTP "
+                f"timeout, {timeout:g} s); a second Ctrl-C or SIGTERM stops at once"
+            )
+        with contextlib.suppress(RuntimeError):  # stderr was mid-write in this thread: skip the note
+            click.echo(f"\n{text}", err=True)
+
+    return tell
+
+
+def _summarise(report: Any, project: Project, commands: Commands, stop: Stop) -> None:
+    from newsletter.mail.send_status import after_run
 
     outcomes = ", ".join(f"{n} {state}" for state, n in sorted(report.outcomes.items())) or "nothing to send"
     click.echo(f"{report.campaign}: {outcomes} in {report.seconds:.1f} s ({report.rate:.0f} messages/s)")
@@ -183,28 +249,43 @@ def _summarise(report: Any, project: Project) -> None:
     after = after_run(project, report)
     counts, retry = after.counts, after.next_retry
     click.echo("send log: " + ", ".join(f"{n} {state}" for state, n in counts.items() if n))
-    if report.stopped is not None:
+    if report.interrupted:
+        _report_stop(report, counts, commands.resume)
+    elif report.stopped is not None:
         stopped = report.stopped
-        resume = (
-            f"{counts['pending']} recipients are still pending; run `newsletter send {report.campaign}` "
-            "again to resume"
-        )
+        hint = f"{counts['pending']} recipients are still pending; run `{commands.resume}` again to resume"
         raise NewsletterError(
-            stopped.message, field=stopped.field, hint="; ".join(filter(None, [stopped.hint, resume]))
+            stopped.message,
+            path=stopped.path,
+            field=stopped.field,
+            hint="; ".join(filter(None, [stopped.hint, hint])),
         )
-    if report.paused:
+    if report.paused and not report.interrupted:
         click.secho(f"paused: {report.paused}", fg="yellow", err=True)
-        click.echo(f"run `newsletter send {report.campaign}` again to resume", err=True)
+        click.echo(f"run `{commands.resume}` again to resume", err=True)
     if counts["deferred"]:
         click.echo(f"{counts['deferred']} deferred; they are retried by a run after {retry}", err=True)
     if counts["unknown"]:
-        click.echo(
-            f"{counts['unknown']} unknown: the server may have accepted them; `newsletter status "
-            f"{report.campaign}` lists them, --retry-unknown resends",
-            err=True,
-        )
+        click.echo(commands.unknown_hint(counts["unknown"]), err=True)
+    if report.aborted and stop.signal is not None:
+        sys.exit(128 + stop.signal)  # as a shell reports a process that signal ended
     if after.needs_attention(report):
         sys.exit(EXIT_WARNINGS)
+
+
+def _report_stop(report: Any, counts: dict[str, int], resume: str) -> None:
+    """Say what a stopped run did with the messages in flight, and how to go on."""
+    if report.aborted:
+        what = "the messages in flight were cut off; those the server may have are recorded as unknown"
+    else:
+        finished = plural(report.finished_after_stop, "message")
+        what = f"no new recipients taken; the {finished} in flight finished and recorded"
+    how = f"{report.interrupted} again" if report.aborted else report.interrupted
+    click.secho(f"stopped ({how}): {what}", fg="yellow", err=True)
+    if report.stopped is not None:
+        click.echo(f"and: {report.stopped.message}", err=True)
+    left = counts["pending"] + counts["deferred"]
+    click.echo(f"{plural(left, 'recipient')} still to send; resume with: {resume}", err=True)
 
 
 @click.command()
@@ -218,17 +299,25 @@ def _summarise(report: Any, project: Project) -> None:
 )
 @click.pass_obj
 def status(obj: Context, campaign_id: str, list_states: tuple[str, ...]) -> None:
-    """How far the sending of a campaign got: recipients per state in the send log."""
-    from newsletter.mail.sending import log_status
+    """How far the sending of a campaign got: recipients per state in the send log.
 
-    counts, listed = log_status(obj.project(), campaign_id, list_states)
+    Recipients whose transaction a stopped or crashed sender left unfinished are unknown.
+    """
+    from newsletter.mail.send_status import log_status
+
+    found = log_status(obj.project(), campaign_id, list_states)
+    counts = found.counts
     if not any(counts.values()):
         click.echo(f"{campaign_id} has not been sent")
         return
     click.echo(table(["state", "recipients"], [[state, str(n)] for state, n in counts.items()]))
-    if listed:
+    if found.sending_now:
+        click.echo(f"{campaign_id} is being sent now")
+    if counts["unknown"]:
+        click.echo(Commands(obj.project_dir, campaign_id).unknown_hint(counts["unknown"]))
+    if found.rows:
         click.echo("")
-        rows = [[r.email, r.state, str(r.attempts), r.smtp_response, r.updated_at] for r in listed]
+        rows = [[r.email, r.state, str(r.attempts), r.smtp_response, r.updated_at] for r in found.rows]
         click.echo(table(["email", "state", "attempts", "last reply", "updated"], rows))
 
 

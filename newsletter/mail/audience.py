@@ -2,8 +2,10 @@
 CSV files of subscribers is audience_csv.py.
 
 The store is one SQLite file in the project (`[audience] database`, default `audience.sqlite3`),
-created on first use. Its schema is versioned with `PRAGMA user_version`; `_MIGRATIONS` holds one
-script per version (1: subscribers, 2: the send log), and an older file is brought up to date on open.
+created on first use, private to its owner (database_file.py, which also turns SQLite's complaints
+about the file into user errors). Its schema is versioned with `PRAGMA user_version`; `_MIGRATIONS`
+holds one script per version (1: subscribers, 2: the send log), and an older file is brought up to
+date on open.
 
 Addresses are validated with email-validator (no DNS lookups) and stored in its normalised form:
 the domain lower-cased and IDNA-normalised (`Jörg@BÜCHER.de` -> `Jörg@bücher.de`), the local part as
@@ -29,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from newsletter.errors import NewsletterError
+from newsletter.mail.database_file import BUSY_TIMEOUT, create_private, explain
 from newsletter.vocabulary import LOCALES, SEND_STATES, STATUSES, SUPPRESSED, sql_in
 
 if TYPE_CHECKING:
@@ -112,9 +115,12 @@ class SuppressReport:
 class Audience:
     """An open subscriber store. Use as a context manager: the connection is closed on exit."""
 
-    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+    def __init__(
+        self, connection: sqlite3.Connection, path: Path, busy_timeout: float = BUSY_TIMEOUT
+    ) -> None:
         self.connection = connection
         self.path = path
+        self.busy_timeout = busy_timeout
 
     def close(self) -> None:
         self.connection.close()
@@ -127,12 +133,24 @@ class Audience:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """All or nothing: BEGIN IMMEDIATE takes the write lock up front, so readers never wait on us."""
-        self.connection.execute("BEGIN IMMEDIATE")
+        """All or nothing: BEGIN IMMEDIATE takes the write lock up front, so readers never wait on us.
+        A lock held elsewhere too long, or a file that cannot be written, is a user error."""
+        try:
+            self.connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise (explain(exc, self.path, self.busy_timeout) or exc) from None
         try:
             yield self.connection
-        except BaseException:
-            self.connection.execute("ROLLBACK")
+        except BaseException as exc:
+            if self.connection.in_transaction:
+                self.connection.execute("ROLLBACK")
+            problem = (
+                explain(exc, self.path, self.busy_timeout)
+                if isinstance(exc, sqlite3.OperationalError)
+                else None
+            )
+            if problem is not None:
+                raise problem from None
             raise
         self.connection.execute("COMMIT")
 
@@ -146,14 +164,23 @@ def open_audience(project: Project) -> Audience:
     return connect(database_path(project))
 
 
-def connect(path: Path) -> Audience:
-    """Open (or create) the store at `path` and bring its schema up to date."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    connection = sqlite3.connect(path, isolation_level=None)
+def open_existing(project: Project) -> Audience | None:
+    """The project's store if it exists: what only reads (status, a dry run) must not create it."""
+    path = database_path(project)
+    return connect(path) if path.exists() else None
+
+
+def connect(path: Path, *, busy_timeout: float = BUSY_TIMEOUT) -> Audience:
+    """Open (or create, mode 0600) the store at `path` and bring its schema up to date. Writers on
+    several connections (senders, imports, the website) take turns, each waiting `busy_timeout`."""
+    create_private(path)
+    try:
+        connection = sqlite3.connect(path, isolation_level=None, timeout=busy_timeout)
+    except sqlite3.Error as exc:
+        raise (explain(exc, path, busy_timeout) or exc) from None
     try:
         connection.execute("PRAGMA foreign_keys = ON")
         connection.create_function("email_key", 1, email_key, deterministic=True)
-        connection.execute("PRAGMA busy_timeout = 10000")  # senders on several connections take turns
         version = connection.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise NewsletterError(
@@ -169,11 +196,12 @@ def connect(path: Path) -> Audience:
             )
     except sqlite3.DatabaseError as exc:
         connection.close()
-        raise NewsletterError(f"not a usable subscriber database: {exc}", path=path) from None
+        problem = explain(exc, path, busy_timeout)
+        raise problem or NewsletterError(f"not a usable subscriber database: {exc}", path=path) from None
     except BaseException:
         connection.close()
         raise
-    return Audience(connection, path)
+    return Audience(connection, path, busy_timeout)
 
 
 @contextmanager
@@ -234,9 +262,6 @@ def _subscriber(row: sqlite3.Row | tuple[object, ...]) -> Subscriber:
         created_at=str(created_at),
         updated_at=str(updated_at),
     )
-
-
-_FIELDS = "id, email, name, locale, tags, status, source, created_at, updated_at"
 
 
 _FIELDS = "id, email, name, locale, tags, status, source, created_at, updated_at"

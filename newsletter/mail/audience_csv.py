@@ -389,10 +389,7 @@ def export_csv(
             ]
         )
     if isinstance(out, Path):
-        try:  # personal data: readable by its owner only
-            atomic_write(out, buffer.getvalue(), mode=0o600)
-        except OSError as exc:
-            raise NewsletterError(f"cannot write the export: {exc.strerror or exc}", path=out) from None
+        atomic_write(out, buffer.getvalue(), mode=0o600, what="export")  # personal data: owner only
     else:
         (out or sys.stdout).write(buffer.getvalue())
     return len(subscribers)

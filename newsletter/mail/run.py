@@ -7,6 +7,15 @@ after it ends (sendlog.py), so killing the sender at any moment loses nobody and
 get ready (no connection) stops the run with everyone left pending; one whose conversation broke off
 before the message went out gets that reader once more, then a later run does.
 
+A `Stop` (stopping.py) asked once makes the threads take no new reader and finish the transactions
+in flight, so a stopped run is a clean pause; asked twice, the run cuts them off (`Transport.abort`)
+and records what it can. Whatever is still `sending` when the run ends is recorded `unknown` then.
+
+Failures in a row pause the run (`max_errors`): a server refusing everything, or one that keeps
+hanging up, is a problem to look at before the rest of the list is burnt. A deferral (a 4xx) is not
+such a failure: greylisting and full mailboxes are the readers', retried by a later run, and a retry
+run of greylisted readers only must reach them all.
+
 The dry run and the test send keep no log, so they skip the log's bookkeeping (`deliver_each`) and
 share the rest: the same composer, the same transports, the same `ready`/`deliver` steps.
 """
@@ -25,14 +34,21 @@ from typing import TYPE_CHECKING
 from newsletter.errors import NewsletterError
 from newsletter.mail import sendlog
 from newsletter.mail.audience import Audience, connect
+from newsletter.mail.database_file import DatabaseBusy, DatabaseUnavailable
 from newsletter.mail.message import Composer, Outgoing, Recipient
 from newsletter.mail.sendlog import Entry, Result
+from newsletter.mail.stopping import Stop
 from newsletter.mail.transport import ConnectionProblem, Transport
 
 if TYPE_CHECKING:
     from newsletter.project.settings import SmtpSettings
 
 Clock = Callable[[], datetime]
+JOIN_SLICE = 0.1  # seconds between the main thread's looks at the stop while the threads send
+ABORT_GRACE = 2.0  # seconds the threads get to record what they were doing once cut off
+# A run waits this long for the database's write lock (an import of a big list holds it for seconds):
+# nobody sits waiting for a send, and giving up would stop all of it.
+RUN_BUSY_TIMEOUT = 60.0
 
 
 def utc_now() -> datetime:
@@ -85,6 +101,10 @@ class RunReport:
     recovered_unknown: int = 0  # rows a killed sender left in `sending`
     paused: str | None = None  # why the run paused (too many errors in a row)
     stopped: NewsletterError | None = None  # why the run stopped (no connection)
+    interrupted: str | None = None  # who asked it to stop ("SIGTERM", ...), when someone did
+    aborted: bool = False  # asked twice: the transactions in flight were cut off
+    finished_after_stop: int = 0  # transactions that were in flight when the stop came, recorded
+    cut_off: int = 0  # rows still `sending` at the end (threads given up on), recorded `unknown`
     seconds: float = 0.0
 
     @property
@@ -93,7 +113,7 @@ class RunReport:
 
 
 class _Run:
-    """What the sending threads share: the queue, the limiter, the error count and the stop flag."""
+    """What the sending threads share: the queue, the limiter, the error count and the stop."""
 
     def __init__(
         self,
@@ -104,6 +124,7 @@ class _Run:
         database: Path,
         clock: Clock,
         on_result: Callable[[Entry, str], None],
+        asked: Stop,
     ) -> None:
         self.queue: deque[Entry] = deque(entries)
         self.composer = composer
@@ -118,10 +139,17 @@ class _Run:
         self.retried: set[int] = set()
         self.report = RunReport(composer.campaign.id)
         self.crash: BaseException | None = None
+        self.asked = asked
+        self.transports: list[Transport] = []  # every thread's, for `abort`
 
     @property
     def stopping(self) -> bool:
-        return self.report.paused is not None or self.report.stopped is not None or self.crash is not None
+        return (
+            self.asked.requested
+            or self.report.paused is not None
+            or self.report.stopped is not None
+            or self.crash is not None
+        )
 
     def take(self) -> Entry | None:
         with self.lock:
@@ -132,10 +160,11 @@ class _Run:
             self.report.attempted += 1
             self.report.outcomes[state] += 1
             self.report.bounced += result.bounce
+            self.report.finished_after_stop += int(self.asked.requested)
         if state == "sent":
             with self.lock:
                 self.errors_in_a_row = 0
-        else:
+        elif not _deferral(result):
             self.count_error(result)
         self.on_result(entry, state)
 
@@ -143,7 +172,11 @@ class _Run:
         """Failures in a row mean something is wrong on our side or theirs: pause, do not burn the list."""
         with self.lock:
             self.errors_in_a_row += 1
-            if self.errors_in_a_row >= self.settings.max_errors and self.report.paused is None:
+            if (
+                self.errors_in_a_row >= self.settings.max_errors
+                and self.report.paused is None
+                and not self.asked.requested  # connections cut off on purpose are no reason to pause
+            ):
                 self.report.paused = f"{self.errors_in_a_row} failures in a row, the last: {result.text}"
 
     def first_try(self, entry: Entry) -> bool:
@@ -155,7 +188,7 @@ class _Run:
             self.retried.add(entry.subscriber_id)
             return True
 
-    def stop(self, problem: NewsletterError) -> None:
+    def stop_with(self, problem: NewsletterError) -> None:
         with self.lock:
             if self.report.stopped is None:
                 self.report.stopped = problem
@@ -163,20 +196,55 @@ class _Run:
     def work(self) -> None:
         """One sending thread: its own transport (so its own SMTP connection) and database connection."""
         try:
-            with connect(self.database) as store, self.transport() as transport:
+            with (
+                connect(self.database, busy_timeout=RUN_BUSY_TIMEOUT) as store,
+                self.transport() as transport,
+            ):
+                with self.lock:
+                    self.transports.append(transport)
                 store.connection.execute("PRAGMA synchronous = NORMAL")  # survives a killed process
                 while (entry := self.take()) is not None:
                     self.limiter.wait()
                     try:  # connect before the row says `sending`: a hanging server is not "maybe sent"
                         transport.ready()
                     except ConnectionProblem as problem:
-                        self.stop(problem)
+                        self.stop_with(problem)
+                        break
+                    if self.asked.requested:  # asked while waiting for its turn: the reader stays pending
                         break
                     if not self.send_one(store, transport, entry):
                         break
+        except (DatabaseBusy, DatabaseUnavailable) as problem:  # the log cannot be written: stop cleanly
+            self.stop_with(problem)
         except BaseException as exc:  # a bug: stop the other threads too, and re-raise in the main thread
             with self.lock:
                 self.crash = exc
+
+    def wait(self, threads: Sequence[threading.Thread]) -> None:
+        """Join the threads, in slices: the main thread must see a second stop request and cut the
+        transactions off, and a thread that does not end then (stuck connecting) is given up on."""
+        cut_at: float | None = None
+        for thread in threads:
+            while thread.is_alive():
+                if self.asked.aborted and cut_at is None:
+                    for transport in tuple(self.transports):
+                        transport.abort()
+                    cut_at = time.monotonic()
+                if cut_at is not None and time.monotonic() - cut_at > ABORT_GRACE:
+                    return  # daemon threads: they end with the process
+                thread.join(JOIN_SLICE)
+
+    def settle(self) -> None:
+        """Rows still `sending` now are this run's (it holds the campaign lock), and their threads
+        are done or given up on: the server may have their messages, so they are `unknown`."""
+        if self.asked.requested:
+            self.report.interrupted = self.asked.signal_name
+            self.report.aborted = self.asked.aborted
+        try:
+            with connect(self.database, busy_timeout=RUN_BUSY_TIMEOUT) as store:
+                self.report.cut_off = sendlog.recover_interrupted(store, self.report.campaign, self.clock())
+        except (DatabaseBusy, DatabaseUnavailable):  # `status` shows them as unknown; the next run records it
+            pass
 
     def send_one(self, store: Audience, transport: Transport, entry: Entry) -> bool:
         """One reader, its row committed before and after; False when the run must stop."""
@@ -189,7 +257,7 @@ class _Run:
             with self.lock:
                 self.queue.appendleft(entry)
             if result.sender_refused:
-                self.stop(_sender_refused(outgoing.envelope_from, result.text))
+                self.stop_with(_sender_refused(outgoing.envelope_from, result.text))
                 return False
             self.count_error(result)
         elif result.state == "pending" and entry.state == "unknown":
@@ -208,6 +276,12 @@ class _Run:
             )
             self.tally(entry, state, result)
         return True
+
+
+def _deferral(result: Result) -> bool:
+    """A 4xx the server answered on a connection that stays usable: the reader's, not the run's
+    problem. A 421 (the server is closing) or a conversation that broke off twice is the run's."""
+    return result.state == "deferred" and not result.connection_lost
 
 
 def _sender_refused(sender: str, reply: str) -> ConnectionProblem:
@@ -229,27 +303,30 @@ def run(
     clock: Clock = utc_now,
     on_start: Callable[[int], None] = lambda total: None,
     on_result: Callable[[Entry, str], None] = lambda entry, state: None,
+    stop: Stop | None = None,
 ) -> RunReport:
     """Send every due row of the campaign's log, `settings.connections` threads each with a transport
-    of its own from `transport()`. The caller holds `sendlog.campaign_lock`."""
+    of its own from `transport()`, until done or `stop` is requested. The caller holds
+    `sendlog.campaign_lock`. Call it from the main thread when signals are to request `stop`."""
+    asked = stop if stop is not None else Stop()
     started = time.monotonic()
-    with connect(database) as store:
+    with connect(database, busy_timeout=RUN_BUSY_TIMEOUT) as store:
         recovered = sendlog.recover_interrupted(store, campaign, clock())
         entries, skipped = _due(store, campaign, clock, retry_unknown)
     on_start(len(entries))
-    shared = _Run(entries, composer, settings, transport, database, clock, on_result)
+    shared = _Run(entries, composer, settings, transport, database, clock, on_result, asked)
     shared.report.recovered_unknown = recovered
     shared.report.skipped = skipped
     threads = [
         threading.Thread(target=shared.work, name=f"smtp-{number}", daemon=True)
-        for number in range(min(settings.connections, len(entries)))
+        for number in range(0 if asked.requested else min(settings.connections, len(entries)))
     ]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join()
+    shared.wait(threads)
     if shared.crash is not None:
         raise shared.crash
+    shared.settle()
     shared.report.seconds = time.monotonic() - started
     return shared.report
 

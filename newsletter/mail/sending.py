@@ -3,8 +3,9 @@
 The order of a real send: render and check the campaign (refusing one whose checks fail unless
 forced), take the campaign's lock, put its audience into the send log once (a later run only resumes
 the log, or adds subscribers who joined since with `new_subscribers_only`), then let the run work
-through the log (run.py). The dry run walks the same way without a network or a single write to
-the log: the same composer, with the outbox (transport.py) as its transport.
+through the log (run.py), until it is done or asked to stop (stopping.py). The dry run walks the
+same way without a network or a single write to the log: the same composer, with the outbox
+(transport.py) as its transport. What the log says afterwards is send_status.py.
 """
 
 from __future__ import annotations
@@ -25,15 +26,16 @@ from newsletter.mail.audience import (
     connect,
     database_path,
     normalise_address,
-    open_audience,
+    open_existing,
     select,
 )
 from newsletter.mail.message import Composer, DkimSigner, Recipient
 from newsletter.mail.run import Clock, RunReport, deliver_each, run, utc_now
 from newsletter.mail.sendlog import Result
+from newsletter.mail.stopping import Stop
 from newsletter.mail.transport import Outbox, Smtp, smtp_password
 from newsletter.mail.unsubscribe import SECRET_ENV, secret_from_env
-from newsletter.payments.lock import sells_through_stripe
+from newsletter.payments.lock import record_sent, sells_through_stripe
 from newsletter.render.links import LinkKind
 from newsletter.render.order_policy import OrderIssue, order_link_problems
 from newsletter.vocabulary import OPEN_STATES, SEND_STATES
@@ -194,54 +196,6 @@ def audit(
     return result
 
 
-def _existing_store(project: Project) -> Audience | None:
-    path = database_path(project)
-    return connect(path) if path.exists() else None
-
-
-@dataclass(frozen=True)
-class AfterRun:
-    """The send log once a run has ended: what the CLI reports, and whether someone must act."""
-
-    counts: dict[str, int]
-    next_retry: str | None  # when the first deferred reader is due again
-
-    def needs_attention(self, report: RunReport) -> bool:
-        """Paused, deferred, unknown or refused readers: the run went through but is not done."""
-        return bool(
-            report.paused
-            or self.counts["deferred"]
-            or self.counts["unknown"]
-            or report.outcomes.get("failed")
-        )
-
-
-def after_run(project: Project, report: RunReport) -> AfterRun:
-    with open_audience(project) as store:
-        return AfterRun(sendlog.counts(store, report.campaign), sendlog.next_retry(store, report.campaign))
-
-
-def log_status(
-    project: Project, campaign_id: str, list_states: Sequence[str] = ()
-) -> tuple[dict[str, int], list[sendlog.Row]]:
-    """The send log's counts per state, and its rows in `list_states`. A campaign that was never sent
-    must still exist (a typo gets a "did you mean"); no database is created to say so."""
-    from newsletter.project.campaign import campaign_files
-
-    counts: dict[str, int] = dict.fromkeys(SEND_STATES, 0)
-    rows: list[sendlog.Row] = []
-    store = _existing_store(project)
-    if store is not None:
-        with store:
-            counts = sendlog.counts(store, campaign_id)
-            rows = sendlog.rows(store, campaign_id, list_states) if list_states else []
-    if not any(counts.values()):
-        found, errors = campaign_files(project, [campaign_id])
-        if campaign_id not in found:  # errors may also name duplicate ids of other campaigns
-            raise errors[-1]
-    return counts, rows
-
-
 # -- the dry run -----------------------------------------------------------------------------------
 
 
@@ -255,7 +209,7 @@ def dry_run(
 ) -> DryRun:
     """Build every message a real send would send now and write them as .eml files to the outbox:
     no network, and nothing written to the send log. The outbox is replaced as a whole."""
-    store = _existing_store(prepared.project)
+    store = open_existing(prepared.project)
     try:
         found = audit(
             prepared,
@@ -306,7 +260,7 @@ def test_send(prepared: Prepared, address: str, *, clock: Clock = utc_now) -> Re
     settings = smtp_settings(prepared.project)
     password = smtp_password(settings)
     recipient = Recipient(email)
-    store = _existing_store(prepared.project)
+    store = open_existing(prepared.project)
     if store is not None:
         with store:
             known = [s for s in select(store, status=None) if s.email.casefold() == email.casefold()]
@@ -329,9 +283,11 @@ def send(
     clock: Clock = utc_now,
     on_start: Callable[[int], None] = lambda total: None,
     on_result: Callable[[Entry, str], None] = lambda entry, state: None,
+    stop: Stop | None = None,
 ) -> RunReport:
-    """The real send, or its resumption. Raises NewsletterError before anything is sent when the
-    campaign is blocked, already finished, or being sent by another process."""
+    """The real send, or its resumption, until done or `stop` is requested. Raises NewsletterError
+    before anything is sent when the campaign is blocked, already finished, or being sent by
+    another process."""
     campaign_id = prepared.campaign_id
     if prepared.blockers and not force:
         path = prepared.rendered.campaign.path
@@ -347,6 +303,7 @@ def send(
     database = database_path(prepared.project)
     with sendlog.campaign_lock(database, campaign_id):
         _queue(prepared, database, new_subscribers_only, retry_unknown, clock)
+        record_sent(prepared.project, prepared.rendered)  # its Payment Links stay on at their price
         return run(
             database,
             campaign_id,
@@ -357,6 +314,7 @@ def send(
             clock=clock,
             on_start=on_start,
             on_result=on_result,
+            stop=stop,
         )
 
 

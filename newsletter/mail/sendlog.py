@@ -12,7 +12,8 @@ What a transport reports for one message is a `Result`, defined here with the lo
 so that the transports (transport.py) and the run (run.py) depend on the log and not the other way.
 
 Only one process sends a campaign at a time: `campaign_lock` holds an exclusive `flock` on a file
-beside the database, which the kernel releases when the holder dies, however it dies.
+beside the database, which the kernel releases when the holder dies, however it dies. The same lock
+tells `status` whether a row still `sending` is in flight now or was left by a sender that died.
 """
 
 from __future__ import annotations
@@ -28,10 +29,13 @@ from typing import Literal
 
 from newsletter.errors import NewsletterError
 from newsletter.mail.audience import Audience, Subscriber, timestamp
+from newsletter.mail.database_file import unavailable
 from newsletter.vocabulary import SEND_STATES
 
 # The send states a delivery can end in (all of SEND_STATES but `sending`, which is the run's own).
 Outcome = Literal["sent", "failed", "deferred", "unknown", "pending"]
+# What an `unknown` row left by a sender that stopped mid-transaction says.
+INTERRUPTED = "the sender stopped during the SMTP transaction"
 
 
 @dataclass(frozen=True)
@@ -121,7 +125,7 @@ def recover_interrupted(store: Audience, campaign: str, now: datetime) -> int:
         cursor = connection.execute(
             "UPDATE sends SET state = 'unknown', smtp_response = ?, updated_at = ? "
             "WHERE campaign = ? AND state = 'sending'",
-            ("the sender stopped during the SMTP transaction", timestamp(now), campaign),
+            (INTERRUPTED, timestamp(now), campaign),
         )
         return cursor.rowcount
 
@@ -226,8 +230,11 @@ def record(
 @contextmanager
 def campaign_lock(database: Path, campaign: str) -> Iterator[None]:
     """Refuse a second sender of the same campaign; the kernel drops the lock if its holder dies."""
-    path = database.with_name(f"{database.name}.{campaign}.send-lock")
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    path = _lock_path(database, campaign)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise unavailable(database, f"cannot create {path.name} beside it: {exc.strerror or exc}") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -242,3 +249,23 @@ def campaign_lock(database: Path, campaign: str) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing releases the flock
+
+
+def sender_running(database: Path, campaign: str) -> bool:
+    """Whether a process holds the campaign's send lock now. Probed with a shared lock, dropped at
+    once; a sender starting in that instant is refused as if another were running, and can rerun."""
+    try:
+        fd = os.open(_lock_path(database, campaign), os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:  # no lock file: nobody ever sent this campaign from here
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def _lock_path(database: Path, campaign: str) -> Path:
+    return database.with_name(f"{database.name}.{campaign}.send-lock")

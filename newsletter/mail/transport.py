@@ -2,10 +2,11 @@
 or a list (`Memory`). The dry run, the test send and the real send differ in their transport and in
 whether they keep the send log, not in how they compose and hand over a message (run.py).
 
-A transport is a context manager: `ready()` before each message, `deliver(outgoing)` for it, and
-leaving the block ends it (the SMTP connection is closed; the outbox is published, or thrown away
-if the block raised). `ready()` is separate from `deliver()` so that the run connects before it
-commits a row as `sending`: a server that never answers must leave readers pending, not "maybe sent".
+A transport is a context manager: `ready()` before each message, `deliver(outgoing)` for it,
+`abort()` from another thread to cut a delivery off (a second Ctrl-C), and leaving the block ends
+it (the SMTP connection is closed; the outbox is published, or thrown away if the block raised).
+`ready()` is separate from `deliver()` so that the run connects before it commits a row as
+`sending`: a server that never answers must leave readers pending, not "maybe sent".
 
 How SMTP replies are read (RFC 5321): 4xx is temporary, so the recipient is deferred and retried
 later with a doubling wait; 552 counts as temporary too (RFC 5321 section 4.5.3.1.10); other 5xx
@@ -17,10 +18,12 @@ is a ConnectionProblem. A connection lost after the message data went out leaves
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import smtplib
+import socket
 import ssl
 import tempfile
 from collections.abc import Callable
@@ -54,6 +57,9 @@ class Transport(Protocol):
     def deliver(self, outgoing: Outgoing) -> Result:
         """Hand over one message; after `ready()`."""
 
+    def abort(self) -> None:
+        """From another thread: make a `deliver` in progress return now (its outcome as far as it got)."""
+
     def __enter__(self) -> Self: ...
 
     def __exit__(
@@ -78,6 +84,9 @@ class Memory:
     def deliver(self, outgoing: Outgoing) -> Result:
         self.messages.append(outgoing)
         return self.reply(outgoing)
+
+    def abort(self) -> None:
+        pass
 
     def __enter__(self) -> Self:
         return self
@@ -110,6 +119,9 @@ class Outbox:
         name = f"{self.written:06d}-{_file_safe(outgoing.recipient.email)}.eml"
         _write(self.staging_fd, name, outgoing.data)
         return Result("sent", None, f"written to {name}")
+
+    def abort(self) -> None:
+        pass
 
     def __enter__(self) -> Self:
         self.folder.parent.mkdir(parents=True, exist_ok=True)
@@ -189,6 +201,16 @@ class Smtp:
             self.client.close()
             self.client, self.used = None, 0
         return result
+
+    def abort(self) -> None:
+        """Shut the socket down under the sending thread: its read or write fails at once, and the
+        transaction ends as a lost connection (`unknown` once the message data went out)."""
+        client = self.client
+        sock = client.sock if client is not None else None
+        if sock is None:
+            return
+        with contextlib.suppress(OSError):  # closed meanwhile: nothing left to cut off
+            sock.shutdown(socket.SHUT_RDWR)
 
     def __enter__(self) -> Self:
         return self
