@@ -170,9 +170,11 @@ def open_existing(project: Project) -> Audience | None:
     return connect(path) if path.exists() else None
 
 
-def connect(path: Path, *, busy_timeout: float = BUSY_TIMEOUT) -> Audience:
+def connect(path: Path, *, busy_timeout: float | None = None) -> Audience:
     """Open (or create, mode 0600) the store at `path` and bring its schema up to date. Writers on
-    several connections (senders, imports, the website) take turns, each waiting `busy_timeout`."""
+    several connections (senders, imports, the website) take turns, each waiting `busy_timeout`
+    (default BUSY_TIMEOUT)."""
+    busy_timeout = BUSY_TIMEOUT if busy_timeout is None else busy_timeout
     create_private(path)
     try:
         connection = sqlite3.connect(path, isolation_level=None, timeout=busy_timeout)
