@@ -16,7 +16,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "newsletter"
 MAX_LINES = 400
 # The stages in pipeline order; a module may import from its own stage and the ones before it.
-STAGES = ("shared", "project", "render", "payments", "pipeline", "review", "mail", "cli")
+STAGES = ("shared", "project", "render", "payments", "pipeline", "review", "mail", "web", "cli")
 SHARED = {"errors", "files", "placeholders", "vocabulary"}
 
 
