@@ -779,3 +779,29 @@ def test_a_sender_name_that_would_add_a_header_is_refused(reader: Path, run: Run
     assert f"error: newsletter.toml:{line}: sender.name: must be a single line" in result.stderr
     assert "Traceback" not in result.output
     assert not (reader / "build" / NL / "outbox").exists()
+
+
+def test_a_subject_with_a_merge_field_is_written_per_reader(
+    project: Path, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWSLETTER_UNSUBSCRIBE_SECRET", SECRET.decode())
+    write(
+        project / "readers.csv",
+        "email,name\njan@example.org,Jan\nzoe@example.org,Zoë Ærø\nnn@example.org,\n"
+        'evil@example.org,"X=?utf-8?q?=0D=0ABcc:_a@b.c?="\n',
+    )
+    assert run("audience", "import", str(project / "readers.csv")).exit_code == 0
+    set_subject(project, '"{first_name}, de kunst van het weglaten – {{en}} meer"')
+    result = run("send", NL, "--dry-run")
+    assert result.exit_code == 0, result.output
+    subjects = {}
+    for eml in (project / "build" / NL / "outbox").rglob("*.eml"):
+        message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+        assert len(message.get_all("Subject") or []) == 1 and message["Bcc"] is None
+        subjects[message["To"].addresses[0].addr_spec] = str(message["Subject"])
+    assert subjects == {
+        "jan@example.org": "Jan, de kunst van het weglaten – {en} meer",
+        "zoe@example.org": "Zoë, de kunst van het weglaten – {en} meer",
+        "nn@example.org": "lezer, de kunst van het weglaten – {en} meer",
+        "evil@example.org": "X=?utf-8?q?=0D=0ABcc:_a@b.c?=, de kunst van het weglaten – {en} meer",
+    }

@@ -34,7 +34,7 @@ from newsletter.errors import NewsletterError
 from newsletter.mail.unsubscribe import make_token, unsubscribe_url
 from newsletter.payments.lock import personalised_order_url
 from newsletter.render.links import LinkKind
-from newsletter.render.merge import MergeTemplate, escape_html, escape_text, first_name
+from newsletter.render.merge import MergeTemplate, escape_html, escape_text, first_name, personal
 from newsletter.render.view import order_field
 
 if TYPE_CHECKING:
@@ -162,8 +162,13 @@ class Composer:
         }
         self.boundary = "===============" + secrets.token_hex(12) + "=="  # "=" never follows "==" in QP
         self.mailto = settings.sender.unsubscribe_mailto or self.sender
-        subject = (TEST_PREFIX if test else "") + self.campaign.subject
-        self.fixed_headers = self._fixed_headers(subject)
+        # A subject with a merge field ("{first_name}, ...") is written per recipient; any other
+        # subject is part of the headers made once.
+        subject = MergeTemplate.parse(
+            personal((TEST_PREFIX if test else "") + self.campaign.subject), self.defaults
+        )
+        self.subject = subject if subject.fields else None
+        self.fixed_headers = self._fixed_headers(None if subject.fields else subject.fill({}))
         self.part_heads = tuple(
             (
                 f'--{self.boundary}\r\nContent-Type: text/{kind}; charset="utf-8"\r\n'
@@ -172,14 +177,15 @@ class Composer:
             for kind in ("plain", "html")
         )
 
-    def _fixed_headers(self, subject: str) -> bytes:
+    def _fixed_headers(self, subject: str | None) -> bytes:
         settings = self.settings
         sender = settings.sender
         head = EmailMessage(policy=email.policy.SMTP)
         head["From"] = Address(display_name=sender.name, addr_spec=self.sender)
         if sender.reply_to:
             head["Reply-To"] = sender.reply_to
-        head["Subject"] = subject
+        if subject is not None:
+            head["Subject"] = subject
         head["MIME-Version"] = "1.0"
         head["Content-Type"] = f'multipart/alternative; boundary="{self.boundary}"'
         head["Content-Language"] = self.campaign.locale
@@ -210,6 +216,7 @@ class Composer:
             f"Date: {format_datetime(self.now().astimezone(UTC))}\r\n"
             f"Message-ID: {message_id}\r\n"
             + _to_header(recipient.name, envelope_to)
+            + (_subject_header(self.subject.fill(values)) if self.subject else "")
             + f"List-Unsubscribe: <{values['unsubscribe_url']}>,\r\n"
             f" <mailto:{self.mailto}?subject={quote('unsubscribe ' + self._token_of(values))}>\r\n"
         ).encode("utf-8") + self.fixed_headers
@@ -287,6 +294,15 @@ def _to_header(name: str, address: str) -> str:
     else:
         words.append(f"<{address}>")
     return "To: " + "\r\n ".join(words) + "\r\n"
+
+
+def _subject_header(subject: str) -> str:
+    """A personal subject, written by hand like the To line and for the same reason: the merge
+    value (a reader's name) never adds a line break, and anything but short ASCII is encoded-words."""
+    subject = escape_text(subject)
+    if subject.isascii() and subject.isprintable() and "=?" not in subject and len(subject) <= 69:
+        return f"Subject: {subject}\r\n"
+    return "Subject: " + "\r\n ".join(_encoded_words(subject)) + "\r\n"
 
 
 def _encoded_words(text: str) -> list[str]:
