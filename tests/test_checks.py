@@ -29,6 +29,7 @@ SITE = "https://www.uitgeverijlindenhof.nl"
 DECO = f"{SITE}/static/deco.png"
 ELSEWHERE = "https://www.boekenweek.nl/"  # somebody else's site: no UTM expected
 IMG3 = f"<img> #3 (src={DECO})"  # after the logo and the book cover
+FOOTER_LINK = '<a> #6 ("Bekijk deze e-mail in je brow…")'
 
 Edit = Callable[[Path], object]
 Expected = list[tuple[str, str, str]]  # (rule, severity, where), in the order the command sorts them
@@ -59,6 +60,12 @@ def template(old: str, new: str) -> Edit:
 def raw(html: str) -> Edit:
     """Put some HTML of the template author's own at the end of the email body."""
     return template("  </mj-body>", f"    <mj-raw>{html}</mj-raw>\n  </mj-body>")
+
+
+def dark_rule(css: str) -> Edit:
+    """Add a rule to the end of the template's `@media (prefers-color-scheme: dark)` block."""
+    end = "        .email-body .book-block td { border-top-color: {{ dark.rule }} !important; }\n"
+    return template(end, f"{end}        {css}\n")
 
 
 def campaign(old: str, new: str) -> Edit:
@@ -100,7 +107,7 @@ TEST_LINK = {
     "campaign": SCHRIJVEN,
     "sku": "schrijven-is-schrappen",
     "amount": 3495,
-    "currency": "EUR",
+    "currency": "eur",
     "mode": "test",
     "product": "prod_test",
     "price": "price_test",
@@ -304,6 +311,23 @@ CASES = [
         ),
         [("heading-order", "warning", "<h4> #1 (Schrijven is schrappen)")],
     ),
+    # -- dark mode
+    Case(
+        # issue 11: the dark rules missed the footer links, #5f5f5f inline, on the dark #1e1e1e
+        "dark-contrast-footer-links-2.6",
+        template(",\n        .email-body .footer a { color", " { color"),
+        [("dark-contrast", "error", FOOTER_LINK)],
+    ),
+    Case(
+        "dark-contrast-muted-4.2",
+        template('"muted": "#b0b0b0"', '"muted": "#808080"'),
+        [("dark-contrast", "warning", "<p> #4 (class=byline)")],
+    ),
+    Case(
+        "dark-contrast-button",
+        dark_rule(".email-body td[bgcolor] a { background-color: #f28b82 !important; }"),
+        [("dark-contrast", "error", '<a> #3 ("Lees verder")')],
+    ),
     # -- client support
     Case(
         "css-flex-inlined",
@@ -359,6 +383,15 @@ PASSING: dict[str, Edit] = {
         "  </mj-body>",
         f'    <mj-section background-url="{SITE}/bg.jpg">'
         "<mj-column><mj-text>Tekst</mj-text></mj-column></mj-section>\n  </mj-body>",
+    ),
+    "a dark rule only Outlook.com applies ([data-ogsc])": dark_rule(
+        "[data-ogsc] .footer a { color: #5f5f5f !important; }"
+    ),
+    "a dark rule for a pseudo-element": dark_rule(".email-body .footer a::after { color: #5f5f5f; }"),
+    "a dark rule with a selector no browser reads": dark_rule(".email-body .footer a:: { color: #5f5f5f; }"),
+    "a dark rule overridden by a more specific one": dark_rule(".footer a { color: #5f5f5f !important; }"),
+    "dark large text at 3.9:1 (a link in a heading)": dark_rule(
+        ".email-body h2.teaser-title a { color: #7a7a7a !important; }"
     ),
     "display:flex inside a conditional comment": raw(
         '<!--[if mso]><div style="display:flex">x</div><![endif]-->'
@@ -417,6 +450,7 @@ def test_samples_pass_every_rule(run: Run) -> None:
             {"id": PAPER, "errors": 0, "warnings": 0, "findings": []},
             {"id": SCHRIJVEN, "errors": 0, "warnings": 0, "findings": []},
         ],
+        "errors": [],
     }
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 # isort: off
-from newsletter.review.checks import size, images, links, content, accessibility, css_support
+from newsletter.review.checks import size, images, links, content, accessibility, dark_mode, css_support
 
 # isort: on
 from newsletter.review.checks.document import Email, parse
@@ -47,7 +47,8 @@ __all__ = [
     "rule",
     "to_json",
 ]
-THEMES = (size, images, links, content, accessibility, css_support)  # as imported: the order of RULES
+# As imported: the order of RULES.
+THEMES = (size, images, links, content, accessibility, dark_mode, css_support)
 
 
 def check_campaign(rendered: Rendered, project: Project) -> list[Finding]:
