@@ -5,21 +5,24 @@
 2. MRML accepts unknown `mj-*` tags and attributes without a word and copies them into the HTML, so
    a typo in a template would silently break the email. The generated MJML is therefore validated
    against the components and attributes our templates may use (from the MJML 4 documentation,
-   https://documentation.mjml.io/), and each problem is traced back to the template line.
+   https://documentation.mjml.io/), the attribute values against MJML's types (mjml_attributes), and
+   each problem is traced back to the template line that wrote it (mjml_locate).
 """
 
 from __future__ import annotations
 
 import importlib.metadata
-import re
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from html.parser import HTMLParser
 from pathlib import Path
 from types import ModuleType
 
 from newsletter.errors import NewsletterError, NewsletterErrors, did_you_mean
 from newsletter.files import read_user_text
+from newsletter.render.mjml_attributes import value_problem
 from newsletter.render.mjml_errors import MrmlParseError
+from newsletter.render.mjml_locate import Locator, Target
 
 PADDING = {"padding", "padding-top", "padding-bottom", "padding-left", "padding-right"}
 BORDER = {"border", "border-top", "border-bottom", "border-left", "border-right", "border-radius"}
@@ -206,43 +209,35 @@ def _installed(distribution: str) -> bool:
 
 
 def validate_mjml(source: str, templates: Iterable[Path]) -> None:
-    """Raise one error per unknown tag, unknown attribute or misplaced component."""
+    """Raise one error per unknown tag, unknown attribute, misplaced component or wrong value: all of
+    them at once, so that one run shows every fix to make."""
     problems = _Validator.run(source)
     if not problems:
         return
-    sources = [(path, read_user_text(path, what="template")) for path in templates]
+    locator = Locator([(path, read_user_text(path, what="template")) for path in templates], source)
     errors = []
-    for mjml_line, message, hint, needle in problems:
-        path, line = _find_in_templates(needle, sources)
-        errors.append(
-            NewsletterError(
-                message if path else f"{message} (line {mjml_line} of the generated MJML)",
-                path=path,
-                line=line,
-                hint=hint,
-            )
-        )
+    for problem in problems:
+        path, line = locator.find(problem.target)
+        where = "" if path else f" (line {problem.target.line} of the generated MJML)"
+        errors.append(NewsletterError(problem.message + where, path=path, line=line, hint=problem.hint))
     raise NewsletterErrors(errors)
 
 
-def _find_in_templates(
-    needle: re.Pattern[str], sources: list[tuple[Path, str]]
-) -> tuple[Path | None, int | None]:
-    for path, text in sources:
-        match = needle.search(text)
-        if match:
-            return path, text.count("\n", 0, match.start()) + 1
-    return None, None
+@dataclass(frozen=True)
+class _Problem:
+    message: str
+    hint: str | None
+    target: Target  # what to look for in the templates
 
 
 class _Validator(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.stack: list[str] = []
-        self.problems: list[tuple[int, str, str | None, re.Pattern[str]]] = []
+        self.problems: list[_Problem] = []
 
     @classmethod
-    def run(cls, source: str) -> list[tuple[int, str, str | None, re.Pattern[str]]]:
+    def run(cls, source: str) -> list[_Problem]:
         validator = cls()
         validator.feed(source)
         validator.close()
@@ -259,39 +254,43 @@ class _Validator(HTMLParser):
             self._check(tag, attrs)
 
     def handle_endtag(self, tag: str) -> None:
-        if self.stack and self.stack[-1] == tag:
-            self.stack.pop()
+        """Closes the innermost open `tag` and what it holds; an end tag that closes nothing is left
+        to MRML, so that one typo in a tag name does not misplace every component after it."""
+        if self.stack[-1:] == [tag] or (tag in self.stack and not self._inside_raw()):
+            innermost = len(self.stack) - 1 - self.stack[::-1].index(tag)
+            del self.stack[innermost:]
 
     def _inside_raw(self) -> bool:
         return bool(self.stack) and self.stack[-1] in RAW_CONTENT
 
     def _check(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        line = self.getpos()[0]
-        tag_pattern = re.compile(rf"<{re.escape(tag)}(?=[\s/>])", re.IGNORECASE)
+        target = Target(tag, self.getpos()[0], in_defaults="mj-attributes" in self.stack)
         if tag not in COMPONENTS:
             hint = did_you_mean(tag, COMPONENTS) or "the templates may use: " + ", ".join(sorted(COMPONENTS))
-            self.problems.append((line, f"unknown MJML tag <{tag}>", hint, tag_pattern))
+            self.problems.append(_Problem(f"unknown MJML tag <{tag}>", hint, target))
             return
         allowed, parents = COMPONENTS[tag]
         parent = self.stack[-1] if self.stack else None
         # Under <mj-attributes> a component tag sets defaults: same attributes, any place.
         is_default = parent == "mj-attributes" and tag not in {"mj-all", "mj-class"}
-        if parents and not is_default and parent not in parents:
+        # Below an unknown tag nothing is misplaced: the unknown tag is the one problem.
+        if parents and not is_default and parent not in parents and (parent is None or parent in COMPONENTS):
             where = f"inside <{parent}>" if parent else "at the top"
-            self.problems.append(
-                (
-                    line,
-                    f"<{tag}> is not allowed {where}",
-                    f"put it inside <{'> or <'.join(sorted(parents))}>",
-                    tag_pattern,
-                )
-            )
-        if tag == "mj-all" or (tag == "mj-class" and parent == "mj-attributes"):
-            return
-        for name, _ in attrs:
-            if name not in allowed:
+            hint = f"put it inside <{'> or <'.join(sorted(parents - {'mj-attributes'}))}>"
+            self.problems.append(_Problem(f"<{tag}> is not allowed {where}", hint, target))
+        # <mj-all> and an <mj-class> definition take any component's attributes.
+        any_attribute = tag == "mj-all" or (tag == "mj-class" and parent == "mj-attributes")
+        for name, value in attrs:
+            if any_attribute or name in allowed:
+                self._check_value(target, name, value or "")
+            else:
                 hint = (
                     did_you_mean(name, allowed) or f"<{tag}> accepts: {', '.join(sorted(allowed)) or 'none'}"
                 )
-                attr_pattern = re.compile(rf"<{re.escape(tag)}\b[^>]*?\s{re.escape(name)}\s*=", re.IGNORECASE)
-                self.problems.append((line, f"unknown attribute '{name}' on <{tag}>", hint, attr_pattern))
+                message = f"unknown attribute '{name}' on <{tag}>"
+                self.problems.append(_Problem(message, hint, replace(target, attribute=name)))
+
+    def _check_value(self, target: Target, name: str, value: str) -> None:
+        problem = value_problem(target.tag, name, value)
+        if problem:
+            self.problems.append(_Problem(*problem, replace(target, attribute=name, value=value)))
