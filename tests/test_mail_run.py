@@ -557,9 +557,9 @@ def test_a_test_send_goes_to_one_address_with_test_in_the_subject_and_is_not_log
     [
         ("not-an-address", "--to: invalid address 'not-an-address'"),
         ("", "--to: empty address"),  # `--to "$TESTADDR" --yes` with the variable unset
-        ("a@example.org, b@example.org", "--to: two addresses in one cell"),
+        ("a@example.org, not-an-address", "--to: invalid address 'not-an-address'"),
     ],
-    ids=["invalid", "empty", "two"],
+    ids=["invalid", "empty", "one-of-two"],
 )
 def test_a_test_send_to_a_bad_address_is_refused_and_never_becomes_a_real_send(
     sender: Path, fake: FakeSMTP, run: Run, value: str, reason: str
@@ -570,6 +570,30 @@ def test_a_test_send_to_a_bad_address_is_refused_and_never_becomes_a_real_send(
     assert "--to: --to" not in result.output
     assert fake.messages == []
     assert states(sender) == {}
+
+
+def test_a_test_send_goes_to_every_address_given_and_to_the_seed_list(
+    sender: Path, fake: FakeSMTP, run: Run
+) -> None:
+    settings = sender / "newsletter.toml"
+    text = settings.read_text(encoding="utf-8").replace(
+        "[sender]\n", '[sender]\ntest_recipients = ["redactie@example.org", "Anna@Example.org"]\n', 1
+    )
+    settings.write_text(text, encoding="utf-8")
+    result = run("send", CAMPAIGN, "--to", "anna@example.org, bert@example.org;carla@example.org", "--test")
+    assert result.exit_code == 0, result.output
+    expected = ["anna@example.org", "bert@example.org", "carla@example.org", "redactie@example.org"]
+    assert sorted(to for message in fake.messages for to in message.rcpt_tos) == expected
+    assert all(m.message["Subject"].startswith("[TEST] ") for m in fake.messages)
+    assert f"sent a test of {CAMPAIGN} to {', '.join(expected)}" in result.output
+    assert states(sender) == {}
+
+
+def test_a_test_send_to_the_seed_list_needs_one(sender: Path, fake: FakeSMTP, run: Run) -> None:
+    result = run("send", CAMPAIGN, "--test")
+    assert result.exit_code == 2
+    assert "--test sends to [sender] test_recipients, and newsletter.toml has none" in result.stderr
+    assert fake.messages == []
 
 
 # -- the rate limiter --------------------------------------------------------------------------------

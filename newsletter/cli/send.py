@@ -35,7 +35,14 @@ SHOWN = 20  # recipients and exclusions printed by a dry run before "... and N m
 @click.option("--dry-run", is_flag=True, help="Show what would go out and write it to build/<id>/outbox/.")
 @click.option("--limit", type=click.IntRange(min=0), help="With --dry-run: write only the first N messages.")
 @click.option(
-    "--to", "to_address", metavar="ADDRESS", help="A test send to this one address ([TEST] subject)."
+    "--to",
+    "to_addresses",
+    metavar="ADDRESS",
+    multiple=True,
+    help="A test send ([TEST] subject) to this address; repeat it, or separate addresses with commas.",
+)
+@click.option(
+    "--test", "to_seeds", is_flag=True, help="A test send to [sender] test_recipients in newsletter.toml."
 )
 @click.option("--force", is_flag=True, help="Send although the checks that guard a send fail.")
 @click.option(
@@ -49,7 +56,8 @@ def send(
     campaign_id: str,
     dry_run: bool,
     limit: int | None,
-    to_address: str | None,
+    to_addresses: tuple[str, ...],
+    to_seeds: bool,
     force: bool,
     new_subscribers_only: bool,
     retry_unknown: bool,
@@ -73,8 +81,9 @@ def send(
 
     if limit is not None and not dry_run:
         raise click.UsageError("--limit goes with --dry-run")
-    if dry_run and to_address is not None:
-        raise click.UsageError("--to sends one real test message; leave out --dry-run")
+    testing = bool(to_addresses) or to_seeds
+    if dry_run and testing:
+        raise click.UsageError("--to and --test send real test messages; leave out --dry-run")
     project = obj.project()
     prepared = sending.prepare(project, campaign_id)
     if dry_run:
@@ -85,9 +94,10 @@ def send(
             project,
         )
         return
-    if to_address is not None:  # even "" (an unset variable in a script) is never a real send
-        sending.test_send(prepared, to_address)
-        click.echo(f"sent a test of {campaign_id} to {to_address}")
+    if testing:  # even `--to ""` (an unset variable in a script) is never a real send
+        addresses = sending.test_addresses(project, to_addresses, seeds=to_seeds)
+        sending.test_send(prepared, addresses)
+        click.echo(f"sent a test of {campaign_id} to {', '.join(addresses)}")
         return
     flags = [flag for flag, given in (("--retry-unknown", retry_unknown), ("--force", force)) if given]
     _real_send(

@@ -11,6 +11,7 @@ same way without a network or a single write to the log: the same composer, with
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -251,27 +252,56 @@ def smtp_settings(project: Project) -> SmtpSettings:
     return project.settings.smtp
 
 
-def test_send(prepared: Prepared, address: str, *, clock: Clock = utc_now) -> Result:
-    """The personalised message, subject prefixed [TEST], to one address; nothing goes in the log."""
-    try:
-        email = normalise_address(address)
-    except ValueError as exc:
-        raise NewsletterError(str(exc), field="--to") from None
+def test_addresses(project: Project, given: Sequence[str], *, seeds: bool = False) -> list[str]:
+    """The addresses of a test send: each `--to` (a value may hold several, separated by commas,
+    semicolons or spaces, as pasted from an address book), and with `seeds` the settings' list;
+    normalised, each once, all checked before anything is sent."""
+    written = [part for value in given for part in re.split(r"[,;\s]+", value) if part]
+    if given and not written:
+        raise NewsletterError("empty address", field="--to")
+    if seeds:
+        if not project.settings.sender.test_recipients:
+            raise NewsletterError(
+                "--test sends to [sender] test_recipients, and newsletter.toml has none",
+                path=project.root / "newsletter.toml",
+                hint='add test_recipients = ["redactie@example.nl"] under [sender]',
+            )
+        written += project.settings.sender.test_recipients
+    addresses: dict[str, str] = {}
+    for address in written:
+        try:
+            email = normalise_address(address)
+        except ValueError as exc:
+            raise NewsletterError(str(exc), field="--to") from None
+        addresses.setdefault(email.casefold(), email)
+    return list(addresses.values())
+
+
+def test_send(prepared: Prepared, addresses: Sequence[str], *, clock: Clock = utc_now) -> list[Result]:
+    """The personalised message, subject prefixed [TEST], to each address over one connection;
+    nothing goes in the log. A subscriber's own name and links are used where the address is one."""
     settings = smtp_settings(prepared.project)
     password = smtp_password(settings)
-    recipient = Recipient(email)
+    recipients = [Recipient(email) for email in addresses]
     store = open_existing(prepared.project)
     if store is not None:
         with store:
-            known = [s for s in select(store, status=None) if s.email.casefold() == email.casefold()]
-        if known:
-            recipient = Recipient(known[0].email, known[0].name, known[0].id)
+            known = {s.email.casefold(): s for s in select(store, status=None)}
+        recipients = [
+            Recipient(s.email, s.name, s.id) if (s := known.get(r.email.casefold())) else r
+            for r in recipients
+        ]
     composer = make_composer(prepared, secret_from_env(), test=True, clock=clock)
     with Smtp(settings, password) as smtp:
-        [(_, result)] = deliver_each(smtp, composer, [recipient])
-    if result.state != "sent":
-        raise NewsletterError(f"the test message to {email} was not accepted: {result.text}")
-    return result
+        results = [result for _, result in deliver_each(smtp, composer, recipients)]
+    refused = [
+        f"{r.email}: {result.text}"
+        for r, result in zip(recipients, results, strict=True)
+        if result.state != "sent"
+    ]
+    if refused:
+        raise NewsletterError("the test message was not accepted for " + "; ".join(refused))
+    return results
 
 
 def send(

@@ -78,6 +78,9 @@ class Sender(StrictModel):
     unsubscribe_mailto: EmailAddress | None = Field(
         default=None, description="The mailto: of List-Unsubscribe; default: the sender address."
     )
+    test_recipients: tuple[EmailAddress, ...] = Field(
+        default=(), description="Where `newsletter send ID --test` sends a test: the editors' seed list."
+    )
 
     @property
     def domain(self) -> str:
