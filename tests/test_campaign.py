@@ -6,6 +6,7 @@ command exits 2 with no traceback and writes nothing for the campaign concerned.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -347,3 +348,23 @@ def test_a_campaign_with_schema_errors_still_has_its_references_checked(project:
     assert f"{EN}:10: teasers[0].column: column file not found: columns/why-we-read.md" in stderr
     assert f"{EN}:12: books[0]: unknown book 'the-quiet-pag' (did you mean 'the-quiet-page'?)" in stderr
     assert "template: no such template: templates/fancy.mjml.j2" in stderr
+
+
+def test_page_chrome_dropped_from_a_column_is_a_warning_of_build_and_check(project: Path, run: Run) -> None:
+    from tests.column_samples import WORDPRESS_NL
+
+    write(project / "columns" / "de-kunst-van-het-weglaten.txt", WORDPRESS_NL)
+    built = run("build", "2026-12-schrijven")
+    assert built.exit_code == 0, built.output
+    warning = "columns/de-kunst-van-het-weglaten.txt: dropped page chrome above the title: "
+    assert (
+        f"warning: {warning}" in built.output
+        and "“Home | Boeken | Columns | Agenda | Contact” (menu)" in built.output
+    )
+    checked = run("check", "2026-12-schrijven", "--format", "json")
+    findings = json.loads(checked.stdout)["campaigns"][0]["findings"]
+    assert any(
+        f["rule"] == "column-cleanup" and f["where"] == "teaser-1" and warning in f["message"]
+        for f in findings
+    )
+    assert run("build", "2026-12-schrijven", "--strict").exit_code != 0

@@ -140,7 +140,11 @@ def _print_built(
     help="The column to tease: a file under columns/ (Markdown or plain text).",
 )
 @click.option(
-    "--book", "books", multiple=True, metavar="SKU", help="A book to sell (books/SKU.yaml). Repeatable."
+    "--book",
+    "books",
+    multiple=True,
+    metavar="SKU",
+    help="A book to sell (books/SKU.yaml). Repeatable. Default: the book the column promotes.",
 )
 @click.option(
     "--locale", type=click.Choice(LOCALES), help="Language of the campaign. Default: from settings."
@@ -151,6 +155,10 @@ def new(
 ) -> None:
     """Write campaigns/CAMPAIGN_ID.yaml from a column, ready to edit.
 
+    Page chrome above the column's title (site name, menu, link questions) is dropped with a
+    warning. Without --book, the book the column promotes at its end ("Boek <title> met
+    <co-authors>") is looked up in books/, or started there as books/<sku>.yaml with TODOs.
+
     \b
     Example:
       newsletter new 2027-01-lezen --column columns/lezen.md --book schrijven-is-schrappen
@@ -158,8 +166,13 @@ def new(
     from newsletter.project.scaffold import new_campaign
 
     project = obj.project()
-    path = new_campaign(project, campaign_id, column_file, books, locale)
-    click.echo(f"wrote {path.relative_to(project.root)}; edit it, then run: newsletter build {campaign_id}")
+    made = new_campaign(project, campaign_id, column_file, books, locale)
+    for warning in made.warnings:
+        click.secho(f"warning: {warning}", fg="yellow")
+    for note in made.notes:
+        click.echo(note)
+    path = made.path.relative_to(project.root)
+    click.echo(f"wrote {path}; edit it, then run: newsletter build {campaign_id}")
 
 
 @click.command()

@@ -175,6 +175,8 @@ def load_campaign(path: Path, library: Library) -> Campaign:
         template=entry.template,
         audience_tags=tuple(entry.audience.tags),
         ends=entry.ends,
+        warnings=tuple(w for teaser in teasers if teaser is not None for w in teaser.warnings),
+        publish=entry.publish,
     )
 
 
@@ -261,6 +263,7 @@ def _resolve_teaser(entry: TeaserEntry, loc: Loc, path: Path, lines: LineMap, li
         author=_resolve_author(entry, column, loc, path, lines, library),
         image=entry.image or (column.image if column else None),
         image_alt=entry.image_alt or (column.image_alt if column else None),
+        warnings=tuple(f"columns/{column.path.name}: {w}" for w in column.warnings) if column else (),
     )
 
 
@@ -277,7 +280,7 @@ def _read_teaser_column(name: str, loc: Loc, path: Path, lines: LineMap, library
             did_you_mean(name, known) or "give a file name under columns/, like de-kunst-van-het-weglaten.txt"
         )
         raise _error_at(path, lines, (*loc, "column"), f"column file not found: columns/{name}", hint)
-    return read_column(existing[0])
+    return read_column(existing[0], site_name=library.project.settings.brand.name)
 
 
 def _resolve_author(

@@ -50,6 +50,7 @@ class Teaser:
     author: Author
     image: str | None = None
     image_alt: str | None = None
+    warnings: tuple[str, ...] = ()  # what reading its column had to clean up (chrome dropped, say)
 
 
 @dataclass(frozen=True)
@@ -66,3 +67,5 @@ class Campaign:
     template: str = "email"
     audience_tags: tuple[str, ...] = ()  # send to active subscribers of the locale having all these tags
     ends: date | None = None  # the promotion's last day: a `links sync` after it switches its links off
+    warnings: tuple[str, ...] = ()  # the teasers' warnings, for build and check
+    publish: bool = False  # on the static site before any send (web/site.py)

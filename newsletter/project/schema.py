@@ -138,6 +138,7 @@ class CampaignFile(StrictModel):
     books: list[SingleLine] = Field(min_length=1)
     audience: AudienceEntry = Field(default_factory=lambda: AudienceEntry())
     ends: Day | None = None  # the promotion's last day; its Payment Links are switched off after it
+    publish: bool = False  # on the static site (web version, archive, feed) even before it is sent
 
     @field_validator("template")
     @classmethod

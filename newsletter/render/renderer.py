@@ -209,10 +209,12 @@ def _template_links(html: str, known: Sequence[Link], settings: Settings) -> tup
 def warnings_for(
     rendered: Rendered, expect_payment_links: bool = False, *, live: bool = False
 ) -> tuple[str, ...]:
-    """What `build` warns about: order buttons that fall back to the shop page in a project that
-    sells through Stripe (order_policy.py decides which), and an email that Gmail would clip."""
+    """What `build` warns about: what reading a column had to clean up, order buttons that fall back
+    to the shop page in a project that sells through Stripe (order_policy.py decides which), and an
+    email that Gmail would clip."""
     problems = order_link_problems(rendered, sells_through_stripe=expect_payment_links, live=live)
-    warnings = [
+    warnings = [*rendered.campaign.warnings]
+    warnings += [
         f"{problem.block} ({problem.sku or problem.block}) has no Stripe Payment Link yet: its order "
         "button goes to the shop page (run `newsletter links sync`)"
         for problem in problems

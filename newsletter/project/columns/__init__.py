@@ -1,9 +1,11 @@
 """Columns (opinion pieces) as the newsletter teases them: title, body blocks, author and an excerpt.
 
 Columns arrive either as Markdown with front matter (written for the tool, `markdown.py`) or as plain
-text exported from a blog (`text.py`). Blog exports end with a byline, a bio and often a book
-promotion; only the column itself may end up in a teaser, so the byline (`byline.py`) is where the
-body stops. `excerpt.py` makes the teaser's excerpt from the blocks either reader found.
+text exported from a blog (`text.py`). Blog exports start with page chrome (`chrome.py`) and end
+with a byline, a bio and often a book promotion; only the column itself may end up in a teaser, so
+the title is chosen below the chrome and the body stops at the byline (`byline.py`) or the
+promotion (`promotion.py`), which `newsletter new` uses to find the book. `excerpt.py` makes the
+teaser's excerpt from the blocks either reader found.
 """
 
 from __future__ import annotations
@@ -12,23 +14,34 @@ from pathlib import Path
 
 from newsletter.errors import NewsletterError
 from newsletter.files import read_user_text
-from newsletter.project.columns.column import Block, Column
+from newsletter.project.columns.column import Block, Column, Promotion
 from newsletter.project.columns.excerpt import make_excerpt
 from newsletter.project.columns.markdown import parse_markdown
 from newsletter.project.columns.text import parse_plain_text
 from newsletter.project.validation import CONTROL_CHARACTERS
 
-__all__ = ["Block", "Column", "make_excerpt", "parse_markdown", "parse_plain_text", "read_column"]
+__all__ = [
+    "Block",
+    "Column",
+    "Promotion",
+    "make_excerpt",
+    "parse_markdown",
+    "parse_plain_text",
+    "read_column",
+]
 
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
 
 
-def read_column(path: Path) -> Column:
-    """Read a column file; Markdown gets front matter, anything else is treated as a blog export."""
+def read_column(path: Path, *, site_name: str | None = None) -> Column:
+    """Read a column file; Markdown gets front matter, anything else is treated as a blog export.
+
+    `site_name` is the brand's name from the settings: blog pages repeat it above the title, and
+    the readers drop it there as page chrome (see `chrome.py`)."""
     text = _read_text(path)
     if path.suffix.lower() in MARKDOWN_SUFFIXES:
-        return parse_markdown(text, path)
-    return parse_plain_text(text, path)
+        return parse_markdown(text, path, site_name=site_name)
+    return parse_plain_text(text, path, site_name=site_name)
 
 
 def _read_text(path: Path) -> str:

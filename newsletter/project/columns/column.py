@@ -15,7 +15,7 @@ from newsletter.errors import NewsletterError
 
 CLOSING_QUOTES = "’”»\"')]"
 
-_LABEL = re.compile(r"\[\s*(?P<label>[^\[\]\s][^\[\]]*?)\s*\]\s*(?P<title>.*)", re.DOTALL)
+LABEL = re.compile(r"\[\s*(?P<label>[^\[\]\s][^\[\]]*?)\s*\]\s*(?P<title>.*)", re.DOTALL)
 _ASCII_SPACE = re.compile(r"[ \t\r\n]+")
 
 
@@ -24,6 +24,17 @@ class Block:
     kind: Literal["heading", "paragraph", "bullets"]
     text: str = ""
     items: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """The book a blog promotes after a column ("Boek <title> met <co-authors>", "BESTEL NU!").
+
+    `title` is None for an order line without a book line: it still ends the column."""
+
+    line: str
+    title: str | None = None
+    co_authors: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -39,6 +50,10 @@ class Column:
     url: str | None
     image: str | None
     image_alt: str | None
+    # What the reader guessed and dropped (page chrome above the title), for the commands to print.
+    warnings: tuple[str, ...] = ()
+    # The book the blog promoted after the column (cut from it); `newsletter new` sells that book.
+    promotion: Promotion | None = None
 
 
 def normalise(text: str) -> str:
@@ -54,7 +69,7 @@ def squash(text: str) -> str:
 def split_label(title: str, path: Path) -> tuple[str | None, str]:
     """Blogs put the rubric in the title ('[Column] ...'); the newsletter shows it separately."""
     title = squash(title)
-    match = _LABEL.fullmatch(title)
+    match = LABEL.fullmatch(title)
     if match is None:
         return None, title
     label, rest = match.group("label"), match.group("title").strip()

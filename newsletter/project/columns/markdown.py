@@ -6,14 +6,25 @@ post in Markdown, its first `# heading` the title and a byline paragraph the end
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from newsletter.errors import NewsletterError
 from newsletter.project.columns.byline import Byline, match_byline
-from newsletter.project.columns.column import Block, Column, no_text, normalise, split_label, squash
+from newsletter.project.columns.chrome import Candidate, choose_title, is_label_line
+from newsletter.project.columns.column import (
+    Block,
+    Column,
+    Promotion,
+    no_text,
+    normalise,
+    split_label,
+    squash,
+)
 from newsletter.project.columns.front_matter import split_front_matter
+from newsletter.project.columns.promotion import find_promotion, first_book
 
 if TYPE_CHECKING:
     from markdown_it.token import Token
@@ -28,14 +39,17 @@ class _Part:
     level: int = 0
 
 
-def parse_markdown(text: str, path: Path) -> Column:
-    """Parse a Markdown column; front matter wins over what the body says (title, label)."""
+def parse_markdown(text: str, path: Path, *, site_name: str | None = None) -> Column:
+    """Parse a Markdown column; front matter wins over what the body says (title, label).
+
+    `site_name` (the brand) is how the site names itself in page chrome above the title."""
     front = split_front_matter(normalise(text), path)
     values = front.values
     parts = _markdown_parts(front.body)
     raw_title = values.get("title")
+    warning = None
     if raw_title is None:
-        raw_title, parts = _take_heading_title(parts)
+        raw_title, parts, warning = _take_title(parts, site_name)
     if raw_title is None:
         raise NewsletterError(
             "column has no title",
@@ -45,7 +59,7 @@ def parse_markdown(text: str, path: Path) -> Column:
         )
     prefix_label, title = split_label(raw_title, path)
     parts = _drop_repeated_title(parts, title, path)
-    body, byline = _cut_parts_at_byline(parts)
+    body, byline, promotion = _cut_parts_at_byline(parts)
     if not body:
         raise no_text(path)
     return Column(
@@ -60,6 +74,8 @@ def parse_markdown(text: str, path: Path) -> Column:
         url=values.get("url"),
         image=values.get("image"),
         image_alt=values.get("image_alt"),
+        warnings=(warning,) if warning else (),
+        promotion=promotion,
     )
 
 
@@ -116,6 +132,21 @@ def _inline_lines(token: Token) -> tuple[str, ...]:
     return tuple(squashed for line in lines if (squashed := squash(line)))
 
 
+def _take_title(parts: list[_Part], site_name: str | None) -> tuple[str | None, list[_Part], str | None]:
+    """Pasted from a blog page, the `# heading` or "[Column] ..." line may come after page chrome:
+    that is dropped, with a warning. Otherwise the first `# heading` is the title, as written."""
+    header = list(itertools.takewhile(lambda part: part.block.kind != "bullets", parts))
+    candidates = [Candidate(part.lines, marked=_marks_title(part)) for part in header]
+    choice = choose_title(candidates, site_name, fallback=False)
+    if choice is None:
+        return (*_take_heading_title(parts), None)
+    return parts[choice.index].block.text, parts[choice.index + 1 :], choice.warning()
+
+
+def _marks_title(part: _Part) -> bool:
+    return part.level == 1 or (len(part.lines) == 1 and is_label_line(part.lines[0]))
+
+
 def _take_heading_title(parts: list[_Part]) -> tuple[str | None, list[_Part]]:
     for index, part in enumerate(parts):
         if part.level == 1:
@@ -130,15 +161,31 @@ def _drop_repeated_title(parts: list[_Part], title: str, path: Path) -> list[_Pa
     return parts
 
 
-def _cut_parts_at_byline(parts: list[_Part]) -> tuple[list[_Part], Byline]:
+def _cut_parts_at_byline(parts: list[_Part]) -> tuple[list[_Part], Byline, Promotion | None]:
+    """The body ends at the byline or a book promotion; the bio ends at a promotion too."""
     for index, part in enumerate(parts):
         if part.block.kind != "paragraph" or not part.lines:
             continue
         found = match_byline(part.lines[0])
         if found is None:
             continue
-        bio: str | None = " ".join(part.lines[1:]) or None
-        if bio is None and index + 1 < len(parts) and parts[index + 1].block.kind == "paragraph":
-            bio = parts[index + 1].block.text
-        return parts[:index], Byline(name=found[0], handle=found[1], bio=bio)
-    return parts, Byline()
+        body, promotion = _cut_parts_at_promotion(parts[:index])
+        bio_lines = list(part.lines[1:])
+        if not bio_lines and index + 1 < len(parts) and parts[index + 1].block.kind == "paragraph":
+            bio_lines = list(parts[index + 1].lines)
+        if (in_bio := find_promotion(bio_lines)) is not None:
+            bio_lines = bio_lines[: in_bio[0]]
+        after = _cut_parts_at_promotion([_Part(Block("paragraph"), part.lines[1:]), *parts[index + 1 :]])[1]
+        bio = " ".join(bio_lines) or None
+        return body, Byline(name=found[0], handle=found[1], bio=bio), first_book(promotion, after)
+    body, promotion = _cut_parts_at_promotion(parts)
+    return body, Byline(), first_book(promotion)
+
+
+def _cut_parts_at_promotion(parts: list[_Part]) -> tuple[list[_Part], Promotion | None]:
+    """Cut where a book promotion starts: its paragraph goes, and every part after it."""
+    flat = [(number, line) for number, part in enumerate(parts) for line in part.lines]
+    found = find_promotion([line for _, line in flat])
+    if found is None:
+        return parts, None
+    return parts[: flat[found[0]][0]], found[1]

@@ -154,6 +154,21 @@ def _list_unsubscribe(email: Email) -> Iterator[Finding]:
         )
 
 
+@rule(
+    {
+        "column-cleanup": Rule(
+            "warning",
+            "a teaser's column file needed no cleaning up: no page chrome copied from a blog (site "
+            "name, menu, link questions) had to be dropped above its title",
+        )
+    }
+)
+def column_cleanup(email: Email) -> Iterator[Finding]:
+    for number, teaser in enumerate(email.campaign.teasers, start=1):
+        for warning in teaser.warnings:
+            yield email.finding("column-cleanup", "warning", f"teaser-{number}", warning)
+
+
 def _same_organisation(domain: str, site: str) -> bool:
     """Relaxed DMARC alignment compares organisational domains; without the public suffix list, a
     domain and its subdomains (either way round) stand in for one organisation."""
