@@ -9,7 +9,6 @@ then the template line most like the generated one that holds that tag.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable
 from html.parser import HTMLParser
@@ -17,6 +16,7 @@ from pathlib import Path
 
 from newsletter.errors import NewsletterError
 from newsletter.files import read_user_text
+from newsletter.render.mjml_locate import meaningful, similarity, window
 
 # Elements HTML never closes: inside mj-raw or mj-text they are no sign of a broken structure.
 VOID_ELEMENTS = frozenset(
@@ -111,34 +111,18 @@ def _find_line(generated: list[str], line: int, templates: Iterable[Path]) -> tu
     the same first tag: an end tag such as </mj-text> is written in several places."""
     wanted = generated[line - 1]
     tag = re.match(r"</?[\w-]+", wanted)
-    context = _window(generated, line - 1)
+    context = window(generated, line - 1)
     best: tuple[float, Path | None, int | None] = (0.0, None, None)
     for path in templates:
-        numbered = [
-            (number, text.strip())
-            for number, text in enumerate(read_user_text(path, what="template").splitlines(), start=1)
-            if text.strip() and not _JINJA_ONLY.fullmatch(text.strip())
-        ]
+        numbered = meaningful(read_user_text(path, what="template"))
         lines = [text for _, text in numbered]
         for index, (number, text) in enumerate(numbered):
             if tag and tag.group() not in text:
                 continue
-            score = _similarity(text, wanted) + _similarity(_window(lines, index), context)
+            score = similarity(text, wanted) + similarity(window(lines, index), context)
             if score > best[0]:
                 best = (score, path, number)
     return (best[1], best[2]) if best[0] >= 0.6 else (None, None)
-
-
-# A template line that writes nothing itself: a statement or a comment.
-_JINJA_ONLY = re.compile(r"(\{%.*?%\}|\{#.*?#\})+", re.DOTALL)
-
-
-def _window(lines: list[str], index: int, size: int = 3) -> str:
-    return "\n".join(text for text in lines[max(index - size, 0) : index + size + 1] if text)
-
-
-def _similarity(one: str, other: str) -> float:
-    return difflib.SequenceMatcher(None, one, other, autojunk=False).ratio()
 
 
 def _shorten(text: str, limit: int = 100) -> str:

@@ -67,7 +67,7 @@ class Locator:
 
     def __init__(self, sources: Iterable[tuple[Path, str]], generated: str) -> None:
         self.written = [tag for path, text in sources for tag in _tags(path, text)]
-        self.generated = _meaningful(generated)
+        self.generated = meaningful(generated)
 
     def find(self, target: Target) -> tuple[Path | None, int | None]:
         """The template and line that wrote the target, or (None, None) when no template writes it."""
@@ -114,7 +114,7 @@ def _tags(path: Path, text: str) -> list[_Written]:
     out first (keeping the line breaks, so that line numbers stay true)."""
     text = _COMMENT.sub(lambda comment: re.sub(r"[^\n]", " ", comment.group()), text)
     defaults = [match.span() for match in _DEFAULTS.finditer(text)]
-    numbered = _meaningful(text)
+    numbered = meaningful(text)
     lines = [line for _, line in numbered]
     index_of = {number: index for index, (number, _) in enumerate(numbered)}
     found = []
@@ -166,7 +166,7 @@ def _line_at(text: str, offset: int) -> int:
     return text.count("\n", 0, offset) + 1
 
 
-def _meaningful(text: str) -> list[tuple[int, str]]:
+def meaningful(text: str) -> list[tuple[int, str]]:
     """The lines that write something, stripped and numbered from 1."""
     return [
         (number, line.strip())
