@@ -98,6 +98,19 @@ def test_dry_run_lists_what_would_stop_a_real_send(
     assert len(outbox(readers)) == 3
 
 
+def test_a_campaign_whose_promotion_ended_is_not_sent_without_force(
+    readers: Path, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWSLETTER_UNSUBSCRIBE_SECRET", SECRET)
+    campaign = readers / "campaigns" / f"{CAMPAIGN}.yaml"
+    campaign.write_text(campaign.read_text(encoding="utf-8") + "ends: 2020-01-31\n", encoding="utf-8")
+    result = run("send", CAMPAIGN, "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "promotion-ended (ends: 2020-01-31): the campaign's promotion is over" in result.output
+    refused = run("send", CAMPAIGN, "--yes")
+    assert refused.exit_code == 2 and "promotion-ended" in refused.stderr
+
+
 def test_dry_run_needs_no_smtp_settings_and_no_subscriber_database(
     project: Path, run: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:

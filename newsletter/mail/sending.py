@@ -15,6 +15,7 @@ import re
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -128,6 +129,12 @@ def send_blockers(rendered: Rendered, project: Project, findings: list[Finding])
             )
         elif problem.issue is OrderIssue.SHOP_FALLBACK:
             blockers.append(f"order-link-fallback ({problem.block}): the order button goes to the shop page")
+    ends = rendered.campaign.ends
+    if ends is not None and ends < date.today():
+        blockers.append(
+            f"promotion-ended (ends: {ends.isoformat()}): the campaign's promotion is over, and the next "
+            "`newsletter links sync` switches its order links off; change `ends:` to send it"
+        )
     if not os.environ.get(SECRET_ENV, "").strip():
         blockers.append(
             f"unsubscribe ({SECRET_ENV}): not set, so there is no one-click unsubscribe; set it to a "
