@@ -14,7 +14,7 @@ import pytest
 from click.testing import Result
 
 from newsletter.errors import NewsletterError
-from newsletter.mail import audience
+from newsletter.mail import audience, status_history
 from newsletter.mail.audience import SCHEMA_VERSION, Audience, connect, count, select, suppress_all
 from newsletter.mail.database_file import DatabaseUnavailable
 from tests.conftest import Run, write
@@ -41,7 +41,7 @@ def test_database_is_created_on_first_use_in_the_project_root(project: Path, run
         assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert tables == {"subscribers", "sends"}
+    assert tables == {"subscribers", "sends", "status_changes", "bounce_reports", "soft_bounces"}
 
 
 def test_database_path_from_settings(project: Path, run: Run) -> None:
@@ -60,7 +60,11 @@ def test_a_database_from_before_the_key_change_is_migrated(project: Path, run: R
     run("audience", "import", str(project / "a.csv"))
     with sqlite3.connect(database) as connection:
         connection.execute("UPDATE subscribers SET email_key = 'jan@fuss.de'")
-        connection.execute("PRAGMA user_version = 2")
+        connection.executescript(  # what schema 2 did not have yet
+            "DROP TRIGGER status_changes_unrecorded; DROP TABLE status_changes; DROP TABLE bounce_reports;"
+            "DROP TABLE soft_bounces; "
+            "PRAGMA user_version = 2"
+        )
     result = run("audience", "suppress", str(project / "a.csv"))
     assert result.exit_code == 0, result.output
     assert statuses(project) == {"jan@fuß.de": "unsubscribed"}
@@ -276,3 +280,105 @@ def test_writing_to_a_database_opened_read_only_is_a_user_error(project: Path) -
     with Audience(read_only, database) as store, pytest.raises(DatabaseUnavailable) as raised:
         suppress_all(store, ["anna@example.nl"], status="unsubscribed", default_locale="nl", stamp="x")
     assert "cannot use the subscriber database: attempt to write a readonly database" in str(raised.value)
+
+
+# -- the status history ----------------------------------------------------------------------------
+
+
+def changes(project: Path) -> list[tuple[str, str | None, str, str, str]]:
+    with sqlite3.connect(project / "audience.sqlite3") as connection:
+        return [
+            (c.email, c.old_status, c.new_status, c.source, c.detail)
+            for c in status_history.history(connection)
+        ]
+
+
+def test_every_status_change_is_recorded_with_its_source(project: Path, run: Run) -> None:
+    write(project / "a.csv", "email\nanna@example.nl\nbert@example.nl\n")
+    assert run("audience", "import", str(project / "a.csv"), "--source", "beurs-2026").exit_code == 0
+    write(project / "weg.txt", "anna@example.nl\nonbekend@example.nl\n")
+    assert run("audience", "suppress", str(project / "weg.txt"), "--status", "bounced").exit_code == 0
+    write(project / "b.csv", "email,status\nbert@example.nl,complained\n")
+    assert run("audience", "import", str(project / "b.csv")).exit_code == 0
+    assert changes(project) == [
+        ("anna@example.nl", None, "active", "import", "beurs-2026"),
+        ("bert@example.nl", None, "active", "import", "beurs-2026"),
+        ("anna@example.nl", "active", "bounced", "suppress", "weg.txt"),
+        ("onbekend@example.nl", None, "bounced", "suppress", "weg.txt"),
+        ("bert@example.nl", "active", "complained", "import", "b.csv"),
+    ]
+
+
+def test_an_import_never_reactivates_a_suppressed_address_nor_writes_history(project: Path, run: Run) -> None:
+    write(project / "a.csv", "email\nanna@example.nl\n")
+    assert run("audience", "import", str(project / "a.csv")).exit_code == 0
+    write(project / "weg.txt", "anna@example.nl\n")
+    assert run("audience", "suppress", str(project / "weg.txt")).exit_code == 0
+    before = changes(project)
+    write(project / "b.csv", "email,status\nANNA@example.nl,active\n")
+    result = run("audience", "import", str(project / "b.csv"))
+    assert "0 updated, 0 unchanged, 1 kept suppressed" in result.output
+    assert statuses(project) == {"anna@example.nl": "unsubscribed"}
+    assert changes(project) == before
+
+
+def test_suppress_all_takes_the_source_its_caller_gives(project: Path) -> None:
+    database = project / "audience.sqlite3"
+    with connect(database) as store:
+        suppress_all(store, ["jan@example.nl"], status="unsubscribed", default_locale="nl", stamp="t1")
+        suppress_all(
+            store,
+            ["jan@example.nl"],
+            status="complained",
+            default_locale="nl",
+            stamp="t2",
+            source="one-click",
+        )
+    assert changes(project) == [
+        ("jan@example.nl", None, "unsubscribed", "suppress", ""),
+        ("jan@example.nl", "unsubscribed", "complained", "one-click", ""),
+    ]
+
+
+def test_a_change_made_without_recording_it_is_still_in_the_history(project: Path) -> None:
+    """What sendlog's hard bounce and any future UPDATE get: a row with source `other`."""
+    database = project / "audience.sqlite3"
+    with connect(database) as store:
+        suppress_all(store, ["jan@example.nl"], status="unsubscribed", default_locale="nl", stamp="t1")
+        store.connection.execute("UPDATE subscribers SET status = 'bounced', updated_at = 't2'")
+        store.connection.execute("UPDATE subscribers SET name = 'Jan', updated_at = 't3'")  # no status change
+    assert changes(project)[1:] == [
+        ("jan@example.nl", "unsubscribed", "bounced", "other", "not recorded by the code that changed it")
+    ]
+
+
+def test_a_database_from_before_the_history_gets_the_current_statuses(project: Path, run: Run) -> None:
+    database = project / "audience.sqlite3"
+    write(project / "a.csv", "email,status\nanna@example.nl,\nbert@example.nl,bounced\n")
+    assert run("audience", "import", str(project / "a.csv")).exit_code == 0
+    with sqlite3.connect(database) as connection:
+        connection.executescript(
+            "DROP TRIGGER status_changes_unrecorded; DROP TABLE status_changes; DROP TABLE bounce_reports;"
+            "DROP TABLE soft_bounces; PRAGMA user_version = 3"
+        )
+    assert run("audience", "count").exit_code == 0
+    assert [(email, old, new, source) for email, old, new, source, _ in changes(project)] == [
+        ("anna@example.nl", None, "active", "other"),
+        ("bert@example.nl", None, "bounced", "other"),
+    ]
+
+
+def test_list_shows_the_last_change_and_history_every_change(filled: Path, run: Run) -> None:
+    result = run("audience", "list", "--status", "all")
+    header, *rows = result.output.splitlines()
+    assert header.split() == ["id", "email", "name", "locale", "tags", "status", "since", "by"]
+    row = next(line.split() for line in rows if "c@example.nl" in line)
+    assert row[-3] == "unsubscribed" and row[-1] == "suppress"  # an empty name makes no column
+    result = run("audience", "list", "--status", "unsubscribed", "--history")
+    assert result.exit_code == 0
+    header, *rows = result.output.splitlines()
+    assert header.split() == ["id", "email", "at", "from", "to", "source", "detail"]
+    assert [line.split()[3:6] for line in rows] == [
+        ["-", "active", "import"],
+        ["active", "unsubscribed", "suppress"],
+    ]

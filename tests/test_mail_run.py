@@ -7,6 +7,7 @@ anyone receive the campaign twice.
 
 from __future__ import annotations
 
+import re
 import socket
 import sqlite3
 import threading
@@ -222,6 +223,10 @@ def test_a_550_user_unknown_fails_that_reader_and_marks_the_address_bounced(
     assert states(sender)[READERS[3]] == "failed"
     assert subscriber_status(sender, READERS[3]) == "bounced"
     assert received(fake) == Counter(r for r in READERS if r != READERS[3])
+    listed = run("audience", "list", "--status", "bounced", "--history")
+    assert re.search(
+        rf"{READERS[3]}\s+\S+\s+active\s+bounced\s+send\s+{CAMPAIGN}: .*User unknown", listed.output
+    )
 
 
 def test_a_policy_554_fails_without_bouncing_and_a_552_only_defers(

@@ -70,15 +70,41 @@ def audience_import(obj: Context, file: Path, source: str | None) -> None:
 @click.option(
     "--tag", "tags", multiple=True, help="Only subscribers with this tag. Repeatable: all must match."
 )
+@click.option(
+    "--history",
+    is_flag=True,
+    help="Every change of status of these subscribers instead: when, from what, to what, by what.",
+)
 @click.pass_obj
-def audience_list(obj: Context, status: str, locale: str | None, tags: tuple[str, ...]) -> None:
-    """The subscribers, by id."""
+def audience_list(
+    obj: Context, status: str, locale: str | None, tags: tuple[str, ...], history: bool
+) -> None:
+    """The subscribers, by id, with when their status was set and by what (import, suppress,
+    one-click, bounce, complaint, mailto, webhook:<service>)."""
+    from newsletter.mail import status_history
     from newsletter.mail.audience import open_audience, select
 
     with open_audience(obj.project()) as store:
         found = select(store, status=None if status == "all" else status, locale=locale, tags=tags)
-    rows = [[str(s.id), s.email, s.name, s.locale, " ".join(s.tags), s.status] for s in found]
-    click.echo(table(["id", "email", "name", "locale", "tags", "status"], rows) if rows else "no subscribers")
+        if history:
+            changes = status_history.history(store.connection, [s.id for s in found])
+        else:
+            last = status_history.last_changes(store.connection)
+    if not found:
+        click.echo("no subscribers")
+    elif history:
+        rows = [
+            [str(c.subscriber_id), c.email, c.at, c.old_status or "-", c.new_status, c.source, c.detail]
+            for c in changes
+        ]
+        click.echo(table(["id", "email", "at", "from", "to", "source", "detail"], rows))
+    else:
+        rows = []
+        for s in found:
+            change = last.get(s.id)
+            since, by = (change.at, change.source) if change else ("-", "-")
+            rows.append([str(s.id), s.email, s.name, s.locale, " ".join(s.tags), s.status, since, by])
+        click.echo(table(["id", "email", "name", "locale", "tags", "status", "since", "by"], rows))
 
 
 @audience.command("count")
@@ -140,7 +166,7 @@ def audience_export(
 ) -> None:
     """Write the subscribers as UTF-8 CSV, which `audience import` reads back."""
     from newsletter.mail.audience import open_audience
-    from newsletter.mail.audience_csv import export_csv
+    from newsletter.mail.audience_export import export_csv
 
     project = obj.project()
     with open_audience(project) as store:

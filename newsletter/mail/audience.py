@@ -3,9 +3,8 @@ CSV files of subscribers is audience_csv.py.
 
 The store is one SQLite file in the project (`[audience] database`, default `audience.sqlite3`),
 created on first use, private to its owner (database_file.py, which also turns SQLite's complaints
-about the file into user errors). Its schema is versioned with `PRAGMA user_version`; `_MIGRATIONS`
-holds one script per version (1: subscribers, 2: the send log), and an older file is brought up to
-date on open.
+about the file into user errors). Its schema is versioned with `PRAGMA user_version`; audience_schema.py
+holds one script per version, and an older file is brought up to date on open.
 
 Addresses are validated with email-validator (no DNS lookups) and stored in its normalised form:
 the domain lower-cased and IDNA-normalised (`Jörg@BÜCHER.de` -> `Jörg@bücher.de`), the local part as
@@ -15,7 +14,8 @@ same subscriber when they differ only in case (`email_key`, the lower-cased addr
 
 An unsubscribed, bounced or complained address is never made active again by an import: that row
 counts as "kept suppressed". `suppress_all` adds unknown addresses as suppressed, so a later import
-of an old list cannot activate them either.
+of an old list cannot activate them either. Every status a subscriber gets, the first included, is a
+row of `status_changes` with its source (status_history.py).
 """
 
 from __future__ import annotations
@@ -31,58 +31,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from newsletter.errors import NewsletterError
+from newsletter.mail import status_history
+from newsletter.mail.audience_schema import MIGRATIONS
+from newsletter.mail.audience_schema import SCHEMA_VERSION as SCHEMA_VERSION
 from newsletter.mail.database_file import BUSY_TIMEOUT, create_private, explain
-from newsletter.vocabulary import LOCALES, SEND_STATES, STATUSES, SUPPRESSED, sql_in
+from newsletter.vocabulary import SUPPRESSED
 
 if TYPE_CHECKING:
     from newsletter.project.settings import Project
-
-SCHEMA_VERSION = 3
-
-_MIGRATIONS: tuple[str, ...] = (
-    # 1: subscribers.
-    f"""
-    CREATE TABLE subscribers (
-        id INTEGER PRIMARY KEY,
-        email TEXT NOT NULL UNIQUE,
-        email_key TEXT NOT NULL UNIQUE,
-        name TEXT NOT NULL DEFAULT '',
-        locale TEXT NOT NULL CHECK ({sql_in("locale", LOCALES)}),
-        tags TEXT NOT NULL DEFAULT '[]',
-        status TEXT NOT NULL DEFAULT 'active'
-            CHECK ({sql_in("status", STATUSES)}),
-        source TEXT NOT NULL DEFAULT '',
-        created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL
-    );
-    CREATE INDEX subscribers_status_locale ON subscribers (status, locale);
-    """,
-    # 2: the send log, one row per (campaign, subscriber); see sendlog.py for what each state means.
-    f"""
-    CREATE TABLE sends (
-        campaign TEXT NOT NULL,
-        subscriber_id INTEGER NOT NULL REFERENCES subscribers (id),
-        email TEXT NOT NULL,
-        state TEXT NOT NULL DEFAULT 'pending'
-            CHECK ({sql_in("state", SEND_STATES)}),
-        attempts INTEGER NOT NULL DEFAULT 0,
-        smtp_code INTEGER,
-        smtp_response TEXT NOT NULL DEFAULT '',
-        message_id TEXT,
-        retry_at TEXT,
-        created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL,
-        sent_at TEXT,
-        PRIMARY KEY (campaign, subscriber_id)
-    );
-    CREATE INDEX sends_campaign_state ON sends (campaign, state);
-    """,
-    # 3: email_key was casefold(), which made fuß.de and fuss.de one address; now it is lower()
-    # (`email_key`, registered on every connection). Keys stay unique: equal lower() implies
-    # equal casefold().
-    "UPDATE subscribers SET email_key = email_key(email)",
-)
-assert len(_MIGRATIONS) == SCHEMA_VERSION
 
 
 @dataclass(frozen=True)
@@ -194,7 +150,7 @@ def connect(path: Path, *, busy_timeout: float | None = None) -> Audience:
         connection.execute("PRAGMA journal_mode = WAL")
         for number in range(version, SCHEMA_VERSION):
             connection.executescript(
-                f"BEGIN IMMEDIATE; {_MIGRATIONS[number]}; PRAGMA user_version = {number + 1}; COMMIT;"
+                f"BEGIN IMMEDIATE; {MIGRATIONS[number]}; PRAGMA user_version = {number + 1}; COMMIT;"
             )
     except sqlite3.DatabaseError as exc:
         connection.close()
@@ -252,17 +208,9 @@ def email_key(email: str) -> str:
 
 
 def _subscriber(row: sqlite3.Row | tuple[object, ...]) -> Subscriber:
-    id_, email, name, locale, tags, status, source, created_at, updated_at = row
+    id_, email, name, locale, tags, status, source, created_at, updated_at = map(str, row)
     return Subscriber(
-        id=int(str(id_)),
-        email=str(email),
-        name=str(name),
-        locale=str(locale),
-        tags=tuple(json.loads(str(tags))),
-        status=str(status),
-        source=str(source),
-        created_at=str(created_at),
-        updated_at=str(updated_at),
+        int(id_), email, name, locale, tuple(json.loads(tags)), status, source, created_at, updated_at
     )
 
 
@@ -295,11 +243,24 @@ def insert_subscriber(
     status: str,
     source: str,
     stamp: str,
+    change_source: str = "import",
+    detail: str | None = None,
 ) -> None:
-    connection.execute(
+    """A new subscriber, with the first row of its status history: `change_source` says what added
+    it (import, suppress, ...), `source` (the subscriber's own column) where the address came from."""
+    added = connection.execute(
         "INSERT INTO subscribers (email, email_key, name, locale, tags, status, source, created_at,"
         " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (email, email_key(email), name, locale, json_tags(tags), status, source, stamp, stamp),
+    )
+    status_history.record(
+        connection,
+        int(added.lastrowid or 0),
+        None,
+        status,
+        source=change_source,
+        detail=source if detail is None else detail,
+        stamp=stamp,
     )
 
 
@@ -314,9 +275,12 @@ def suppress_all(
     status: str,
     default_locale: str,
     stamp: str,
+    source: str = "suppress",
+    detail: str = "",
 ) -> SuppressReport:
     """Give normalised addresses a suppressed status, in one transaction; unknown ones are added with
-    it. The file and line side of suppressing is `audience_csv.suppress`."""
+    it. The file and line side of suppressing is `audience_csv.suppress`. `source` and `detail` go
+    into the status history (one-click, mailto, ...)."""
     if status not in SUPPRESSED:
         raise ValueError(f"status must be one of {sorted(SUPPRESSED)}")
     report = SuppressReport()
@@ -335,16 +299,23 @@ def suppress_all(
                     locale=default_locale,
                     tags=(),
                     status=status,
-                    source="suppress",
+                    source=source,
                     stamp=stamp,
+                    change_source=source,
+                    detail=detail,
                 )
                 report.added += 1
             elif existing.status == status:
                 report.unchanged += 1
             else:
-                connection.execute(
-                    "UPDATE subscribers SET status = ?, updated_at = ? WHERE id = ?",
-                    (status, stamp, existing.id),
+                status_history.change_status(
+                    connection,
+                    existing.id,
+                    existing.status,
+                    status,
+                    source=source,
+                    detail=detail,
+                    stamp=stamp,
                 )
                 report.suppressed += 1
     return report

@@ -1,4 +1,5 @@
-"""Subscriber lists as files: importing a CSV file, suppressing the addresses in a file, exporting CSV.
+"""Subscriber lists as files: importing a CSV file, suppressing the addresses in a file (exporting
+CSV is audience_export.py).
 
 Spreadsheets write what they like: a BOM or not, `,` `;` tab or `|` (guessed from the header row),
 Dutch or English column names in any case. A row that cannot be read (a bad address, an unknown
@@ -11,24 +12,22 @@ to the subscribers, in one transaction. A list of a million rows so takes no mor
 a thousand, and a file that turns out to be broken on its last line leaves the store as it was.
 
 An export defuses cells that a spreadsheet would run as a formula; an import takes that defusing off.
+An import never makes a suppressed address active again (it counts as "kept suppressed"); a status it
+does change is recorded in the status history with source `import` and the list's source.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import sqlite3
-import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from itertools import islice
 from pathlib import Path
-from typing import TextIO
 
 from newsletter.errors import NewsletterError
-from newsletter.files import atomic_write
+from newsletter.mail import status_history
 from newsletter.mail.audience import (
     Audience,
     BadRow,
@@ -39,11 +38,13 @@ from newsletter.mail.audience import (
     insert_subscriber,
     json_tags,
     normalise_address,
-    select,
     suppress_all,
     timestamp,
     using,
 )
+from newsletter.mail.audience_export import EXPORT_COLUMNS as EXPORT_COLUMNS
+from newsletter.mail.audience_export import export_csv as export_csv
+from newsletter.mail.audience_export import revert_inert as _revert_inert
 from newsletter.mail.csv_files import (
     file_addresses,
     header_columns,
@@ -55,11 +56,9 @@ from newsletter.project.validation import CONTROL_CHARACTERS
 from newsletter.vocabulary import LOCALES, STATUSES, SUPPRESSED
 
 _TAG_SEPARATORS = re.compile(r"[,;|\s]+")
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _BATCH = 10_000  # rows parsed before they are staged
 _LOOKUP = 500  # addresses per query for rows staged by an earlier batch
 _STAGED = "temp.newsletter_import"
-EXPORT_COLUMNS = ("email", "name", "locale", "tags", "status", "source", "created_at", "updated_at")
 
 
 @dataclass
@@ -302,6 +301,16 @@ def _apply(
         if now_ == (existing.name, existing.locale, json_tags(existing.tags), existing.status):
             report.unchanged += 1
             return
+        if row.status != existing.status:
+            status_history.record(
+                connection,
+                existing.id,
+                existing.status,
+                row.status,
+                source="import",
+                detail=source,
+                stamp=stamp,
+            )
         connection.execute(
             "UPDATE subscribers SET name = ?, locale = ?, tags = ?, status = ?, updated_at = ? WHERE id = ?",
             (*now_, stamp, existing.id),
@@ -332,64 +341,30 @@ def suppress(
     status: str = "unsubscribed",
     default_locale: str = "nl",
     now: datetime | None = None,
+    change_source: str = "suppress",
+    detail: str | None = None,
 ) -> SuppressReport:
     """Mark addresses unsubscribed, bounced or complained; unknown ones are added that way.
 
     `source` is a file (one address per line, or a CSV with an email column) or the lines themselves.
-    Blank lines and lines starting with '#' are skipped.
+    Blank lines and lines starting with '#' are skipped. The status history says `change_source`
+    (one-click, mailto, ...) and `detail` (default: the file's name).
     """
     if status not in SUPPRESSED:
         raise ValueError(f"status must be one of {sorted(SUPPRESSED)}")
     stamp = timestamp(now)
     bad: list[BadRow] = []
     addresses = file_addresses(source, bad) if isinstance(source, Path) else line_addresses(source, bad)
-    report = suppress_all(audience, addresses, status=status, default_locale=default_locale, stamp=stamp)
+    if detail is None:
+        detail = source.name if isinstance(source, Path) else ""
+    report = suppress_all(
+        audience,
+        addresses,
+        status=status,
+        default_locale=default_locale,
+        stamp=stamp,
+        source=change_source,
+        detail=detail,
+    )
     report.bad = bad
     return report
-
-
-# -- exporting ---------------------------------------------------------------------------------
-
-
-def _inert(cell: str) -> str:
-    """Names come from sign-up forms: a cell starting with = + - @ is a formula to Excel and
-    LibreOffice (CSV injection), so it gets a leading apostrophe, which `import_csv` takes off."""
-    return "'" + cell if cell[:1] in _FORMULA_STARTS else cell
-
-
-def _revert_inert(cell: str) -> str:
-    return cell[1:] if cell[:1] == "'" and cell[1:2] in _FORMULA_STARTS else cell
-
-
-def export_csv(
-    audience: Audience | Path,
-    out: Path | TextIO | None = None,
-    *,
-    locale: str | None = None,
-    tags: Sequence[str] = (),
-    status: str | None = None,
-) -> int:
-    """Write subscribers as UTF-8 CSV (every status by default, so an export is a backup that
-    `import_csv` reads back). A Path is written atomically; None means stdout. Returns the row count."""
-    subscribers = select(audience, locale=locale, tags=tags, status=status)
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(EXPORT_COLUMNS)
-    for s in subscribers:
-        writer.writerow(
-            [
-                _inert(s.email),  # `=cmd|...@example.nl` is a valid address
-                _inert(s.name),
-                s.locale,
-                _inert(";".join(s.tags)),
-                s.status,
-                _inert(s.source),
-                s.created_at,
-                s.updated_at,
-            ]
-        )
-    if isinstance(out, Path):
-        atomic_write(out, buffer.getvalue(), mode=0o600, what="export")  # personal data: owner only
-    else:
-        (out or sys.stdout).write(buffer.getvalue())
-    return len(subscribers)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from typing import Literal
 from newsletter.errors import NewsletterError
 from newsletter.mail.audience import Audience, Subscriber, timestamp
 from newsletter.mail.database_file import unavailable
+from newsletter.mail.status_history import change_status
 from newsletter.vocabulary import SEND_STATES
 
 # The send states a delivery can end in (all of SEND_STATES but `sending`, which is the run's own).
@@ -218,13 +220,22 @@ def record(
                 entry.subscriber_id,
             ),
         )
-        if result.bounce:
-            connection.execute(
-                "UPDATE subscribers SET status = 'bounced', updated_at = ?"
-                " WHERE id = ? AND status = 'active'",
-                (stamp, entry.subscriber_id),
+        if result.bounce and _is_active(connection, entry.subscriber_id):
+            change_status(
+                connection,
+                entry.subscriber_id,
+                "active",
+                "bounced",
+                source="send",
+                detail=f"{entry.campaign}: {result.text}",
+                stamp=stamp,
             )
     return state
+
+
+def _is_active(connection: sqlite3.Connection, subscriber_id: int) -> bool:
+    row = connection.execute("SELECT status FROM subscribers WHERE id = ?", (subscriber_id,)).fetchone()
+    return row is not None and row[0] == "active"
 
 
 @contextmanager

@@ -153,6 +153,14 @@ class AudienceSettings(StrictModel):
     database: SingleLine = "audience.sqlite3"
 
 
+class BouncesSettings(StrictModel):
+    """How `bounces import` and the webhooks treat returned mail."""
+
+    soft_bounce_limit: int = Field(
+        default=3, ge=1, le=100, description="Transient failures (4.x.x) of an address that make it bounced."
+    )
+
+
 class Settings(StrictModel):
     locale: Locale = "nl"
     site_url: HttpsUrl
@@ -167,6 +175,7 @@ class Settings(StrictModel):
     utm: Utm = Field(default_factory=Utm)
     stripe: StripeSettings | None = None
     audience: AudienceSettings = Field(default_factory=AudienceSettings)
+    bounces: BouncesSettings = Field(default_factory=BouncesSettings)
     smtp: SmtpSettings | None = None
     dkim: DkimSettings | None = None
 

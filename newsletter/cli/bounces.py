@@ -1,0 +1,55 @@
+"""Returned mail: `bounces import` reads bounces, complaints and mailed unsubscribes into statuses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from newsletter.cli.common import Context
+
+
+@click.group()
+def bounces() -> None:
+    """Returned mail: bounces, spam complaints and mailed unsubscribes."""
+
+
+@bounces.command("import")
+@click.argument("paths", metavar="PATH...", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.pass_obj
+def bounces_import(obj: Context, paths: tuple[Path, ...]) -> None:
+    """Mark the addresses in returned mail: a Maildir, an mbox, .eml files or webhook JSON files.
+
+    Permanent failures (RFC 3464 reports and the formats of Exchange, Gmail, Yahoo, qmail, ...) make
+    the subscriber bounced; transient ones (4.x.x) are counted and make them bounced at [bounces]
+    soft_bounce_limit; spam complaints (ARF) make them complained; mail to the unsubscribe address
+    makes them unsubscribed. Only active subscribers change. Importing the same files again changes
+    nothing. Amazon SES (SNS) and Postmark webhook JSON is read too.
+
+    Exit code 0, also when some messages were not understood (they are listed); 2 when a PATH does
+    not exist or is not mail (nothing is imported).
+    """
+    from newsletter.mail.audience import open_audience
+    from newsletter.mail.bounces import import_paths
+
+    project = obj.project()
+    with open_audience(project) as store:
+        summary = import_paths(project, store, paths)
+    click.echo(
+        f"{summary.read} messages read: {summary.bounced} bounced, {summary.soft_counted} soft bounces "
+        f"counted, {summary.complained} complained, {summary.unsubscribed} unsubscribed, "
+        f"{summary.already_suppressed} already suppressed, {len(summary.unknown)} unknown addresses, "
+        f"{summary.already_imported} already imported, {len(summary.ignored)} ignored, "
+        f"{len(summary.not_understood)} not understood"
+    )
+    for where, address in summary.unknown:
+        click.echo(f"unknown: {where}: {address} is not a subscriber")
+    for where, reason in summary.ignored:
+        click.echo(f"ignored: {where}: {reason}")
+    for where, reason in summary.not_understood:
+        click.echo(f"not understood: {where}: {reason}")
+    for where, confirmation in summary.confirmations:
+        click.echo(
+            f"to confirm: {where}: an SNS {confirmation.kind} for {confirmation.topic}; "
+            f"open {confirmation.url} to confirm it"
+        )
