@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import csv
+import email
+import email.policy
 import io
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -41,6 +44,55 @@ def test_import_with_bom_and_semicolons(project: Path, run: Run) -> None:
         ("poëzie", "romans"),
     )
     assert (bob.email, bob.locale, bob.tags, bob.source) == ("bob@example.com", "en", (), "lijst.csv")
+
+
+@pytest.mark.parametrize(
+    ("data", "unused"),
+    [
+        (
+            "Email Address,First Name,Last Name,MEMBER_RATING,OPTIN_TIME\n"
+            "piet@example.nl,Piet,Jansen,2,2024-01-01\nanna@example.nl,Anna,,1,\n",
+            "MEMBER_RATING, OPTIN_TIME",
+        ),
+        (
+            "e-mail;voornaam;tussenvoegsel;achternaam;taal;Telefoon\n"
+            "piet@example.nl;Piet;;Jansen;nl;0612345678\nanna@example.nl;Anna;;;NL;\n",
+            "Telefoon",
+        ),
+        ("E_MAIL ,  Full Name \npiet@example.nl,Piet Jansen\nanna@example.nl,Anna\n", ""),
+    ],
+    ids=["mailchimp", "dutch", "spaces-and-case"],
+)
+def test_the_usual_column_names_are_read_and_the_others_named(
+    project: Path, run: Run, data: str, unused: str
+) -> None:
+    write(project / "export.csv", data)
+    result = run("audience", "import", str(project / "export.csv"))
+    assert result.exit_code == 0, result.output
+    assert ("columns not used: " + unused in result.output) == bool(unused)
+    names = {s.email: s.name for s in select(project / "audience.sqlite3")}
+    assert names == {"piet@example.nl": "Piet Jansen", "anna@example.nl": "Anna"}
+
+
+def test_a_dutch_list_with_a_tussenvoegsel_greets_by_first_name(
+    project: Path, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWSLETTER_UNSUBSCRIBE_SECRET", "s" * 32)
+    write(
+        project / "lijst.csv",
+        "E-mail;Voornaam;Tussenvoegsel;Achternaam\njan@example.nl;Jan;de;Vries\n"
+        "dhr@example.nl;Dhr. J.;de;Vries\nvd@example.nl;;van;Dam\n",
+    )
+    assert run("audience", "import", str(project / "lijst.csv")).exit_code == 0
+    assert run("send", "2026-12-schrijven", "--dry-run").exit_code == 0
+    greetings = {}
+    for eml in (project / "build" / "2026-12-schrijven" / "outbox").rglob("*.eml"):
+        message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+        plain = message.get_body(("plain",))
+        assert isinstance(message, EmailMessage) and plain is not None
+        text = plain.get_content()
+        greetings[message["To"].addresses[0].username] = "Beste Jan," in text, "Beste lezer," in text
+    assert greetings == {"jan": (True, False), "dhr": (False, True), "vd": (False, True)}
 
 
 def test_import_without_bom_with_tabs(project: Path, run: Run) -> None:

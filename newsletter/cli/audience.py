@@ -57,6 +57,8 @@ def audience_import(obj: Context, file: Path, source: str | None) -> None:
         f"{report.kept_suppressed} kept suppressed, {len(report.bad)} bad"
         + (f" ({report.duplicates} duplicate rows merged)" if report.duplicates else "")
     )
+    if report.unused_columns:
+        click.echo("columns not used: " + ", ".join(report.unused_columns))
     if report.bad:
         print_errors(
             [NewsletterError(bad.reason, path=file, line=bad.line) for bad in report.bad], project.root

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from itertools import islice
@@ -51,6 +51,7 @@ from newsletter.mail.csv_files import (
     line_addresses,
     no_email_column,
     streamed_rows,
+    unused_columns,
 )
 from newsletter.project.validation import CONTROL_CHARACTERS
 from newsletter.vocabulary import LOCALES, STATUSES, SUPPRESSED
@@ -70,6 +71,17 @@ class ImportReport:
     kept_suppressed: int = 0
     duplicates: int = 0  # rows merged into an earlier row of the same file
     bad: list[BadRow] = field(default_factory=list)
+    unused_columns: list[str] = field(default_factory=list)  # the header's columns not read
+
+
+def _name(cells: list[str], cell: Callable[[list[str], str], str]) -> str:
+    """The name column, or the name put together from first name, tussenvoegsel and last name
+    columns ("Piet", "de", "Vries" → "Piet de Vries") where a list splits it."""
+    whole = cell(cells, "name").strip()
+    if whole:
+        return whole
+    parts = (cell(cells, name).strip() for name in ("first_name", "infix", "last_name"))
+    return " ".join(part for part in parts if part)
 
 
 def _locale(cell: str) -> str | None:
@@ -118,14 +130,16 @@ class _Row:
         )
 
 
-def _columns(records: Iterator[tuple[int, list[str]]], path: Path) -> dict[str, int]:
-    """The header row's columns; a file without a header or an email column is not a list."""
+def _columns(records: Iterator[tuple[int, list[str]]], path: Path, unused: list[str]) -> dict[str, int]:
+    """The header row's columns; a file without a header or an email column is not a list. The
+    columns not read go to `unused`."""
     first = next(records, None)
     if first is None or not any(cell.strip() for cell in first[1]):
         raise NewsletterError("no header row", path=path, line=1, hint="the first row names the columns")
     columns = header_columns(first[1])
     if "email" not in columns:
         raise no_email_column(first[1], path)
+    unused += unused_columns(first[1])
     return columns
 
 
@@ -159,7 +173,7 @@ def _parse(
             line,
             _Row(
                 email=str(values["email"]),
-                name=_revert_inert(" ".join(CONTROL_CHARACTERS.sub(" ", cell(cells, "name")).split())),
+                name=_revert_inert(" ".join(CONTROL_CHARACTERS.sub(" ", _name(cells, cell)).split())),
                 locale=values["locale"] if isinstance(values["locale"], str) else None,
                 tags=_tags(_revert_inert(cell(cells, "tags"))),
                 status=str(values["status"]),
@@ -188,7 +202,7 @@ def import_csv(
     stamp = timestamp(now)
     report = ImportReport(path=path)
     with streamed_rows(path) as records:
-        good = _parse(records, _columns(records, path), report.bad)
+        good = _parse(records, _columns(records, path, report.unused_columns), report.bad)
         with using(audience) as store:
             _import(store, good, report, default_locale=default_locale, source=source, stamp=stamp)
     return report

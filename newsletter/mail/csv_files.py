@@ -23,21 +23,17 @@ from typing import BinaryIO
 from newsletter.errors import NewsletterError
 from newsletter.mail.audience import BadRow, normalise_address
 
-# Header names, case-insensitive, Dutch and English.
+# Header names, compared without case, spaces, '-', '_' and '*': the columns of Mailchimp's export
+# ("Email Address", "First Name", "Last Name"), of Dutch lists ("e-mail", "voornaam",
+# "tussenvoegsel", "achternaam", "naam", "taal") and their English variants.
 _ALIASES: dict[str, str] = {
-    "email": "email",
-    "e-mail": "email",
-    "e-mailadres": "email",
-    "emailadres": "email",
-    "email address": "email",
-    "e-mail address": "email",
-    "name": "name",
-    "naam": "name",
-    "locale": "locale",
-    "taal": "locale",
-    "language": "locale",
-    "tags": "tags",
-    "labels": "tags",
+    **dict.fromkeys(("email", "emailadres", "emailaddress", "mail", "mailadres", "emailadress"), "email"),
+    **dict.fromkeys(("name", "naam", "fullname", "volledigenaam", "displayname"), "name"),
+    **dict.fromkeys(("firstname", "voornaam", "givenname", "roepnaam", "fname"), "first_name"),
+    **dict.fromkeys(("tussenvoegsel", "tussenvoegsels", "infix"), "infix"),
+    **dict.fromkeys(("lastname", "achternaam", "surname", "familyname", "lname"), "last_name"),
+    **dict.fromkeys(("locale", "taal", "language", "lang"), "locale"),
+    **dict.fromkeys(("tags", "labels", "tag", "label"), "tags"),
     "status": "status",
 }
 _DELIMITERS = ",;\t|"
@@ -186,12 +182,24 @@ def no_email_column(header: list[str], path: Path, *alternatives: str) -> Newsle
 
 
 def header_columns(header: list[str]) -> dict[str, int]:
+    """Our field names by the index of the first column that holds each."""
     columns: dict[str, int] = {}
     for index, name in enumerate(header):
-        canonical = _ALIASES.get(" ".join(name.strip().lower().replace("_", " ").split()))
+        canonical = _ALIASES.get(_header_key(name))
         if canonical and canonical not in columns:
             columns[canonical] = index
     return columns
+
+
+def unused_columns(header: list[str]) -> list[str]:
+    """The header's columns that an import does not read, as written: said in its summary, so
+    that a list whose names sit in a column we do not know is noticed before everyone is "lezer"."""
+    used = set(header_columns(header).values())
+    return [name.strip() for index, name in enumerate(header) if index not in used and name.strip()]
+
+
+def _header_key(name: str) -> str:
+    return re.sub(r"[\s\-_*.:]+", "", name.lower())
 
 
 def file_addresses(path: Path, bad: list[BadRow]) -> list[str]:
