@@ -17,6 +17,7 @@ from newsletter.cli.common import (
 )
 
 if TYPE_CHECKING:
+    from newsletter.mail.funnel import Funnel
     from newsletter.payments.sales import BookSales, PriceSales
     from newsletter.payments.stripe_links import SyncResult
     from newsletter.project.campaign import Campaign
@@ -176,27 +177,80 @@ def links_activate(obj: Context, campaign_id: str, live: bool) -> None:
 @click.option("--live", is_flag=True, help="Accept a live key: this project sells for real.")
 @click.pass_obj
 def report(obj: Context, campaign_id: str, output: str, live: bool) -> None:
-    """What a campaign sold: completed checkouts, quantity and revenue per book and price."""
+    """What became of a campaign: recipients, delivered, deferred, failed, bounced, complained and
+    unsubscribed, then what it sold through Stripe (completed checkouts, quantity and revenue per
+    book and price) and the orders per 1,000 delivered.
+
+    A bounce, complaint or unsubscribe counts for the campaign it names (a refusal during its send,
+    its unsubscribe token), otherwise for the last campaign delivered to that reader before it.
+    """
     import json
 
+    from newsletter.mail.audience import open_existing
+    from newsletter.mail.funnel import Funnel, campaign_funnel
+    from newsletter.payments.lock import sells_through_stripe
     from newsletter.payments.sales import sales_report
-    from newsletter.render.i18n import format_price
 
     project = obj.project()
     campaign = _one_campaign(project, campaign_id)
-    sales = sales_report(project, campaign, live=live)
+    sales = sales_report(project, campaign, live=live) if sells_through_stripe(project) else []
+    store = open_existing(project)
+    if store is None:
+        funnel = Funnel.unsent(campaign_id)
+    else:
+        with store:
+            funnel = campaign_funnel(store, campaign_id)
+    orders = sum(book.checkouts for book in sales)
+    per_thousand = round(orders * 1000 / funnel.delivered, 1) if funnel.delivered else None
     if output == "json":
-        click.echo(json.dumps({"campaign": campaign_id, "books": [_sales_json(s) for s in sales]}, indent=2))
+        document = {
+            "campaign": campaign_id,
+            "funnel": _funnel_json(funnel),
+            "books": [_sales_json(s) for s in sales],
+            "orders": orders,
+            "revenue": sum(book.revenue for book in sales),
+            "orders_per_1000_delivered": per_thousand,
+        }
+        click.echo(json.dumps(document, indent=2))
         return
+    click.echo(table(["recipients", *FUNNEL_COLUMNS], [[str(v) for v in _funnel_json(funnel).values()]]))
+    click.echo()
+    click.echo(
+        _sales_table(sales, campaign.locale) if sales else "no orders: the campaign has no Stripe links"
+    )
+    shown = "-" if per_thousand is None else f"{per_thousand:g}"
+    click.echo(f"\norders: {orders}, {shown} per 1,000 delivered")
+
+
+FUNNEL_COLUMNS = (
+    "delivered",
+    "deferred",
+    "failed",
+    "unknown",
+    "pending",
+    "bounced",
+    "complained",
+    "unsubscribed",
+)
+
+
+def _funnel_json(funnel: Funnel) -> dict[str, int]:
+    counts = {**funnel.states, "delivered": funnel.delivered, **funnel.outcomes}
+    counts["pending"] += counts.get("sending", 0)  # a send under way, as far as a report is concerned
+    return {"recipients": funnel.recipients, **{name: counts[name] for name in FUNNEL_COLUMNS}}
+
+
+def _sales_table(sales: list[BookSales], locale: str) -> str:
+    from newsletter.render.i18n import format_price
+
     rows = []
     for book in sales:
         for price in book.prices:
-            amount = format_price(Decimal(price.amount) / 100, "EUR", campaign.locale)
+            amount = format_price(Decimal(price.amount) / 100, "EUR", locale)
             rows.append([book.sku, book.mode, amount, *_figures(price)])
         if len(book.prices) > 1:
             rows.append([book.sku, book.mode, "total", *_figures(book)])
-    headers = ["book", "mode", "price", "checkouts", "quantity", "revenue (EUR)"]
-    click.echo(table(headers, rows) if rows else "no links yet")
+    return table(["book", "mode", "price", "checkouts", "quantity", "revenue (EUR)"], rows)
 
 
 def _figures(sold: BookSales | PriceSales) -> list[str]:
