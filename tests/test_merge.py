@@ -21,7 +21,6 @@ from newsletter.render.merge import (
     MergeTemplate,
     escape_html,
     escape_text,
-    first_name,
     marker,
     personal,
 )
@@ -160,26 +159,6 @@ def test_no_escaped_value_contains_a_line_break_or_control_character(value: str)
         assert not re.search(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]", escaped)
         assert len(escaped.splitlines()) <= 1
     assert "<" not in escape_html(value) and ">" not in escape_html(value)
-
-
-# -- names ------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("name", "expected"),
-    [
-        ("Jan van der Berg", "Jan"),
-        ("Jan", "Jan"),
-        ("  Marieke   de Wit ", "Marieke"),
-        ("Zoë", "Zoë"),
-        ("", ""),
-        ("   ", ""),
-        ("\r\n\t", ""),
-        ("\nJan\r\nBcc: x@y.nl", "Jan"),
-    ],
-)
-def test_first_name_is_the_first_word_or_empty_for_the_fallback(name: str, expected: str) -> None:
-    assert first_name(name) == expected
 
 
 def test_personal_replaces_every_field_and_makes_doubled_braces_single() -> None:

@@ -66,7 +66,7 @@ def test_dry_run_shows_recipients_exclusions_links_and_writes_every_message(
     jan = parse(files[0])
     assert jan["To"].addresses[0].addr_spec == "jan@example.org"
     token = jan["List-Unsubscribe"].split("token=")[1].split(">")[0]
-    assert read_token(token, SECRET.encode()).email == "jan@example.org"
+    assert read_token(token, SECRET.encode()).subscriber_id == 1
     els = parse(files[1]).get_body(("plain",))
     assert els is not None and "Beste lezer," in els.get_content()
     with connect(readers / "audience.sqlite3") as store:

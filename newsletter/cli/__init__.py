@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from newsletter.cli import audience, campaigns, payments, review, send
+from newsletter.cli import audience, bounces, campaigns, payments, review, send, web
 from newsletter.cli.common import Context, NewsletterGroup
 
 
@@ -37,8 +37,10 @@ for command in (
     payments.links,
     payments.report,
     audience.audience,
+    bounces.bounces,
     send.send,
     send.status,
     send.unsubscribe,
+    web.serve,
 ):
     main.add_command(command)

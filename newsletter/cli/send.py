@@ -346,7 +346,7 @@ def unsubscribe_verify(obj: Context, token: str, apply: bool) -> None:
     Needs NEWSLETTER_UNSUBSCRIBE_SECRET, the secret the token was signed with. Exit code 2 when the
     token is damaged or forged.
     """
-    from newsletter.mail.unsubscribe import read_token, secret_from_env
+    from newsletter.mail.unsubscribe import read_token, resolve, secret_from_env
     from newsletter.mail.unsubscribe import unsubscribe as apply_token
 
     project = obj.project()
@@ -355,5 +355,6 @@ def unsubscribe_verify(obj: Context, token: str, apply: bool) -> None:
         state = "unsubscribed" if done.changed else "already unsubscribed"
         click.echo(f"{done.token.email}: {state} (campaign {done.token.campaign_id})")
         return
-    checked = read_token(token, secret_from_env())
+    secret = secret_from_env()
+    checked = resolve(project, read_token(token, secret), secret)
     click.echo(f"valid token for {checked.email}, from campaign {checked.campaign_id}")

@@ -31,10 +31,11 @@ from urllib.parse import quote
 import idna
 
 from newsletter.errors import NewsletterError
+from newsletter.mail.names import first_name
 from newsletter.mail.unsubscribe import make_token, unsubscribe_url
 from newsletter.payments.lock import personalised_order_url
 from newsletter.render.links import LinkKind
-from newsletter.render.merge import MergeTemplate, escape_html, escape_text, first_name, personal
+from newsletter.render.merge import MergeTemplate, escape_html, escape_text, personal
 from newsletter.render.view import order_field
 
 if TYPE_CHECKING:
@@ -199,7 +200,7 @@ class Composer:
     def merge_values(self, recipient: Recipient) -> dict[str, str]:
         values = dict(self.defaults)
         values["first_name"] = first_name(recipient.name) or self.defaults["first_name"]
-        token = make_token(recipient.email, self.campaign.id, self.secret)
+        token = make_token(recipient.email, self.campaign.id, self.secret, recipient.subscriber_id)
         values["unsubscribe_url"] = unsubscribe_url(self.settings.unsubscribe_url, token)
         reference = recipient.subscriber_id if recipient.subscriber_id is not None else "test"
         for field, url in self.stripe_fields.items():

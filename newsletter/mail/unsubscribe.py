@@ -6,9 +6,24 @@ token says who and which campaign, and is signed with HMAC-SHA256 under a secret
 environment (NEWSLETTER_UNSUBSCRIBE_SECRET), so the website can trust it without a login and
 nobody can unsubscribe someone else by editing the URL.
 
-A website built in Python calls `unsubscribe(project, token)`; anything else can shell out to
-`newsletter unsubscribe verify TOKEN`. Tokens do not expire: an unsubscribe link must keep working
-for as long as the email sits in someone's inbox.
+Two versions, told apart by the payload's first byte (both are `base64url(payload).base64url(mac)`,
+the mac being the first 16 bytes of HMAC-SHA256(secret, payload)):
+
+- v1 (sent before version 2 existed, still accepted): the payload is the text
+  `1\\n<campaign>\\n<address>`, so anyone holding the URL (a proxy log, a forwarded email) could
+  read the reader's address from it.
+- v2 (what `make_token` makes): opaque. The payload is the byte 0x02, a 4-byte fingerprint of the
+  address (HMAC under the secret, so it reveals nothing without it), the subscriber id as an
+  unsigned LEB128 varint and the campaign id in UTF-8. The id finds the reader; the fingerprint
+  makes sure the id still belongs to the address the email went to (a database rebuilt from an
+  export renumbers its readers, and the token must then refuse rather than unsubscribe a stranger).
+  A test send (`send --to` an address outside the list) has no subscriber id: its token names
+  subscriber 0, which is valid and shows the pages, but unsubscribes nobody (`Token.is_test`), so
+  an editor can try the link in a test email without leaving the list.
+
+A website built in Python calls `unsubscribe(project, token)` (the WSGI app `newsletter.web:app`
+does); anything else can shell out to `newsletter unsubscribe verify TOKEN`. Tokens do not expire:
+an unsubscribe link must keep working for as long as the email sits in someone's inbox.
 """
 
 from __future__ import annotations
@@ -18,26 +33,53 @@ import binascii
 import hashlib
 import hmac
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode, urlsplit
 
 from newsletter.errors import NewsletterError
 
 if TYPE_CHECKING:
-    from newsletter.mail.audience import SuppressReport
+    from newsletter.mail.audience import Audience, SuppressReport
     from newsletter.project.settings import Project
 
 SECRET_ENV = "NEWSLETTER_UNSUBSCRIBE_SECRET"
 MIN_SECRET_CHARS = 16
-_VERSION = "1"
+TEST_SUBSCRIBER = 0  # the subscriber id in a test send's token; SQLite ids start at 1
+_V1 = b"1\n"
+_V2 = 2
 _MAC_BYTES = 16  # 128 bits of HMAC-SHA256: unforgeable, and keeps the URL short
+_FINGERPRINT_BYTES = 4  # enough to notice a renumbered database; not an address anyone can read
+_MAX_ID_BYTES = 10  # a 64-bit id as a varint
 
 
 @dataclass(frozen=True)
 class Token:
-    email: str
+    """Whom a token unsubscribes, from which campaign's email.
+
+    `address` is None for a v2 token until `unsubscribe` or `resolve` looked the subscriber up:
+    the token itself no longer holds it.
+    """
+
+    address: str | None
     campaign_id: str
+    subscriber_id: int | None = None  # v2 only
+    fingerprint: bytes = field(default=b"", repr=False, compare=False)
+
+    @property
+    def email(self) -> str:
+        """The address, or what to call the reader when the token holds none (for messages and logs)."""
+        if self.address is not None:
+            return self.address
+        return "a test address" if self.is_test else f"subscriber {self.subscriber_id}"
+
+    @property
+    def is_test(self) -> bool:
+        return self.subscriber_id == TEST_SUBSCRIBER
+
+    @property
+    def version(self) -> int:
+        return 1 if self.subscriber_id is None else _V2
 
 
 @dataclass(frozen=True)
@@ -66,13 +108,23 @@ def secret_from_env() -> bytes:
     return secret.encode("utf-8")
 
 
-def make_token(email: str, campaign_id: str, secret: bytes) -> str:
-    payload = "\n".join((_VERSION, campaign_id, email)).encode("utf-8")
-    return f"{_b64(payload)}.{_b64(_mac(payload, secret))}"
+def make_token(email: str, campaign_id: str, secret: bytes, subscriber_id: int | None) -> str:
+    """A v2 token for the subscriber with this id and address; None (a test send): subscriber 0."""
+    number = TEST_SUBSCRIBER if subscriber_id is None else subscriber_id
+    if number < 0 or number.bit_length() > 64:
+        raise ValueError(f"not a subscriber id: {number}")
+    payload = bytes([_V2]) + fingerprint(email, secret) + _varint(number) + campaign_id.encode("utf-8")
+    return _signed(payload, secret)
+
+
+def make_v1_token(email: str, campaign_id: str, secret: bytes) -> str:
+    """The format of the emails sent before v2: no longer made for sending, kept so tests and tools
+    can make the tokens readers still hold."""
+    return _signed(_V1 + "\n".join((campaign_id, email)).encode("utf-8"), secret)
 
 
 def read_token(token: str, secret: bytes) -> Token:
-    """The token's address and campaign, or a NewsletterError when it is damaged or forged."""
+    """What the token names, or a NewsletterError when it is damaged or forged."""
     encoded_payload, _, encoded_mac = token.strip().partition(".")
     try:
         payload = _unb64(encoded_payload)
@@ -81,10 +133,20 @@ def read_token(token: str, secret: bytes) -> Token:
         raise _invalid("it is not a token newsletter made (damaged or cut off?)") from None
     if not hmac.compare_digest(mac, _mac(payload, secret)):
         raise _invalid("its signature does not match: it was altered, or signed with another secret")
-    version, campaign_id, email = ([*payload.decode("utf-8", "replace").split("\n", 2), "", ""])[:3]
-    if version != _VERSION or not email:
-        raise _invalid(f"unknown token version {version!r}")
-    return Token(email=email, campaign_id=campaign_id)
+    if payload.startswith(_V1):
+        return _read_v1(payload)
+    if payload[:1] == bytes([_V2]):
+        return _read_v2(payload)
+    raise _invalid(f"unknown token version {payload[:1]!r}")
+
+
+def fingerprint(email: str, secret: bytes) -> bytes:
+    """A keyed hash of the address as the store compares addresses (case-insensitively)."""
+    from newsletter.mail.audience import email_key
+
+    return hmac.new(secret, b"address\n" + email_key(email).encode("utf-8"), hashlib.sha256).digest()[
+        :_FINGERPRINT_BYTES
+    ]
 
 
 def unsubscribe_url(base: str, token: str) -> str:
@@ -92,21 +154,110 @@ def unsubscribe_url(base: str, token: str) -> str:
     return base + separator + urlencode({"token": token})
 
 
-def unsubscribe(project: Project, token: str, *, secret: bytes | None = None) -> Unsubscribed:
-    """Check a token and unsubscribe its address: what a website's unsubscribe page calls.
+def unsubscribe(
+    project: Project, token: str, *, secret: bytes | None = None, source: str = "one-click", how: str = ""
+) -> Unsubscribed:
+    """Check a token and unsubscribe its reader: what a website's unsubscribe page calls.
 
-    Idempotent: a second click reports `changed == False`. An address no longer in the database is
-    added as unsubscribed, so a later import cannot mail it again.
+    Idempotent: a second click reports `changed == False`. An address (v1 token) no longer in the
+    database is added as unsubscribed, so a later import cannot mail it again. The status history
+    records `source`, and the campaign and `how` as its detail ("campaign 2026-12-schrijven,
+    unsubscribe page"). A test send's token changes nothing. A v2 token whose subscriber is
+    missing, or whose id now belongs to another address, is a NewsletterError: unsubscribing nobody
+    and saying "done" would keep mailing them.
     """
-    from newsletter.mail.audience import open_audience
+    from newsletter.mail.audience import SuppressReport, open_audience
     from newsletter.mail.audience_csv import suppress
 
-    checked = read_token(token, secret if secret is not None else secret_from_env())
+    secret = secret if secret is not None else secret_from_env()
+    checked = read_token(token, secret)
+    if checked.is_test:
+        return Unsubscribed(checked, SuppressReport())
     with open_audience(project) as store:
+        if checked.address is None:
+            checked = _looked_up(store, checked, secret)
+        assert checked.address is not None
         report = suppress(
-            store, [checked.email], status="unsubscribed", default_locale=project.settings.locale
+            store,
+            [checked.address],
+            status="unsubscribed",
+            default_locale=project.settings.locale,
+            change_source=source,
+            detail=", ".join(part for part in (f"campaign {checked.campaign_id}", how) if part),
         )
     return Unsubscribed(checked, report)
+
+
+def resolve(project: Project, token: Token, secret: bytes) -> Token:
+    """The token with its address filled in from the database (read only; nothing is created)."""
+    from newsletter.mail.audience import open_existing
+
+    if token.address is not None or token.is_test:
+        return token
+    store = open_existing(project)
+    if store is None:
+        raise _unknown_subscriber(token)
+    with store:
+        return _looked_up(store, token, secret)
+
+
+def _looked_up(store: Audience, token: Token, secret: bytes) -> Token:
+    row = store.connection.execute(
+        "SELECT email FROM subscribers WHERE id = ?", (token.subscriber_id,)
+    ).fetchone()
+    if row is None:
+        raise _unknown_subscriber(token)
+    address = str(row[0])
+    if not hmac.compare_digest(fingerprint(address, secret), token.fingerprint):
+        raise NewsletterError(
+            f"the unsubscribe token names subscriber {token.subscriber_id}, but that id now belongs to "
+            "another address",
+            field="token",
+            hint="was the subscriber database replaced or re-imported? unsubscribe the reader by address "
+            "with `newsletter audience suppress`",
+        )
+    return replace(token, address=address)
+
+
+def _read_v1(payload: bytes) -> Token:
+    campaign_id, _, email = payload[len(_V1) :].decode("utf-8", "replace").partition("\n")
+    if not email:
+        raise _invalid("a version 1 token without an address")
+    return Token(address=email, campaign_id=campaign_id)
+
+
+def _read_v2(payload: bytes) -> Token:
+    start = 1 + _FINGERPRINT_BYTES
+    try:
+        number, end = _read_varint(payload, start)
+        campaign_id = payload[end:].decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        raise _invalid("a version 2 token with a damaged payload") from None
+    if not campaign_id:
+        raise _invalid("a version 2 token without a campaign")
+    return Token(None, campaign_id, subscriber_id=number, fingerprint=payload[1:start])
+
+
+def _varint(number: int) -> bytes:
+    out = bytearray()
+    while True:
+        low, number = number & 0x7F, number >> 7
+        out.append(low | (0x80 if number else 0))
+        if not number:
+            return bytes(out)
+
+
+def _read_varint(data: bytes, start: int) -> tuple[int, int]:
+    number = 0
+    for index, byte in enumerate(data[start : start + _MAX_ID_BYTES]):
+        number |= (byte & 0x7F) << (7 * index)
+        if not byte & 0x80:
+            return number, start + index + 1
+    raise ValueError("unterminated varint")
+
+
+def _signed(payload: bytes, secret: bytes) -> str:
+    return f"{_b64(payload)}.{_b64(_mac(payload, secret))}"
 
 
 def _mac(payload: bytes, secret: bytes) -> bytes:
@@ -125,3 +276,12 @@ def _unb64(text: str) -> bytes:
 
 def _invalid(reason: str) -> NewsletterError:
     return NewsletterError(f"invalid unsubscribe token: {reason}", field="token")
+
+
+def _unknown_subscriber(token: Token) -> NewsletterError:
+    return NewsletterError(
+        f"the unsubscribe token names subscriber {token.subscriber_id}, who is not in the subscriber "
+        "database",
+        field="token",
+        hint="is the website using the same project and database as `newsletter send`?",
+    )

@@ -55,12 +55,6 @@ def escape_text(value: str) -> str:
     return " ".join(_CONTROL.sub(" ", value).split()) if _CONTROL.search(value) else value
 
 
-def first_name(name: str) -> str:
-    """'Jan van der Berg' -> 'Jan'; an empty name gives '' (the caller falls back)."""
-    parts = escape_text(name).split()
-    return parts[0] if parts else ""
-
-
 @dataclass(frozen=True)
 class MergeTemplate:
     """Rendered text split at its markers: literal, field, literal, ..., literal."""

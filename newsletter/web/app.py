@@ -1,0 +1,316 @@
+"""The WSGI application behind `newsletter serve`: the pages and endpoints readers reach from an email.
+
+Routes (everything else is the static site under `build/site/`, or 404):
+
+- the path of `unsubscribe_url` (`/nieuwsbrief/afmelden` in the sample), with `?token=...`:
+  `GET`/`HEAD` shows a confirmation page in the language of the token's campaign, whose button
+  POSTs the token back; `POST` unsubscribes. A POST with the body `List-Unsubscribe=One-Click`
+  (RFC 8058: what Gmail and Yahoo send when the reader clicks "unsubscribe" in the inbox) gets a
+  short text/plain answer; the confirmation form's POST (field `confirm`) gets the "done" page.
+  A GET never unsubscribes: virus scanners and link previews fetch every URL in an email.
+- `POST /webhooks/ses` and `/webhooks/postmark`: bounce and complaint notifications, handed to
+  `newsletter.web.webhooks.handle` (404 while that module does not exist).
+
+Why the confirmation form carries no CSRF token: a CSRF token protects what a browser's session
+(cookies) lets a request do. Here there is no session and no cookie; what authorises the POST is
+the signed unsubscribe token itself, which only the email's recipient holds. A page elsewhere that
+had the token could POST it just as well without the reader's browser, and one-click unsubscribe
+(RFC 8058) is exactly such a cookie-less POST by design. So the form adds nothing to protect, and
+`form-action 'self'` plus `frame-ancestors 'none'` keep the page from being framed or re-targeted.
+
+Every answer, errors included, carries the headers of `responses.py`; a forged or damaged token
+gets a 400 page that shows neither the token nor the reason, and an unexpected error a 500 page
+(the traceback goes to the log, never to the reader).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import types
+from collections.abc import Iterable, Mapping
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, cast
+from urllib.parse import parse_qs, urlsplit
+
+from newsletter.errors import NewsletterError
+from newsletter.mail.unsubscribe import Token, read_token, resolve, secret_from_env, unsubscribe
+from newsletter.project.settings import Project, find_project_root, open_project
+from newsletter.web import unsubscribe_pages as pages
+from newsletter.web.responses import TEXT, HttpError, Response, not_allowed, not_found
+from newsletter.web.serve_files import StaticSite
+
+if TYPE_CHECKING:
+    from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+
+PROJECT_ENV = "NEWSLETTER_PROJECT"
+MAX_FORM_BYTES = 16 * 1024  # a token and two fields; anything bigger is not a reader
+MAX_WEBHOOK_BYTES = 1024 * 1024
+WEBHOOK_SERVICES = frozenset({"ses", "postmark"})
+SITE_FOLDER = Path("build") / "site"
+
+log = logging.getLogger("newsletter.web")
+
+
+class WebhookHandler(Protocol):
+    """`newsletter.web.webhooks.handle`: (status, short text) for one notification."""
+
+    def __call__(
+        self, project: Project, service: str, headers: Mapping[str, str], body: bytes, *, query: str = ""
+    ) -> tuple[int, str]: ...
+
+
+def make_app(project_root: Path, *, secret: bytes | None = None) -> WSGIApplication:
+    """The app for the project at `project_root`; the secret defaults to NEWSLETTER_UNSUBSCRIBE_SECRET
+    (a NewsletterError when it is missing, so a server refuses to start rather than answer 500s)."""
+    project = open_project(project_root)
+    return ReaderApp(project, secret if secret is not None else secret_from_env())
+
+
+@cache
+def default_app() -> WSGIApplication:
+    """`newsletter.web:app`: the project in NEWSLETTER_PROJECT, else the current folder or the
+    nearest above it, found as the CLI finds it. Made once, on first use."""
+    start = os.environ.get(PROJECT_ENV, "").strip()
+    try:
+        root = find_project_root(Path(start) if start else Path.cwd())
+    except NewsletterError as error:
+        raise NewsletterError(error.message, hint=f"set {PROJECT_ENV} to the project folder") from None
+    return make_app(root)
+
+
+class ReaderApp:
+    def __init__(self, project: Project, secret: bytes) -> None:
+        self.project = project
+        self.settings = project.settings
+        self.secret = secret
+        self.unsubscribe_path = urlsplit(self.settings.unsubscribe_url).path.rstrip("/") or "/"
+        self.site = StaticSite(project.root / SITE_FOLDER)
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        request = Request(environ)
+        try:
+            response = self.route(request)
+        except HttpError as error:
+            response = Response(error.status, pages.message_page(self.settings, error.key))
+            response.headers += error.headers
+        except NewsletterError as error:  # the database is busy or cannot be written: try again later
+            log.error("%s %s failed: %s", request.method, request.path, error.format())
+            response = Response(
+                503, pages.message_page(self.settings, "error"), headers=[("Retry-After", "60")]
+            )
+        except Exception:
+            log.exception("%s %s failed", request.method, request.path)
+            response = Response(500, pages.message_page(self.settings, "error"))
+        start_response(response.status_line(), response.all_headers())
+        return [b""] if request.method == "HEAD" else [response.body]
+
+    def route(self, request: Request) -> Response:
+        path = request.path
+        if path in (self.unsubscribe_path, self.unsubscribe_path + "/"):
+            return self.unsubscribe(request)
+        if path.startswith("/webhooks/"):
+            return self.webhook(request, path.removeprefix("/webhooks/"))
+        if request.method not in ("GET", "HEAD"):
+            raise not_allowed("GET", "HEAD")
+        return self.site.respond(path)
+
+    # -- unsubscribing -------------------------------------------------------------------------
+
+    def unsubscribe(self, request: Request) -> Response:
+        if request.method in ("GET", "HEAD"):
+            token = request.query("token")
+            checked = self._checked(token)
+            if checked is None:
+                return self._invalid()
+            return Response(
+                200, pages.confirm_page(self.settings, self.locale_of(checked), token), csp=pages.CSP
+            )
+        if request.method != "POST":
+            raise not_allowed("GET", "HEAD", "POST")
+        form = request.form(MAX_FORM_BYTES)
+        token = request.query("token") or form.get("token", "")
+        return self._apply(token, page="confirm" in form)
+
+    def _apply(self, token: str, *, page: bool) -> Response:
+        """Any POST with a genuine token unsubscribes: RFC 8058 asks for the body
+        `List-Unsubscribe=One-Click`, but some mailbox providers send it as multipart, and refusing
+        those would keep mailing a reader who asked to leave."""
+        try:
+            how = "unsubscribe page" if page else "List-Unsubscribe-Post"
+            done = unsubscribe(self.project, token, secret=self.secret, how=how)
+        except NewsletterError as error:
+            if error.field != "token":
+                raise
+            log.info("unsubscribe refused: %s", error.message)
+            return self._invalid()
+        outcome = "test" if done.token.is_test else "done" if done.changed else "already"
+        log.info(
+            "unsubscribe %s: %s from %s (%s)",
+            outcome,
+            _who(done.token),
+            done.token.campaign_id,
+            "page" if page else "one-click",
+        )
+        if not page:
+            return Response(200, _ONE_CLICK_ANSWERS[outcome], content_type=TEXT)
+        locale = self.locale_of(done.token)
+        return Response(200, pages.done_page(self.settings, locale, outcome), csp=pages.CSP)
+
+    def _checked(self, token: str) -> Token | None:
+        """The token when it is genuine and its subscriber still there (looked up read-only), so the
+        reader is not asked to press a button that can only fail; None otherwise."""
+        try:
+            return resolve(self.project, read_token(token, self.secret), self.secret)
+        except NewsletterError as error:
+            if error.field != "token":
+                raise
+            log.info("unsubscribe page refused: %s", error.message)
+            return None
+
+    def _invalid(self) -> Response:
+        return Response(400, pages.invalid_page(self.settings, self.settings.locale), csp=pages.CSP)
+
+    def locale_of(self, token: Token) -> str:
+        """The language of the token's campaign, from its file; the project's when it is gone."""
+        from newsletter.project.models import CAMPAIGN_ID
+        from newsletter.vocabulary import LOCALES
+
+        if CAMPAIGN_ID.fullmatch(token.campaign_id):
+            path = self.project.campaigns_dir / f"{token.campaign_id}.yaml"
+            locale = _yaml_field(path, "locale")
+            if locale in LOCALES:
+                return locale
+        return self.settings.locale
+
+    # -- webhooks ------------------------------------------------------------------------------
+
+    def webhook(self, request: Request, service: str) -> Response:
+        if service not in WEBHOOK_SERVICES:
+            raise not_found()
+        if request.method != "POST":
+            raise not_allowed("POST")
+        handle = _webhook_handler()
+        if handle is None:
+            raise not_found()
+        body = request.body(MAX_WEBHOOK_BYTES)
+        status, text = handle(self.project, service, request.headers(), body, query=request.query_string)
+        if not 200 <= status <= 599:
+            raise ValueError(f"webhooks.handle answered status {status}")
+        return Response(status, text.encode("utf-8") + b"\n", content_type=TEXT)
+
+
+_ONE_CLICK_ANSWERS = {
+    "done": b"unsubscribed\n",
+    "already": b"already unsubscribed\n",
+    "test": b"test email: nobody was unsubscribed\n",
+}
+
+
+class Request:
+    """The parts of a WSGI environ the app reads, decoded once."""
+
+    def __init__(self, environ: WSGIEnvironment) -> None:
+        self.environ = environ
+        self.method = str(environ.get("REQUEST_METHOD", "GET")).upper()
+        raw = str(environ.get("SCRIPT_NAME", "")) + str(environ.get("PATH_INFO", "")) or "/"
+        try:  # WSGI hands the path over as bytes in latin-1 clothing
+            self.path = raw.encode("latin-1").decode("utf-8")
+        except UnicodeError:
+            self.path = "/\x00"  # no route and no file: a 404
+
+    @property
+    def query_string(self) -> str:
+        return str(self.environ.get("QUERY_STRING", ""))
+
+    def query(self, name: str) -> str:
+        return _fields(self.query_string).get(name, "")
+
+    def form(self, limit: int) -> dict[str, str]:
+        """The url-encoded form fields; any other body (multipart, empty) has none."""
+        body = self.body(limit)
+        if not str(self.environ.get("CONTENT_TYPE", "")).startswith("application/x-www-form-urlencoded"):
+            return {}
+        return _fields(body.decode("utf-8", "replace"))
+
+    def body(self, limit: int) -> bytes:
+        try:
+            length = int(str(self.environ.get("CONTENT_LENGTH") or 0))
+        except ValueError:
+            raise HttpError(400, "not_allowed") from None
+        if length > limit:
+            raise HttpError(413, "too_large")
+        if length <= 0:
+            return b""
+        data = self.environ["wsgi.input"].read(length)
+        return cast(bytes, data)[:limit]
+
+    def headers(self) -> dict[str, str]:
+        """Request headers by lower-case name, as `webhooks.handle` takes them."""
+        found = {
+            key[5:].replace("_", "-").lower(): str(value)
+            for key, value in self.environ.items()
+            if key.startswith("HTTP_")
+        }
+        for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            if self.environ.get(key):
+                found[key.replace("_", "-").lower()] = str(self.environ[key])
+        return found
+
+
+def _fields(encoded: str) -> dict[str, str]:
+    """The first value of each field; a query with hundreds of fields is nobody's link (400)."""
+    try:
+        parsed = parse_qs(encoded, max_num_fields=20)
+    except ValueError:
+        raise HttpError(400, "not_allowed") from None
+    return {name: values[0] for name, values in parsed.items()}
+
+
+def _yaml_field(path: Path, name: str) -> str | None:
+    """One top-level field of a YAML file, or None when it cannot be read: only a page's language
+    depends on it, so a broken campaign file must not break unsubscribing."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeError, yaml.YAMLError):
+        return None
+    value = data.get(name) if isinstance(data, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _who(token: Token) -> str:
+    """How the log names the reader: by subscriber id when there is one, never by address."""
+    if token.is_test:
+        return "a test address"
+    return (
+        "a version 1 token's address" if token.subscriber_id is None else f"subscriber {token.subscriber_id}"
+    )
+
+
+def _webhook_handler() -> WebhookHandler | None:
+    """`webhooks.handle`, imported when first needed, so this app works before that module exists."""
+    import importlib
+
+    try:
+        module = importlib.import_module("newsletter.web.webhooks")
+    except ModuleNotFoundError as missing:
+        if missing.name != "newsletter.web.webhooks":
+            raise  # the module is there, but something it imports is not: a real error
+        return None
+    return cast(WebhookHandler, module.handle)
+
+
+class _CallableModule(types.ModuleType):
+    """`newsletter.web:app` for gunicorn and uwsgi. The package's `app` is this module once it has
+    been imported (Python sets a submodule as its package's attribute), so the module itself answers
+    requests too, with `default_app()`, whichever name a server resolves first."""
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        return default_app()(environ, start_response)
+
+
+sys.modules[__name__].__class__ = _CallableModule
