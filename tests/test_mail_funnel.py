@@ -79,3 +79,25 @@ def test_a_campaign_never_sent_has_an_empty_funnel(project: Path, run: Run) -> N
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
     assert document["funnel"]["recipients"] == 0 and document["orders_per_1000_delivered"] is None
+
+
+def test_a_change_counts_for_the_campaign_it_names_else_for_the_last_one_delivered(
+    sender: Path, fake: FakeSMTP, run: Run
+) -> None:
+    later = "2026-12-later"
+    source = (sender / "campaigns" / f"{CAMPAIGN}.yaml").read_text(encoding="utf-8")
+    write(sender / "campaigns" / f"{later}.yaml", source)
+    assert send(run).exit_code == 0
+    assert run("send", later, "--yes").exit_code == 0
+    ids = {s.email: s.id for s in select(sender / "audience.sqlite3")}
+    token = make_token(READERS[0], CAMPAIGN, SECRET.encode(), ids[READERS[0]])  # from the first email
+    assert run("unsubscribe", "verify", token, "--apply").exit_code == 0
+    write(sender / "bounce.eml", returned(READERS[1]))  # arrives after both: the later one's
+    assert run("bounces", "import", str(sender / "bounce.eml")).exit_code == 0
+
+    def outcomes(campaign: str) -> tuple[int, int]:
+        funnel = json.loads(run("report", campaign, "--format", "json").stdout)["funnel"]
+        return funnel["unsubscribed"], funnel["bounced"]
+
+    assert outcomes(CAMPAIGN) == (1, 0)
+    assert outcomes(later) == (0, 1)

@@ -166,7 +166,7 @@ def test_one_click_post_unsubscribes_and_a_second_is_already_done(server: Server
     second = server.one_click(token)
     assert (second.status, second.body) == (200, b"already unsubscribed\n")
     assert status_of(readers)["jan@example.org"] == "unsubscribed"
-    assert last_change(readers, "jan@example.org") == ("one-click", f"campaign {NL}, List-Unsubscribe-Post")
+    assert last_change(readers, "jan@example.org") == ("one-click", f"{NL}: List-Unsubscribe-Post")
 
 
 def test_a_v1_token_already_in_inboxes_still_works(server: Server, readers: Project) -> None:
@@ -228,7 +228,7 @@ def test_the_form_post_unsubscribes_and_shows_done_then_already(server: Server, 
     done = server.confirm(token)
     assert done.status == 200 and "You have been unsubscribed" in done.text
     assert status_of(readers)["ann@example.org"] == "unsubscribed"
-    assert last_change(readers, "ann@example.org") == ("one-click", f"campaign {EN}, unsubscribe page")
+    assert last_change(readers, "ann@example.org") == ("one-click", f"{EN}: unsubscribe page")
     again = server.confirm(token)
     assert again.status == 200 and "You were already unsubscribed" in again.text
     dutch = server.confirm(token_for(readers, "jan@example.org"))

@@ -67,7 +67,7 @@ _OUTCOMES = f"""
         ) AND :campaign = (
             SELECT last.campaign FROM sends last
             WHERE last.subscriber_id = c.subscriber_id AND last.state = 'sent' AND last.sent_at <= c.at
-            ORDER BY last.sent_at DESC LIMIT 1
+            ORDER BY last.sent_at DESC, last.rowid DESC LIMIT 1
         )
     )
     GROUP BY c.new_status

@@ -161,8 +161,8 @@ def unsubscribe(
 
     Idempotent: a second click reports `changed == False`. An address (v1 token) no longer in the
     database is added as unsubscribed, so a later import cannot mail it again. The status history
-    records `source`, and the campaign and `how` as its detail ("campaign 2026-12-schrijven,
-    unsubscribe page"). A test send's token changes nothing. A v2 token whose subscriber is
+    records `source`, and the campaign and `how` as its detail ("2026-12-schrijven: unsubscribe
+    page"), the form `newsletter report` reads to count the unsubscribe for that campaign. A test send's token changes nothing. A v2 token whose subscriber is
     missing, or whose id now belongs to another address, is a NewsletterError: unsubscribing nobody
     and saying "done" would keep mailing them.
     """
@@ -183,7 +183,7 @@ def unsubscribe(
             status="unsubscribed",
             default_locale=project.settings.locale,
             change_source=source,
-            detail=", ".join(part for part in (f"campaign {checked.campaign_id}", how) if part),
+            detail=f"{checked.campaign_id}: {how}" if how else checked.campaign_id,
         )
     return Unsubscribed(checked, report)
 
