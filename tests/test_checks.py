@@ -398,6 +398,17 @@ PASSING: dict[str, Edit] = {
     ),
 }
 CASES.append(Case("exceptions-and-boundaries-pass", edits(*PASSING.values()), []))
+CASES.append(
+    Case(
+        "column-with-page-chrome",
+        lambda root: write(
+            root / "columns" / "de-kunst-van-het-weglaten.txt",
+            "Home | Boeken | Columns | Contact\n\n"
+            + (root / "columns" / "de-kunst-van-het-weglaten.txt").read_text(encoding="utf-8"),
+        ),
+        [("column-cleanup", "warning", "teaser-1")],
+    )
+)
 
 
 def check_json(run: Run, campaign_id: str, *options: str) -> tuple[int, list[dict[str, Any]]]:
