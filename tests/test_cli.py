@@ -15,7 +15,7 @@ def test_build_prints_one_line_per_campaign_and_writes_three_files(project: Path
     result = run("build")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert len(lines) == 2
+    assert len(lines) == 3 and lines[2] == "site: 0 web versions, 1 archive, 1 feed in build/site/"
     assert lines[1].startswith(
         "2026-12-schrijven  'De kunst van het weglaten – en een boek dat je erbij helpt'  "
     )

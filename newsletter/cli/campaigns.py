@@ -58,6 +58,9 @@ def build(
     campaign is reported in one run; a campaign with a problem writes nothing. A campaign whose files
     did not change since its last build is left as it is (--force renders it anyway).
 
+    Then writes the static site to build/site/ (or DIR/site/): the web version of every published
+    campaign (sent to a reader, or `publish: true`), and an archive and Atom feed per locale.
+
     \b
     Examples:
       newsletter build
@@ -98,10 +101,37 @@ def build(
         _print_built(*line)
     if report.errors:
         print_errors(report.errors, obj.root)
+        click.echo("site: not updated (it shows every published campaign: fix the problems first)", err=True)
         click.echo(f"{len(report.errors)} problem(s); nothing written for the campaigns concerned.", err=True)
         sys.exit(EXIT_USER_ERROR)
+    _write_site(obj, out)
     if report.refused:
         sys.exit(EXIT_WARNINGS)
+
+
+def _write_site(obj: Context, out: Path | None) -> None:
+    """The static site, on every build: a send publishes a campaign without changing any input."""
+    from newsletter.errors import display_path
+    from newsletter.pipeline import find_root
+    from newsletter.web.site import CampaignProblems, update_site
+
+    root = obj.root or find_root(obj.start()) or obj.start()
+    try:
+        site = update_site(root, out)
+    except CampaignProblems as problems:
+        count = plural(len(problems.errors), "problem")
+        click.secho(f"site: not updated: {count} in other campaigns (run newsletter build)", fg="yellow")
+        return
+    for campaign_id in site.unbuilt:
+        click.secho(
+            f"  warning: {campaign_id} is published but has no built email to show: "
+            f"run newsletter build {campaign_id}",
+            fg="yellow",
+        )
+    click.echo(
+        f"site: {plural(site.web_versions, 'web version')}, {plural(site.archives, 'archive')}, "
+        f"{plural(site.archives, 'feed')} in {display_path(site.folder, root)}/"
+    )
 
 
 def _short_lived_process() -> None:
