@@ -162,9 +162,10 @@ def unsubscribe(
     Idempotent: a second click reports `changed == False`. An address (v1 token) no longer in the
     database is added as unsubscribed, so a later import cannot mail it again. The status history
     records `source`, and the campaign and `how` as its detail ("2026-12-schrijven: unsubscribe
-    page"), the form `newsletter report` reads to count the unsubscribe for that campaign. A test send's token changes nothing. A v2 token whose subscriber is
-    missing, or whose id now belongs to another address, is a NewsletterError: unsubscribing nobody
-    and saying "done" would keep mailing them.
+    page"), the form `newsletter report` reads to count the unsubscribe for that campaign. A test
+    send's token changes nothing. A v2 token whose subscriber is missing, or whose id now belongs to
+    another address, is a NewsletterError: unsubscribing nobody and saying "done" would keep
+    mailing them.
     """
     from newsletter.mail.audience import SuppressReport, open_audience
     from newsletter.mail.audience_csv import suppress
