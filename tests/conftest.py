@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from click.testing import CliRunner, Result
 
 from newsletter.cli import main
 from newsletter.payments.lock import LOCK_FILE
+from tests.stripe_fake import FakeStripe
 
 REPO = Path(__file__).resolve().parent.parent
 PROJECT_PARTS = ["newsletter.toml", "authors.yaml", "books", "columns", "campaigns", "templates"]
@@ -62,6 +64,24 @@ def run(project: Path) -> Run:
         return CliRunner().invoke(main, ["--project", str(project), *args], catch_exceptions=False)
 
     return invoke
+
+
+@contextmanager
+def stripe_served(monkeypatch: pytest.MonkeyPatch, key: str) -> Iterator[FakeStripe]:
+    """The fake Stripe on a free port, the SDK pointed at it with `key`, and no waiting between
+    the SDK's retries (they are counted, not timed)."""
+    from stripe._http_client import HTTPClient
+
+    from newsletter.payments import stripe_api
+
+    monkeypatch.setattr(HTTPClient, "INITIAL_DELAY", 0.0)
+    monkeypatch.setattr(HTTPClient, "MAX_DELAY", 0.0)
+    monkeypatch.setattr(stripe_api, "RATE_LIMIT_DELAY", 0.0)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    with FakeStripe() as server:
+        monkeypatch.setenv("STRIPE_API_KEY", key)
+        monkeypatch.setenv("STRIPE_API_BASE", server.url)
+        yield server
 
 
 def write(path: Path, text: str) -> Path:

@@ -15,11 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from stripe._http_client import HTTPClient
 
-from newsletter.payments import stripe_api
 from newsletter.payments.lock import LOCK_FILE
-from tests.conftest import Run, write
+from tests.conftest import Run, stripe_served, write
 from tests.smtp_fake import FakeSMTP
 from tests.stripe_fake import FakeStripe
 
@@ -30,13 +28,7 @@ SKU = "schrijven-is-schrappen"
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeStripe]:
-    monkeypatch.setattr(HTTPClient, "INITIAL_DELAY", 0.0)
-    monkeypatch.setattr(HTTPClient, "MAX_DELAY", 0.0)
-    monkeypatch.setattr(stripe_api, "RATE_LIMIT_DELAY", 0.0)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    with FakeStripe() as server:
-        monkeypatch.setenv("STRIPE_API_KEY", KEY)
-        monkeypatch.setenv("STRIPE_API_BASE", server.url)
+    with stripe_served(monkeypatch, KEY) as server:
         yield server
 
 

@@ -12,11 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from stripe._http_client import HTTPClient
 
 from newsletter.payments import stripe_api
 from newsletter.payments.lock import LOCK_FILE
-from tests.conftest import Run
+from tests.conftest import Run, stripe_served
 from tests.stripe_fake import FakeStripe
 
 KEY = "sk_test_51NewsletterSecretKey0123456789"
@@ -25,13 +24,7 @@ KINDS = ("product", "price", "payment_link")
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeStripe]:
-    monkeypatch.setattr(HTTPClient, "INITIAL_DELAY", 0.0)
-    monkeypatch.setattr(HTTPClient, "MAX_DELAY", 0.0)
-    monkeypatch.setattr(stripe_api, "RATE_LIMIT_DELAY", 0.0)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    with FakeStripe() as server:
-        monkeypatch.setenv("STRIPE_API_KEY", KEY)
-        monkeypatch.setenv("STRIPE_API_BASE", server.url)
+    with stripe_served(monkeypatch, KEY) as server:
         yield server
 
 

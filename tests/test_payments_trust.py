@@ -13,11 +13,9 @@ from pathlib import Path
 
 import pytest
 import stripe
-from stripe._http_client import HTTPClient
 
-from newsletter.payments import stripe_api
 from newsletter.payments.lock import LOCK_FILE
-from tests.conftest import LOCKED, Run, write_lock
+from tests.conftest import LOCKED, Run, stripe_served, write_lock
 from tests.stripe_fake import FakeStripe
 
 CAMPAIGN = "2026-12-schrijven"
@@ -28,13 +26,7 @@ PHISH = "https://pay.evil-phish.net/schrijven-is-schrappen"
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeStripe]:
-    monkeypatch.setattr(HTTPClient, "INITIAL_DELAY", 0.0)
-    monkeypatch.setattr(HTTPClient, "MAX_DELAY", 0.0)
-    monkeypatch.setattr(stripe_api, "RATE_LIMIT_DELAY", 0.0)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    with FakeStripe() as server:
-        monkeypatch.setenv("STRIPE_API_KEY", KEY)
-        monkeypatch.setenv("STRIPE_API_BASE", server.url)
+    with stripe_served(monkeypatch, KEY) as server:
         yield server
 
 
