@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -123,12 +124,32 @@ def test_settings_shape_the_payment_link(project: Path, run: Run, fake: FakeStri
     assert fake.objects("price")[0]["tax_behavior"] == "exclusive"
 
 
-def test_second_sync_makes_no_request_at_all(run: Run, fake: FakeStripe) -> None:
+def test_second_sync_only_reads_the_state_of_each_link(run: Run, fake: FakeStripe) -> None:
     sync(run)
     before = len(fake.requests)
     out = sync(run)
-    assert len(fake.requests) == before
+    reads = [(r.method, r.path.rsplit("/", 1)[0]) for r in fake.requests[before:]]
+    assert reads == [("GET", "/v1/payment_links")] * 2
     assert len(re.findall(r"reused\s+reused\s+reused", out)) == 2
+
+
+def test_a_link_switched_off_in_the_dashboard_is_seen_by_the_next_sync(
+    project: Path, run: Run, fake: FakeStripe
+) -> None:
+    sync(run)
+    paper = next(x for x in fake.objects("payment_link") if x["metadata"]["campaign"] == "2026-12-paper")
+    deactivate = urllib.request.Request(  # what the dashboard's "Deactivate" does, behind our back
+        f"{fake.url}/v1/payment_links/{paper['id']}",
+        data=b"active=false",
+        headers={"Authorization": f"Bearer {KEY}"},
+        method="POST",
+    )
+    urllib.request.urlopen(deactivate, timeout=5).close()
+    out = sync(run)
+    assert re.search(r"2026-12-paper\s+the-quiet-page\s+.*inactive", out)
+    assert run("build", "2026-12-paper").exit_code == 0
+    meta = json.loads((project / "build" / "2026-12-paper" / "meta.json").read_text(encoding="utf-8"))
+    assert [link["kind"] for link in meta["links"] if link["block"] == "book-1"] == ["order-shop"]
 
 
 def test_sync_after_deleting_the_lock_finds_everything_and_creates_nothing(

@@ -85,7 +85,13 @@ def _sync_book(session: StripeSession, campaign: Campaign, book: Book) -> SyncRe
     amount = cents(book.price)
     locked = session.lock.find(campaign.id, book.sku, amount, session.mode)
     if locked is not None and locked.active:
-        return SyncResult(campaign.id, book, locked, "reused", "reused", "reused")
+        # One read, so that a link switched off in Stripe's dashboard is not sent out as if it sold.
+        link_id = locked.payment_link
+        if session.call(book, lambda client: bool(client.v1.payment_links.retrieve(link_id).active)):
+            return SyncResult(campaign.id, book, locked, "reused", "reused", "reused")
+        locked = replace(locked, active=False, off="deactivated")
+        session.record(locked)
+        return SyncResult(campaign.id, book, locked, "reused", "reused", "inactive")
     product, product_action = session.call(book, lambda client: _product(client, session, book))
     price, price_action = session.call(book, lambda client: _price(client, session, product, book, amount))
     link, link_action = session.call(
