@@ -114,8 +114,8 @@ def test_problems_come_in_the_order_of_the_links() -> None:
 def test_build_warns_about_exactly_the_shop_fallbacks() -> None:
     warnings = warnings_for(rendered(SHOP_LINK, TEST_LINK), expect_payment_links=True, live=True)
     assert warnings == (
-        f"book-1 ({SKU}) has no Stripe Payment Link yet: its order button goes to the shop page "
-        "(run `newsletter links sync`)",
+        f"book-1 ({SKU}) has no active Stripe Payment Link: its order button goes to the shop page "
+        "(run `newsletter links sync`, or `newsletter links activate` for a campaign switched off)",
     )
     assert warnings_for(rendered(SHOP_LINK), expect_payment_links=False) == ()
 

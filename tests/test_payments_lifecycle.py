@@ -92,7 +92,7 @@ def test_a_deactivated_campaign_stays_off_through_sync_and_build(
     assert stripe_links(fake)[3495]["active"] is False
     assert fake.created_count("payment_link") == 1
     built = build(run)
-    assert "book-1 (schrijven-is-schrappen) has no Stripe Payment Link yet" in built
+    assert "book-1 (schrijven-is-schrappen) has no active Stripe Payment Link" in built
     assert order_button(project)["kind"] == "order-shop"
     assert url not in (project / "build" / SENT / "email.html").read_text("utf-8")
 

@@ -44,7 +44,7 @@ def test_book_without_a_link_falls_back_to_its_shop_page_with_a_warning(project:
     result = run("build", "2026-12-paper")
     assert result.exit_code == 0, result.output
     assert "1 warning" in result.stdout
-    assert "book-1 (the-quiet-page) has no Stripe Payment Link yet" in result.stdout
+    assert "book-1 (the-quiet-page) has no active Stripe Payment Link" in result.stdout
     strict = run("build", "2026-12-paper", "--strict")
     assert strict.exit_code == 1
 
@@ -52,7 +52,7 @@ def test_book_without_a_link_falls_back_to_its_shop_page_with_a_warning(project:
 def test_locked_link_at_an_old_price_is_not_used(project: Path, run: Run) -> None:
     write_lock(project, {**LOCKED, "amount": 2995})
     result = run("build", "2026-12-schrijven")
-    assert "has no Stripe Payment Link yet" in result.stdout
+    assert "has no active Stripe Payment Link" in result.stdout
     assert 'href="https://buy.stripe.com' not in (project / "build/2026-12-schrijven/email.html").read_text(
         "utf-8"
     )

@@ -215,8 +215,9 @@ def warnings_for(
     problems = order_link_problems(rendered, sells_through_stripe=expect_payment_links, live=live)
     warnings = [*rendered.campaign.warnings]
     warnings += [
-        f"{problem.block} ({problem.sku or problem.block}) has no Stripe Payment Link yet: its order "
-        "button goes to the shop page (run `newsletter links sync`)"
+        f"{problem.block} ({problem.sku or problem.block}) has no active Stripe Payment Link: its order "
+        "button goes to the shop page (run `newsletter links sync`, or `newsletter links activate` "
+        "for a campaign switched off)"
         for problem in problems
         if problem.issue is OrderIssue.SHOP_FALLBACK
     ]
