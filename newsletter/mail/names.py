@@ -6,7 +6,7 @@ greeting must then say "Beste Piet," or fall back to "Beste lezer,", never "Best
 forms of address it lacks are added to its word lists here.
 
 Most names are plain ("Jan van der Berg"), and a send composes thousands of messages a second, so
-nameparser (140 µs a name) runs only on a name with a comma or a title in front.
+nameparser (140 µs a name) runs only on a name with a title in front or more than one comma.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ def first_name(name: str) -> str:
     if not text:
         return ""
     words = constants()
-    first = text.split()[0]
-    if "," in text or _bare(first) in words.titles:
+    first = _after_comma(text) if text.count(",") == 1 else text.split()[0]
+    if text.count(",") > 1 or _bare(first) in words.titles:
         first = _parsed(text)
     bare = _bare(first)
     if not bare or bare in words.titles or bare in words.prefixes or _is_initials(first):
@@ -51,6 +51,12 @@ def constants() -> Constants:
     words = Constants()
     words.titles.add(*DUTCH_TITLES)
     return words
+
+
+def _after_comma(text: str) -> str:
+    """'Jansen, Piet' → 'Piet': a list's "last, first" without more to it needs no parser."""
+    given = text.partition(",")[2].split()
+    return given[0] if given else ""
 
 
 def _parsed(text: str) -> str:
