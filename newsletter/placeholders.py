@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from collections.abc import Callable
 
 FIELDS = ("first_name",)
@@ -23,26 +24,45 @@ ALIASES = {
     "name": "first_name",
     "vorname": "first_name",
 }
-# `{{` and `}}` are literal braces; `{word}` is a field (spaces inside allowed, `{ first_name }`);
-# any other brace, `{ een zin }` say, is text as it is.
-_TOKEN = re.compile(r"\{\{|\}\}|\{(\s*[A-Za-z_][\w.-]{0,40}\s*)\}")
+# `{{` and `}}` are literal braces; `{word}` is a field (spaces inside allowed, `{ first_name }`,
+# and what Python's format would take: `{first_name:>10}`, `{0}`, `{}`); any other brace, `{ een
+# zin }` say, is text as it is.
+_TOKEN = re.compile(r"\{\{|\}\}|\{(\s*(?:[^\W\d][\w.-]{0,40}|\d{0,3})(?:[!:\[][^{}\s]{0,20})?\s*)\}")
+# A field's name without its brace ("{first_name", "first_name}"), and the renderer's own markers:
+# typed into campaign text, a marker would be filled with a reader's private link.
+_HALF = re.compile(
+    r"\{\s*(first_name)\b(?![^{}\n]*\})|(?<!\{)\b(first_name)\s*\}|__merge_\w+__|\{\s*first\s+name\s*\}",
+    re.IGNORECASE,
+)
 # Merge tags of other tools pasted with old campaigns: Mailchimp's *|FNAME|*, listmonk's
-# {{ .Subscriber.FirstName }}.
-_FOREIGN = re.compile(r"\*\|[A-Za-z0-9_:]+\|\*|\{\{\s*\.[\w.]+\s*\}\}")
+# {{ .Subscriber.FirstName }}, Jinja/Liquid's {% ... %}, and $first_name / %FNAME% styles.
+_FOREIGN = re.compile(
+    r"\*\|[A-Za-z0-9_:]+\|\*|\{\{\s*\.[\w.]+\s*\}\}|\{%[^{}\n]{0,40}%\}|\$\{?first_?name\}?|%%?[A-Z_]*NAME%%?"
+)
 
 
 def problems(text: str) -> list[tuple[str, str, str]]:
     """(placeholder, message, hint) for each placeholder in `text` that is not one of FIELDS."""
     found = [(tag, f"'{tag}' is another tool's merge tag", _hint_for(tag)) for tag in _FOREIGN.findall(text)]
-    for match in _TOKEN.finditer(_FOREIGN.sub("", text)):
+    rest = _FOREIGN.sub("", text)
+    for match in _TOKEN.finditer(rest):
         name = match.group(1)
         if name is not None and name not in FIELDS:
             found.append((match.group(), f"unknown merge field '{match.group()}'", _hint_for(name)))
+    for match in _HALF.finditer(_TOKEN.sub("", rest)):
+        written = match.group()
+        problem = (
+            "the renderer's own marker"
+            if written.startswith("__merge_")
+            else "a merge field without its brace"
+        )
+        found.append((written, f"'{written}' is {problem}", _hint_for("first_name")))
     return found
 
 
 def _hint_for(written: str) -> str:
-    bare = written.strip("*|{}% ").lower().removeprefix(".subscriber.").replace(".", "").strip()
+    bare = unicodedata.normalize("NFKC", written).strip("*|{}%$ ").lower()
+    bare = re.split(r"[!:\[]", bare.removeprefix(".subscriber.").replace(".", "").strip())[0].strip()
     field = ALIASES.get(bare) or ALIASES.get(bare.replace("_", "")) or _closest(bare)
     if field:
         return f"did you mean '{{{field}}}'? Write {{{{ and }}}} for literal braces"

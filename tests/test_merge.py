@@ -87,15 +87,17 @@ def test_a_hostile_name_filled_into_the_real_html_is_escaped(rendered: Rendered)
     assert "Beste <script>alert(1)</script>," in text  # plain text shows what the reader typed
 
 
-def test_text_that_looks_like_an_unknown_marker_is_shown_as_typed(project: Path, run: Run) -> None:
-    """An editor who happens to type `__merge_secret__` in the intro gets that text, not a crash."""
+def test_text_that_looks_like_a_marker_is_an_error(project: Path, run: Run) -> None:
+    """A marker typed into campaign text would be filled per reader, `__merge_unsubscribe_url__`
+    with the reader's own unsubscribe link: refused at its line instead."""
     path = project / "campaigns" / f"{CAMPAIGN}.yaml"
     text = path.read_text(encoding="utf-8")
-    path.write_text(text.replace("Beste {first_name},", "Beste {first_name}, __merge_secret__"), "utf-8")
-    result = run("build", CAMPAIGN)  # the fixture lets exceptions through, as a user would see them
-    assert result.exit_code == 0, result.output
-    built = (project / "build" / CAMPAIGN / "email.html").read_text(encoding="utf-8")
-    assert "Beste lezer, __merge_secret__" in built
+    path.write_text(
+        text.replace("Beste {first_name},", "Beste {first_name}, __merge_unsubscribe_url__"), "utf-8"
+    )
+    result = run("build", CAMPAIGN)
+    assert result.exit_code == 2, result.output
+    assert "intro: '__merge_unsubscribe_url__' is the renderer's own marker" in result.stderr
 
 
 def test_parse_with_known_fields_keeps_other_markers_as_text() -> None:

@@ -96,7 +96,18 @@ def test_first_name_works_in_every_text_a_reader_sees(project: Path, run: Run) -
         ("Beste {first_name}, {{first_name}} blijft staan", []),
         ("{ first_name } en {voornaam}", ["{ first_name }", "{voornaam}"]),
         ("een losse { accolade en } nog een", []),
-        ("*|FNAME|* en %FNAME% en {{ .Subscriber.Name }}", ["*|FNAME|*", "{{ .Subscriber.Name }}"]),
+        (
+            "*|FNAME|* en %FNAME% en {{ .Subscriber.Name }}",
+            ["*|FNAME|*", "%FNAME%", "{{ .Subscriber.Name }}"],
+        ),
+        (
+            "{first_name:>10} {0} {} {first name} {ｆirst_name} __merge_unsubscribe_url__",
+            ["{first_name:>10}", "{0}", "{}", "{ｆirst_name}", "{first name}", "__merge_unsubscribe_url__"],
+        ),
+        (
+            "Beste {first_name, en first_name} $first_name {% if x %} en {first_name zonder einde",
+            ["$first_name", "{% if x %}", "first_name}", "{first_name"],
+        ),
     ],
 )
 def test_what_counts_as_a_placeholder(text: str, tags: list[str]) -> None:

@@ -76,6 +76,14 @@ def test_a_template_reaches_no_object_method_file_or_secret(
         ("{{ '%999999999s' % 1 }}", "a width of 999,999,999 is too large"),
         ("{{ '{:>999999999}'.format(1) }}", "a width of 999,999,999 is too large"),
         ("{% for i in range(99999) %}{{ 'x' * 99 }}{% endfor %}", "output exceeds 1,000,000 characters"),
+        ("{{ ([[1] * 1000000] * 1000)|sum(start=[])|length }}", "the result would hold"),
+        ("{{ [[1], [2]]|sum(start=[]) }}", "sum adds numbers only in templates"),
+        ("{{ (['a' * 1000000] * 2000)|join|length }}", "the result would hold"),
+        ("{{ (range(99999)|map('string')|join('x' * 20))|length }}", "the result would hold"),
+        (
+            "{% set ns = namespace(x='a') %}{% for i in range(30) %}{% set ns.x = ns.x ~ ns.x %}{% endfor %}",
+            "the result would hold",
+        ),
         ("{{ 1 / 0 }}", "template error: division by zero"),
         ("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", "the template calls itself too deeply"),
     ],
@@ -101,6 +109,20 @@ def test_a_template_that_never_ends_is_stopped_at_its_line(
     )
     stderr = failing(run)
     assert f"{MAIN}:{line}: the template ran for more than 0.3 s" in stderr
+
+
+@pytest.mark.parametrize("target", ["/proc/self/environ", "../newsletter.toml"])
+def test_a_template_that_links_out_of_templates_is_refused(
+    project: Path, run: Run, monkeypatch: pytest.MonkeyPatch, target: str
+) -> None:
+    monkeypatch.setenv("STRIPE_API_KEY", SECRET)
+    link = project / "templates" / "partials" / "footer-note.j2"
+    link.symlink_to(target if target.startswith("/") else project / "newsletter.toml")
+    line = put_in_template(project, '{% include "partials/footer-note.j2" %}', TEXT)
+    stderr = failing(run)
+    assert f"{TEXT}:{line}: not allowed: the template partials/footer-note.j2 is a link to " in stderr
+    assert "outside templates/" in stderr
+    assert not any(SECRET.encode() in p.read_bytes() for p in (project / "build").rglob("*") if p.is_file())
 
 
 def test_the_text_template_is_bounded_too(project: Path, run: Run) -> None:

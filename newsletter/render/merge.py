@@ -63,8 +63,8 @@ class MergeTemplate:
 
     @classmethod
     def parse(cls, source: str, known: Collection[str] | None = None) -> MergeTemplate:
-        """With `known`, a marker of another name stays literal text: an editor may type
-        `__merge_x__` in a campaign, and the email must show it rather than fail."""
+        """With `known`, a marker of another name stays literal text: a template may print
+        `__merge_x__` (campaign text may not: loading refuses it), and the email must show it."""
         pieces = MARKER.split(source)
         if known is not None:
             merged = [pieces[0]]

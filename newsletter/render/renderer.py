@@ -29,7 +29,7 @@ from newsletter.render.merge import MergeTemplate, escape_html
 from newsletter.render.mjml_engine import load_engine, validate_mjml
 from newsletter.render.mjml_errors import MrmlParseError, parse_error
 from newsletter.render.order_policy import OrderIssue, order_link_problems
-from newsletter.render.sandbox import BoundedSandbox, TemplateTimeout, render_bounded
+from newsletter.render.sandbox import BoundedSandbox, ProjectTemplateLoader, TemplateTimeout, render_bounded
 from newsletter.render.text import tidy_text, underline, wrap
 from newsletter.render.view import build_view
 
@@ -155,7 +155,7 @@ _ENVIRONMENT_KEY = hashlib.sha256(Path(__file__).read_bytes() + jinja2.__version
 def make_environment(templates_dir: Path) -> BoundedSandbox:
     """Templates are the user's: sandboxed, autoescaped (MJML is HTML), and strict about typos."""
     env = BoundedSandbox(
-        loader=jinja2.FileSystemLoader(templates_dir),
+        loader=ProjectTemplateLoader(templates_dir),
         autoescape=jinja2.select_autoescape(enabled_extensions=("mjml.j2", "html.j2"), default=False),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

@@ -18,6 +18,8 @@ import re
 import string
 import threading
 from collections.abc import Callable, Mapping
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -25,7 +27,7 @@ from jinja2 import nodes
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import BlockReference, Context, LoopContext, Macro
 from jinja2.sandbox import SandboxedEnvironment
-from jinja2.utils import Cycler, Joiner
+from jinja2.utils import Cycler, Joiner, Namespace
 
 MAX_TEXT = 1_000_000  # characters one value or one whole template output may hold
 MAX_WIDTH = 1_000  # widths and paddings in filters and format specifications
@@ -44,6 +46,25 @@ SAFE_STR_METHODS = frozenset(
 SAFE_MAPPING_METHODS = frozenset({"get", "items", "keys", "values"})
 
 
+class ProjectTemplateLoader(jinja2.FileSystemLoader):
+    """Templates from the project's templates/ folder only: a template that is a symbolic link to a
+    file elsewhere (`/proc/self/environ`, a key file), or not a regular file, is refused. Jinja's own
+    loader follows links, and whatever it reads goes into every email."""
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str, Callable[[], bool]]:
+        source, filename, uptodate = super().get_source(environment, template)
+        path = Path(filename)
+        roots = [Path(root).resolve() for root in self.searchpath]
+        if not path.resolve().is_file() or not any(path.resolve().is_relative_to(r) for r in roots):
+            raise SecurityError(
+                f"the template {template} is a link to {path.resolve()}, outside templates/; "
+                "templates must be files in the project"
+            )
+        return source, filename, uptodate
+
+
 class TemplateTimeout(Exception):
     """Raised inside a template that ran past its time. An Exception, not a BaseException, so that
     Jinja maps its traceback to template lines; should some `except Exception` swallow it, it is
@@ -59,6 +80,7 @@ class BoundedSandbox(SandboxedEnvironment):
         super().__init__(**options)
         for name in ("lipsum",):  # makes text of any size; no newsletter needs it
             self.globals.pop(name, None)
+        self.globals["namespace"] = BoundedNamespace
         self.filters.update(_bounded_filters(self.filters))
 
     def is_safe_callable(self, obj: Any) -> bool:
@@ -116,6 +138,15 @@ def _describe(obj: Any) -> str:
     return f"'{name}'" if name else f"a {type(obj).__name__}"
 
 
+class BoundedNamespace(Namespace):
+    """`namespace()`, whose values are held to the size bound: `{% set ns.x = ns.x ~ ns.x %}` in a
+    loop doubles a text thirty times over without any operator the sandbox can see."""
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        _check_size(weight(value))
+        super().__setitem__(name, value)
+
+
 class TemplateTooLarge(ValueError):
     """A template made, or was about to make, more than the bounds allow."""
 
@@ -125,11 +156,21 @@ def _check_size(size: int) -> None:
         raise TemplateTooLarge(f"the result would hold {size:,} items; templates may make up to {MAX_TEXT:,}")
 
 
+def weight(value: Any, depth: int = 3) -> int:
+    """About how much text `value` holds, counting what nested lists repeat: `[s] * 1000` is a
+    short list, but printing or joining it makes 1000 copies of s."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, list | tuple) and depth > 0:
+        return len(value) + sum(weight(item, depth - 1) for item in value)
+    return 1
+
+
 def _check_binop(op: str, left: Any, right: Any) -> None:
     if op == "*":
         for sequence, times in ((left, right), (right, left)):
             if isinstance(sequence, str | list | tuple) and isinstance(times, int):
-                _check_size(len(sequence) * max(times, 0))
+                _check_size(weight(sequence) * max(times, 0))
         if isinstance(left, int) and isinstance(right, int):
             _check_bits(abs(left).bit_length() + abs(right).bit_length())
     elif op == "**" and isinstance(left, int) and isinstance(right, int) and right > 0:
@@ -173,6 +214,7 @@ def _bounded_filters(filters: Mapping[str, Callable[..., Any]]) -> dict[str, Cal
     """The built-in filters whose output can be much larger than their input, with their growth
     checked first: a template cannot pad, indent or replace its way to gigabytes."""
     center, indent, replace, fmt = filters["center"], filters["indent"], filters["replace"], filters["format"]
+    join, total = filters["join"], filters["sum"]
 
     def bounded_center(value: Any, width: int = 80) -> str:
         _check_width(width)
@@ -195,7 +237,23 @@ def _bounded_filters(filters: Mapping[str, Callable[..., Any]]) -> dict[str, Cal
         _check_percent_format(str(value))
         return str(fmt(value, *args, **kwargs))
 
+    @jinja2.pass_environment
+    def bounded_sum(
+        environment: jinja2.Environment, iterable: Any, attribute: Any = None, start: Any = 0
+    ) -> Any:
+        if not isinstance(start, int | float | Decimal):  # summing lists or text: one long C call
+            raise TemplateTooLarge("sum adds numbers only in templates; use join for text")
+        return total(environment, iterable, attribute, start)
+
+    @jinja2.pass_eval_context
+    def bounded_join(eval_ctx: nodes.EvalContext, value: Any, d: str = "", attribute: Any = None) -> str:
+        items = list(value)
+        _check_size(sum(weight(item) for item in items) + len(items) * len(d))
+        return str(join(eval_ctx, items, d, attribute))
+
     return {
+        "sum": bounded_sum,
+        "join": bounded_join,
         "center": bounded_center,
         "indent": bounded_indent,
         "replace": jinja2.pass_eval_context(bounded_replace),
