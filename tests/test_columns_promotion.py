@@ -177,3 +177,9 @@ def test_promotes_compares_title_and_co_authors_as_a_reader_would(
 )
 def test_book_sku_is_the_title_in_ascii_words(title: str, sku: str) -> None:
     assert book_sku(title) == sku
+
+
+def test_a_very_long_line_is_no_byline_and_takes_no_time() -> None:
+    from newsletter.project.columns.byline import match_byline
+
+    assert match_byline("Marieke de Wit " * 100_000 + "(@handle)") is None

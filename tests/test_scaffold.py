@@ -203,3 +203,22 @@ def test_a_column_without_chrome_or_promoted_book_says_nothing_more(project: Pat
         "schrijven-is-schrappen.yaml",
         "the-quiet-page.yaml",
     ]
+
+
+def test_a_dangling_link_in_columns_is_never_written_through(project: Path, run: Run, tmp_path: Path) -> None:
+    outside = tmp_path / "outside.txt"
+    (project / "columns" / "col-x.txt").symlink_to(outside)
+    column = write(tmp_path / "elsewhere" / "col-x.txt", WORDPRESS_NL)
+    result = run("new", "2027-02-x", "--column", str(column))
+    assert result.exit_code == 2
+    assert "columns/col-x.txt is a link to a file that does not exist" in result.stderr
+    assert not outside.exists()
+
+
+def test_a_promoted_title_of_eighty_words_gets_a_short_sku(project: Path, run: Run, tmp_path: Path) -> None:
+    title = " ".join(["Woord"] * 80)
+    column = write(tmp_path / "lang.txt", WORDPRESS_NL.replace("Schrijven is schrappen met", f"{title} met"))
+    result = run("new", "2027-02-lang", "--column", str(column))
+    assert result.exit_code == 0, result.output
+    [stub] = [p for p in (project / "books").glob("woord-*.yaml")]
+    assert len(stub.stem) <= 60

@@ -132,3 +132,11 @@ def test_an_unwritable_out_folder_is_an_error_not_a_traceback(project: Path, run
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
     assert "cannot write the file" in result.stderr
+
+
+def test_a_number_too_long_for_python_is_an_error_not_a_traceback(project: Path, run: Run) -> None:
+    edit(project, BOOK, "price: 24.50", "price: " + "9" * 5000)
+    assert f"{BOOK}: broken YAML: a number of more than 4,300 digits" in failing_build(run)
+    edit(project, BOOK, "price: " + "9" * 5000, "price: 24.50")
+    edit(project, "newsletter.toml", "[brand]\n", "[brand]\nlogo_width = " + "9" * 5000 + "\n")
+    assert "newsletter.toml: broken TOML: a number of more than 4,300 digits" in failing_build(run)

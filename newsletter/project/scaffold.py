@@ -174,6 +174,13 @@ def _column_in_project(project: Project, column_file: Path) -> Path:
     if found.resolve().parent == project.columns_dir.resolve():
         return found
     copy = project.columns_dir / found.name
+    if copy.is_symlink() and not copy.exists():  # a dangling link: copying would write where it points
+        raise NewsletterError(
+            f"columns/{found.name} is a link to a file that does not exist",
+            path=copy,
+            field="--column",
+            hint="remove the link, or pass another column file",
+        )
     if copy.exists():
         raise NewsletterError(
             f"columns/{found.name} exists already and is another file",

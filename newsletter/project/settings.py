@@ -253,6 +253,10 @@ def load_settings(path: Path) -> Settings:
     except tomllib.TOMLDecodeError as exc:
         line = getattr(exc, "lineno", None) or _line_from_message(str(exc))
         raise NewsletterError(f"broken TOML: {exc}", path=path, line=line) from None
+    except ValueError as exc:  # a number of more than 4,300 digits, which Python refuses to read
+        raise NewsletterError(
+            "broken TOML: a number of more than 4,300 digits", path=path, hint=str(exc).split(":")[0]
+        ) from None
     return validate(Settings, data, path=path, line_of=lambda loc, key: _toml_line(text, loc))
 
 

@@ -109,6 +109,10 @@ def load_yaml(path: Path) -> tuple[Any, LineMap]:
         raise NewsletterError(f"broken YAML: {exc}", path=path) from None
     except RecursionError:
         raise NewsletterError(f"YAML nested more than {MAX_YAML_DEPTH} levels deep", path=path) from None
+    except ValueError as exc:  # a number of more than 4,300 digits, which Python refuses to read
+        raise NewsletterError(
+            "broken YAML: a number of more than 4,300 digits", path=path, hint=str(exc).split(":")[0]
+        ) from None
     return data, lines
 
 

@@ -50,6 +50,12 @@ class StaticSite:
         names = _safe_names(url_path)
         if names is None or not self.root.is_dir():
             raise not_found()
+        try:
+            return self._file(url_path, names)
+        except OSError:  # a name too long for the file system, a file gone meanwhile: not there
+            raise not_found() from None
+
+    def _file(self, url_path: str, names: list[str]) -> Response:
         target = self._inside(names)
         if target.is_dir():
             if not url_path.endswith("/"):

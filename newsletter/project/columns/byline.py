@@ -14,6 +14,9 @@ _BYLINE = re.compile(
 )
 
 
+MAX_BYLINE = 200  # characters; the pattern takes time that grows with the square of a line
+
+
 @dataclass(frozen=True)
 class Byline:
     """Who wrote the column, as the byline at its end says; all None when there is no byline."""
@@ -25,6 +28,8 @@ class Byline:
 
 def match_byline(line: str) -> tuple[str, str] | None:
     """(name, handle without '@') when the whole line is a byline."""
+    if len(line) > MAX_BYLINE:  # a byline is a name and a handle; a longer line is text
+        return None
     match = _BYLINE.fullmatch(line.strip())
     if match is None:
         return None

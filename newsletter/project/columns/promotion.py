@@ -139,7 +139,16 @@ def _key(text: str) -> str:
     return " ".join(re.sub(r"[^\w]+", " ", fold(text)).split())
 
 
+MAX_SKU = 60  # characters: a file name every file system takes, and still readable
+
+
 def book_sku(title: str) -> str:
-    """A file name for a new book: its title in lower-case ASCII words joined by '-'."""
+    """A file name for a new book: its title in lower-case ASCII words joined by '-', cut after
+    whole words at MAX_SKU."""
     ascii_title = fold(title).encode("ascii", "ignore").decode("ascii")
-    return "-".join(re.findall(r"[a-z0-9]+", ascii_title))
+    sku = ""
+    for word in re.findall(r"[a-z0-9]+", ascii_title):
+        if sku and len(sku) + 1 + len(word) > MAX_SKU:
+            break
+        sku = f"{sku}-{word}" if sku else word[:MAX_SKU]
+    return sku
