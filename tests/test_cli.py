@@ -189,3 +189,12 @@ def test_a_current_folder_that_was_deleted_is_an_error_not_a_traceback(tmp_path:
     done = subprocess.run(["sh", "-c", script], capture_output=True, text=True, cwd=REPO)
     assert done.returncode == 2, done.stderr
     assert "the current folder no longer exists" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_check_json_is_a_document_even_when_the_settings_are_broken(project: Path, run: Run) -> None:
+    (project / "newsletter.toml").write_text("locale = \n", encoding="utf-8")
+    result = run("check", "--format", "json")
+    assert result.exit_code == 2
+    document = json.loads(result.stdout)
+    assert document["campaigns"] == [] and document["errors"][0]["file"] == "newsletter.toml"
+    assert "broken TOML" in document["errors"][0]["message"]

@@ -43,6 +43,8 @@ def failing(run: Run) -> str:
         "{{ campaign.path.joinpath('/proc/self/environ').read_text() }}",
         "{{ campaign.path }}",
         "{{ settings.smtp }}",
+        "{{ settings.sender.test_recipients }}",
+        "{{ settings.bounces }}",
         "{{ settings.web_version('x') }}",
         "{{ brand.name.encode('utf-8') }}",
         "{{ books[0].__class__ }}",

@@ -19,7 +19,7 @@ from newsletter.cli.common import (
     table,
 )
 from newsletter.cli.payments import sync_and_print
-from newsletter.errors import flatten
+from newsletter.errors import NewsletterError, flatten
 from newsletter.review.counts import count_findings, findings_summary, plural
 from newsletter.vocabulary import LOCALES
 
@@ -226,8 +226,16 @@ def check(obj: Context, campaign_ids: tuple[str, ...], output: str, strict: bool
 
     from newsletter.review.checks import check_project, to_json
 
-    project = obj.project()
-    checked, errors = check_project(project, campaign_ids)
+    try:
+        project = obj.project()
+        checked, errors = check_project(project, campaign_ids)
+    except NewsletterError as error:  # the project itself (settings, lock): still a JSON document
+        if output != "json":
+            raise
+        document = {"version": 1, "campaigns": [], "errors": [e.to_json(obj.root) for e in flatten([error])]}
+        click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+        print_errors([error], obj.root)
+        sys.exit(EXIT_USER_ERROR)
     findings = [finding for campaign in checked for finding in campaign.findings]
     error_count, warning_count = count_findings(findings)
     if output == "json":  # problems that stopped a campaign belong in the document too

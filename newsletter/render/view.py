@@ -73,7 +73,7 @@ class View:
     def context(self) -> dict[str, Any]:
         """What the templates see: plain values only (`sandbox.py` says why), and of the settings
         only what the content may show, not how mail is delivered or books are sold."""
-        settings = self.settings.model_dump(exclude=set(NOT_FOR_TEMPLATES))
+        settings = self.settings.model_dump(exclude=NOT_FOR_TEMPLATES)
         return {
             "campaign": plain(
                 replace(
@@ -96,7 +96,12 @@ class View:
         }
 
 
-NOT_FOR_TEMPLATES = ("smtp", "dkim", "stripe", "audience")
+# What mail delivery, payments and the subscriber store are configured with, and the editors' own
+# addresses: no business of an email's content.
+NOT_FOR_TEMPLATES: dict[str, Any] = {
+    **dict.fromkeys(("smtp", "dkim", "stripe", "audience", "bounces"), True),
+    "sender": {"test_recipients"},
+}
 
 
 def build_view(
