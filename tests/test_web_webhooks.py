@@ -315,3 +315,21 @@ def test_bad_payloads_get_a_4xx_and_change_nothing(
     status, _ = handle(open_project(filled), service, basic(WEBHOOK_SECRET), payload)
     assert status == expected
     assert set(statuses(filled).values()) == {"active"}
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (
+            '{"Type": "Notification", "Message": "{\\"notificationType\\": \\"Bounce\\"}"}',
+            "'bounce' is missing",
+        ),
+        ('{"RecordType": "Bounce", "Type": "HardBounce", "ID": 1, "Email": ["a@b.nl"]}', "the wrong kind"),
+    ],
+)
+def test_a_notification_of_the_wrong_shape_is_named_plainly(payload: str, reason: str) -> None:
+    from newsletter.mail.bounce_notifications import read
+
+    service = "ses" if "Notification" in payload else "postmark"
+    report = read(json.loads(payload), service)
+    assert reason in report.problem and "Error" not in report.problem

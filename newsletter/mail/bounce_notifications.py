@@ -67,9 +67,11 @@ def read(data: object, service: str) -> Report | Confirmation:
         return Report("", problem=f"not a {service} notification: a JSON object was expected")
     try:
         return _ses(data) if service == "ses" else _postmark(data)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except KeyError as exc:
+        return Report("", problem=f"not the shape of a {service} notification: {exc} is missing")
+    except (TypeError, ValueError, AttributeError):
         return Report(
-            "", problem=f"a {service} notification that could not be read: {type(exc).__name__}: {exc}"
+            "", problem=f"not the shape of a {service} notification: a field holds the wrong kind of value"
         )
 
 
@@ -132,7 +134,9 @@ def _postmark(record: dict[str, Any]) -> Report:
 
 
 def _finding(kind: Kind, address: object, detail: str, source: str) -> Finding:
-    return Finding(kind, parseaddr(str(address))[1] or str(address), detail, source)
+    if not isinstance(address, str):  # a list or null where the service writes one address
+        raise TypeError("an address that is not text")
+    return Finding(kind, parseaddr(address)[1] or address, detail, source)
 
 
 def _report(key: str, findings: list[Finding]) -> Report:

@@ -113,10 +113,16 @@ def load_lock(project: Project) -> Lock:
         return Lock()
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        entries = data["links"]
+        entries = data["links"] if isinstance(data, dict) else None
         if not isinstance(entries, list):
-            raise TypeError("'links' is not a list")
-    except (ValueError, KeyError, TypeError) as exc:
+            raise TypeError('it has no "links" list')
+    except KeyError:
+        raise NewsletterError(
+            'the lock file cannot be read: it has no "links" list',
+            path=path,
+            hint="restore it from version control, or delete it: `newsletter links sync` finds the links",
+        ) from None
+    except (ValueError, TypeError) as exc:
         raise NewsletterError(
             f"the lock file cannot be read: {exc}",
             path=path,
