@@ -328,7 +328,8 @@ def test_bad_payloads_get_a_4xx_and_change_nothing(
     ],
 )
 def test_a_notification_of_the_wrong_shape_is_named_plainly(payload: str, reason: str) -> None:
-    from newsletter.mail.bounce_notifications import Report, read
+    from newsletter.mail.bounce_formats import Report
+    from newsletter.mail.bounce_notifications import read
 
     service = "ses" if "Notification" in payload else "postmark"
     report = read(json.loads(payload), service)
