@@ -504,3 +504,37 @@ class FakeSMTP:
             if login in self.auth and self.auth[login] == password:
                 return AuthResult(success=True, auth_data=auth_data)
         return AuthResult(success=False, handled=False)
+
+
+# -- a project pointed at the fake ------------------------------------------------------------
+
+
+def smtp_section(port: int, **options: object) -> str:
+    settings: dict[str, object] = {
+        "host": "127.0.0.1",
+        "port": port,
+        "security": "none",
+        "connections": 1,
+        "retry_after": 0,
+        "max_errors": 50,
+        **options,
+    }
+    lines = [f"{key} = {_toml(value)}" for key, value in settings.items()]
+    return "\n[smtp]\n" + "\n".join(lines) + "\n"
+
+
+def _toml(value: object) -> str:
+    return (
+        f'"{value}"'
+        if isinstance(value, str)
+        else str(value).lower()
+        if isinstance(value, bool)
+        else str(value)
+    )
+
+
+def configure(project: Path, port: int, **options: object) -> None:
+    """Point [smtp] (kept the last table of the file) at the fake, replacing an earlier [smtp]."""
+    settings = project / "newsletter.toml"
+    text = settings.read_text(encoding="utf-8").split("\n[smtp]\n")[0]
+    settings.write_text(text + smtp_section(port, **options), encoding="utf-8")

@@ -26,7 +26,7 @@ from newsletter.mail.sendlog import Entry, campaign_lock
 from newsletter.mail.transport import ConnectionProblem, Memory
 from newsletter.project.settings import open_project
 from tests.conftest import Run, write
-from tests.smtp_fake import FakeSMTP
+from tests.smtp_fake import FakeSMTP, configure
 
 CAMPAIGN = "2026-12-schrijven"
 SECRET = "a-test-secret-of-enough-length"
@@ -37,37 +37,6 @@ READERS = [f"lezer{n}@example.org" for n in range(1, 7)]
 def fake() -> Iterator[FakeSMTP]:
     with FakeSMTP() as server:
         yield server
-
-
-def smtp_section(port: int, **options: object) -> str:
-    settings: dict[str, object] = {
-        "host": "127.0.0.1",
-        "port": port,
-        "security": "none",
-        "connections": 1,
-        "retry_after": 0,
-        "max_errors": 50,
-        **options,
-    }
-    lines = [f"{key} = {_toml(value)}" for key, value in settings.items()]
-    return "\n[smtp]\n" + "\n".join(lines) + "\n"
-
-
-def _toml(value: object) -> str:
-    return (
-        f'"{value}"'
-        if isinstance(value, str)
-        else str(value).lower()
-        if isinstance(value, bool)
-        else str(value)
-    )
-
-
-def configure(project: Path, port: int, **options: object) -> None:
-    """Point [smtp] (kept the last table of the file) at the fake, replacing an earlier [smtp]."""
-    settings = project / "newsletter.toml"
-    text = settings.read_text(encoding="utf-8").split("\n[smtp]\n")[0]
-    settings.write_text(text + smtp_section(port, **options), encoding="utf-8")
 
 
 @pytest.fixture

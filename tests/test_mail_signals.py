@@ -29,8 +29,8 @@ import pytest
 from newsletter.mail.sendlog import campaign_lock
 from newsletter.mail.stopping import Stop, signals_stop
 from tests.conftest import Run, write
-from tests.smtp_fake import FakeSMTP
-from tests.test_mail_run import configure, received, states
+from tests.smtp_fake import FakeSMTP, configure
+from tests.test_mail_run import received, states
 
 CAMPAIGN = "2026-12-schrijven"
 SECRET = "a-test-secret-of-enough-length"

@@ -18,7 +18,7 @@ import pytest
 
 from newsletter.payments.lock import LOCK_FILE
 from tests.conftest import Run, stripe_served, write
-from tests.smtp_fake import FakeSMTP
+from tests.smtp_fake import FakeSMTP, configure
 from tests.stripe_fake import FakeStripe
 
 KEY = "sk_test_51NewsletterLifecycleKey012345"
@@ -173,11 +173,7 @@ def send_for_real(project: Path, run: Run, monkeypatch: pytest.MonkeyPatch, camp
     )
     assert run("audience", "import", str(readers)).exit_code == 0
     with FakeSMTP() as smtp:
-        settings = project / "newsletter.toml"
-        smtp_section = (
-            f'\n[smtp]\nhost = "127.0.0.1"\nport = {smtp.port}\nsecurity = "none"\nretry_after = 0\n'
-        )
-        settings.write_text(settings.read_text("utf-8") + smtp_section, encoding="utf-8")
+        configure(project, smtp.port)
         result = run("send", campaign, "--yes", "--force")
         assert result.exit_code == 0, result.output
         assert len(smtp.messages) == 2

@@ -16,7 +16,7 @@ import pytest
 
 from newsletter.web import site as site_module
 from tests.conftest import LOCKED, Run, write, write_lock
-from tests.smtp_fake import FakeSMTP
+from tests.smtp_fake import FakeSMTP, configure
 
 NL, EN = "2026-12-schrijven", "2026-12-paper"
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -107,11 +107,7 @@ def test_a_send_publishes_the_campaign_without_any_input_changing(
     )
     assert run("audience", "import", str(readers)).exit_code == 0
     with FakeSMTP() as smtp:
-        settings = project / "newsletter.toml"
-        smtp_section = (
-            f'\n[smtp]\nhost = "127.0.0.1"\nport = {smtp.port}\nsecurity = "none"\nretry_after = 0\n'
-        )
-        settings.write_text(settings.read_text("utf-8") + smtp_section, encoding="utf-8")
+        configure(project, smtp.port)
         first = build(run)
         assert "site: 0 web versions" in first
         record = (project / "build" / NL / ".inputs.json").read_bytes()
