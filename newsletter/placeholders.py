@@ -87,7 +87,3 @@ def substitute(text: str, field: Callable[[str], str]) -> str:
         return field(name) if name in FIELDS else token
 
     return _TOKEN.sub(replace, text)
-
-
-def has_fields(text: str) -> bool:
-    return any(match.group(1) in FIELDS for match in _TOKEN.finditer(text))
