@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from newsletter.errors import NewsletterError
-from newsletter.mail.audience import open_audience, select
+from newsletter.mail.audience import insert_subscriber, open_audience, select
 from newsletter.mail.audience_csv import import_csv
 from newsletter.mail.unsubscribe import (
     MIN_SECRET_CHARS,
@@ -438,3 +438,16 @@ def test_cli_verify_and_apply_take_v2_tokens(
     assert status_of(readers)["jan@example.org"] == "unsubscribed"
     forged = run("unsubscribe", "verify", make_token("jan@example.org", CAMPAIGN, OTHER_SECRET, jan))
     assert forged.exit_code == 2 and "invalid unsubscribe token" in forged.stderr
+
+
+def test_an_address_that_starts_with_a_hash_is_unsubscribed_too(readers: Project) -> None:
+    with open_audience(readers) as store:
+        insert_subscriber(
+            store.connection, "#nieuws@example.org", name="", locale="nl", tags=(), status="active",
+            source="test", stamp="2026-12-02T10:00:00Z",
+        )  # fmt: skip
+    subscriber = ids_of(readers)["#nieuws@example.org"]
+    done = unsubscribe(
+        readers, make_token("#nieuws@example.org", CAMPAIGN, SECRET, subscriber), secret=SECRET
+    )
+    assert done.changed and status_of(readers)["#nieuws@example.org"] == "unsubscribed"

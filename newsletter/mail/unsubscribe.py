@@ -92,6 +92,10 @@ class Unsubscribed:
         return bool(self.report.added or self.report.suppressed)
 
 
+def secret_is_set() -> bool:
+    return bool(os.environ.get(SECRET_ENV, "").strip())
+
+
 def secret_from_env() -> bytes:
     secret = os.environ.get(SECRET_ENV, "").strip()
     if not secret:
@@ -167,8 +171,7 @@ def unsubscribe(
     another address, is a NewsletterError: unsubscribing nobody and saying "done" would keep
     mailing them.
     """
-    from newsletter.mail.audience import SuppressReport, open_audience
-    from newsletter.mail.audience_csv import suppress
+    from newsletter.mail.audience import SuppressReport, open_audience, suppress_all, timestamp
 
     secret = secret if secret is not None else secret_from_env()
     checked = read_token(token, secret)
@@ -178,12 +181,15 @@ def unsubscribe(
         if checked.address is None:
             checked = _looked_up(store, checked, secret)
         assert checked.address is not None
-        report = suppress(
+        # The address comes from the token or the database, checked already: straight to the store
+        # (the file reader would take an address starting with '#' for a comment).
+        report = suppress_all(
             store,
             [checked.address],
             status="unsubscribed",
             default_locale=project.settings.locale,
-            change_source=source,
+            stamp=timestamp(None),
+            source=source,
             detail=f"{checked.campaign_id}: {how}" if how else checked.campaign_id,
         )
     return Unsubscribed(checked, report)
