@@ -12,6 +12,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, field
 
+from newsletter.mail import sendlog
 from newsletter.mail.audience import Audience
 from newsletter.vocabulary import SEND_STATES
 
@@ -36,17 +37,12 @@ class Funnel:
 
 
 def campaign_funnel(store: Audience, campaign: str) -> Funnel:
-    connection = store.connection
-    counted: dict[str, int] = dict.fromkeys(SEND_STATES, 0)
-    rows = connection.execute(
-        "SELECT state, COUNT(*) FROM sends WHERE campaign = ? GROUP BY state", (campaign,)
-    )
-    counted.update({state: number for state, number in rows})
+    counted = sendlog.counts(store, campaign)
     return Funnel(
         campaign=campaign,
         recipients=sum(counted.values()),
         states=counted,
-        outcomes=_outcomes(connection, campaign),
+        outcomes=_outcomes(store.connection, campaign),
     )
 
 

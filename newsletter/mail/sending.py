@@ -10,7 +10,6 @@ same way without a network or a single write to the log: the same composer, with
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 from collections.abc import Callable, Sequence
@@ -36,7 +35,7 @@ from newsletter.mail.run import Clock, RunReport, deliver_each, run, utc_now
 from newsletter.mail.sendlog import Result
 from newsletter.mail.stopping import Stop
 from newsletter.mail.transport import Outbox, Smtp, smtp_password
-from newsletter.mail.unsubscribe import SECRET_ENV, secret_from_env
+from newsletter.mail.unsubscribe import SECRET_ENV, secret_from_env, secret_is_set
 from newsletter.payments.lock import record_sent, sells_through_stripe
 from newsletter.render.links import LinkKind
 from newsletter.render.order_policy import OrderIssue, order_link_problems
@@ -135,7 +134,7 @@ def send_blockers(rendered: Rendered, project: Project, findings: list[Finding])
             f"promotion-ended (ends: {ends.isoformat()}): the campaign's promotion is over, and the next "
             "`newsletter links sync` switches its order links off; change `ends:` to send it"
         )
-    if not os.environ.get(SECRET_ENV, "").strip():
+    if not secret_is_set():
         blockers.append(
             f"unsubscribe ({SECRET_ENV}): not set, so there is no one-click unsubscribe; set it to a "
             "long random value your website shares"
@@ -229,7 +228,7 @@ def dry_run(
     finally:
         if store is not None:
             store.close()
-    temporary = not os.environ.get(SECRET_ENV, "").strip()
+    temporary = not secret_is_set()
     secret = secrets.token_bytes(32) if temporary else secret_from_env()
     composer = make_composer(prepared, secret, clock=clock)
     outbox = prepared.project.root / "build" / prepared.campaign_id / "outbox"
