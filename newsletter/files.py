@@ -84,3 +84,13 @@ def _line_at(data: bytes, offset: int) -> int:
     """The 1-based line of a byte offset, counting "\\r\\n", "\\r" and "\\n" as one line end each."""
     before = data[:offset]
     return before.count(b"\n") + before.count(b"\r") - before.count(b"\r\n") + 1
+
+
+def modified_day(path: Path) -> str | None:
+    """The day (ISO, local time) a file was last changed; None when it cannot be told."""
+    from datetime import date
+
+    try:
+        return date.fromtimestamp(path.stat().st_mtime).isoformat()
+    except OSError:
+        return None

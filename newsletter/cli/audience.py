@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
@@ -16,10 +15,6 @@ from newsletter.cli.common import (
 )
 from newsletter.errors import NewsletterError, display_path
 from newsletter.vocabulary import LOCALES, STATUSES, SUPPRESSED
-
-if TYPE_CHECKING:
-    pass
-
 
 _STATUS_CHOICE = click.Choice([*STATUSES, "all"])
 

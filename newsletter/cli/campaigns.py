@@ -7,7 +7,6 @@ import gc
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
@@ -22,9 +21,6 @@ from newsletter.cli.payments import sync_and_print
 from newsletter.errors import NewsletterError, flatten
 from newsletter.review.counts import count_findings, findings_summary, plural
 from newsletter.vocabulary import LOCALES
-
-if TYPE_CHECKING:
-    pass
 
 
 @click.command()
@@ -232,7 +228,7 @@ def check(obj: Context, campaign_ids: tuple[str, ...], output: str, strict: bool
     except NewsletterError as error:  # the project itself (settings, lock): still a JSON document
         if output != "json":
             raise
-        document = {"version": 1, "campaigns": [], "errors": [e.to_json(obj.root) for e in flatten([error])]}
+        document = {**to_json([]), "errors": [e.to_json(obj.root) for e in flatten([error])]}
         click.echo(json.dumps(document, indent=2, ensure_ascii=False))
         print_errors([error], obj.root)
         sys.exit(EXIT_USER_ERROR)

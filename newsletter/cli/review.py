@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
@@ -12,9 +11,6 @@ from newsletter.cli.common import (
     print_errors,
 )
 from newsletter.errors import display_path
-
-if TYPE_CHECKING:
-    pass
 
 
 @click.command()

@@ -26,6 +26,8 @@ from newsletter.mail.audience import (
     Subscriber,
     connect,
     database_path,
+    email_key,
+    find_subscribers,
     normalise_address,
     open_existing,
     select,
@@ -279,7 +281,7 @@ def test_addresses(project: Project, given: Sequence[str], *, seeds: bool = Fals
             email = normalise_address(address)
         except ValueError as exc:
             raise NewsletterError(str(exc), field="--to") from None
-        addresses.setdefault(email.casefold(), email)
+        addresses.setdefault(email_key(email), email)
     return list(addresses.values())
 
 
@@ -292,9 +294,9 @@ def test_send(prepared: Prepared, addresses: Sequence[str], *, clock: Clock = ut
     store = open_existing(prepared.project)
     if store is not None:
         with store:
-            known = {s.email.casefold(): s for s in select(store, status=None)}
+            known = find_subscribers(store.connection, addresses)
         recipients = [
-            Recipient(s.email, s.name, s.id) if (s := known.get(r.email.casefold())) else r
+            Recipient(s.email, s.name, s.id) if (s := known.get(email_key(r.email))) else r
             for r in recipients
         ]
     composer = make_composer(prepared, secret_from_env(), test=True, clock=clock)

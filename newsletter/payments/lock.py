@@ -23,7 +23,7 @@ from urllib.parse import urlencode, urlsplit
 
 from newsletter.errors import NewsletterError, NewsletterErrors
 from newsletter.files import atomic_write
-from newsletter.project.campaign import Book, Campaign
+from newsletter.project.campaign import BOOK_SKU, Book, Campaign
 from newsletter.project.models import CAMPAIGN_ID, MAX_PRICE_CENTS
 from newsletter.project.settings import Project
 from newsletter.render.links import Link, LinkKind, OrderLinkProvider, shop_page_link
@@ -113,15 +113,9 @@ def load_lock(project: Project) -> Lock:
         return Lock()
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        entries = data["links"] if isinstance(data, dict) else None
+        entries = data.get("links") if isinstance(data, dict) else None
         if not isinstance(entries, list):
             raise TypeError('it has no "links" list')
-    except KeyError:
-        raise NewsletterError(
-            'the lock file cannot be read: it has no "links" list',
-            path=path,
-            hint="restore it from version control, or delete it: `newsletter links sync` finds the links",
-        ) from None
     except (ValueError, TypeError) as exc:
         raise NewsletterError(
             f"the lock file cannot be read: {exc}",
@@ -222,7 +216,7 @@ def _campaign_id(value: Any) -> str | None:
 
 
 def _sku(value: Any) -> str | None:
-    ok = isinstance(value, str) and re.fullmatch(r"[\w][\w.-]*", value, re.ASCII)
+    ok = isinstance(value, str) and BOOK_SKU.fullmatch(value)
     return None if ok else f"is not a book name (got {value!r})"
 
 

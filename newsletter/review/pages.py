@@ -14,7 +14,6 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import date
 from functools import cache, lru_cache
 from importlib.resources import files
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import jinja2
 
-from newsletter.files import atomic_write
+from newsletter.files import atomic_write, modified_day
 from newsletter.project.campaign import campaign_files
 from newsletter.render.links import LinkKind
 from newsletter.render.renderer import GMAIL_CLIP_BYTES, Rendered
@@ -96,10 +95,7 @@ def write_review_pages(project: Project, report: BuildReport, out: Path) -> dict
 
 def card_for(rendered: Rendered, findings: Sequence[Finding]) -> Card:
     campaign = rendered.campaign
-    try:
-        modified: str | None = date.fromtimestamp(campaign.path.stat().st_mtime).isoformat()
-    except OSError:
-        modified = None
+    modified = modified_day(campaign.path)
     errors, warnings = count_findings(findings)
     return Card(
         id=campaign.id,

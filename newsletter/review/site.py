@@ -18,11 +18,10 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from newsletter.files import atomic_write
+from newsletter.files import atomic_write, modified_day
 from newsletter.pipeline import (
     OUTPUTS,
     RECORD_FORMAT,
@@ -118,7 +117,7 @@ def _unchanged(
     fresh: dict[str, Record] = {}
     for key, path in wanted.items():
         record = unchanged(inputs, path, out / key, SITE_OUTPUTS)
-        if record is not None and gallery.cards.get(key) == {**record.card, "date": _card_date(path)}:
+        if record is not None and gallery.cards.get(key) == {**record.card, "date": modified_day(path)}:
             fresh[key] = record
     if len(fresh) == len(wanted):
         # Nothing to render, so nothing would rewrite the gallery: it must be today's as it is, its
@@ -129,14 +128,6 @@ def _unchanged(
         ):
             return {}
     return fresh
-
-
-def _card_date(path: Path) -> str | None:
-    """The date on the campaign's card, as `pages.card_for` takes it: the file's modification day."""
-    try:
-        return date.fromtimestamp(path.stat().st_mtime).isoformat()
-    except OSError:
-        return None
 
 
 def _write_records(report: BuildReport, inputs: Inputs, out: Path) -> None:
