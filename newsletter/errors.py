@@ -100,5 +100,10 @@ def display_path(path: Path, root: Path | None) -> str:
 
 def did_you_mean(name: str, options: Iterable[str]) -> str | None:
     """A hint naming the closest known option, or None when nothing is close."""
+    found = closest(name, options)
+    return f"did you mean '{found}'?" if found else None
+
+
+def closest(name: str, options: Iterable[str]) -> str | None:
     close = difflib.get_close_matches(name, list(options), n=1, cutoff=0.6)
-    return f"did you mean '{close[0]}'?" if close else None
+    return close[0] if close else None

@@ -8,10 +8,11 @@ a literal placeholder in a reader's inbox; turned into the renderer's markers wh
 
 from __future__ import annotations
 
-import difflib
 import re
 import unicodedata
 from collections.abc import Callable
+
+from newsletter.errors import closest
 
 FIELDS = ("first_name",)
 # What editors type for the fields, from habit or from other tools.
@@ -63,16 +64,11 @@ def problems(text: str) -> list[tuple[str, str, str]]:
 def _hint_for(written: str) -> str:
     bare = unicodedata.normalize("NFKC", written).strip("*|{}%$ ").lower()
     bare = re.split(r"[!:\[]", bare.removeprefix(".subscriber.").replace(".", "").strip())[0].strip()
-    field = ALIASES.get(bare) or ALIASES.get(bare.replace("_", "")) or _closest(bare)
+    field = ALIASES.get(bare) or ALIASES.get(bare.replace("_", "")) or closest(bare.replace(" ", "_"), FIELDS)
     if field:
         return f"did you mean '{{{field}}}'? Write {{{{ and }}}} for literal braces"
     known = ", ".join(f"{{{name}}}" for name in FIELDS)
     return f"the merge fields are {known}; write {{{{ and }}}} for literal braces"
-
-
-def _closest(name: str) -> str | None:
-    close = difflib.get_close_matches(name.replace(" ", "_"), FIELDS, n=1, cutoff=0.6)
-    return close[0] if close else None
 
 
 def substitute(text: str, field: Callable[[str], str]) -> str:

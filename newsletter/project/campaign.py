@@ -195,14 +195,17 @@ def load_campaigns(project: Project, ids: Sequence[str] = ()) -> tuple[list[Camp
 def _check_column_fields(column: Column, fields: Mapping[str, str | None]) -> None:
     """Text taken from a column reaches readers as a teaser: its placeholders are held to the
     campaign's rule, and named at the column's line that holds them."""
-    errors = []
+    found = [
+        (name, problem) for name, value in fields.items() for problem in placeholders.problems(value or "")
+    ]
+    if not found:
+        return
     source = read_user_text(column.path, what="column file").split("\n")
-    for name, value in fields.items():
-        for tag, message, hint in placeholders.problems(value or ""):
-            line = next((n for n, text in enumerate(source, start=1) if tag in text), None)
-            errors.append(NewsletterError(message, path=column.path, line=line, field=name, hint=hint))
-    if errors:
-        raise NewsletterErrors(errors)
+    errors = []
+    for name, (tag, message, hint) in found:
+        line = next((n for n, text in enumerate(source, start=1) if tag in text), None)
+        errors.append(NewsletterError(message, path=column.path, line=line, field=name, hint=hint))
+    raise NewsletterErrors(errors)
 
 
 def _template_errors(template: str, path: Path, lines: LineMap, project: Project) -> list[NewsletterError]:

@@ -12,7 +12,7 @@ import hashlib
 import html as html_lib
 import re
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -145,11 +145,18 @@ class Renderer:
                 return error
         return NewsletterError("a template is not UTF-8 text", path=self.project.templates_dir)
 
-    def _template_files(self) -> list[Path]:
-        return sorted(self.project.templates_dir.rglob("*.mjml.j2"))
+    def _template_files(self) -> Iterator[Path]:
+        """Lazily: only an error needs the templates searched, so a good render never lists them."""
+        yield from sorted(self.project.templates_dir.rglob("*.mjml.j2"))
 
 
-_ENVIRONMENT_KEY = hashlib.sha256(Path(__file__).read_bytes() + jinja2.__version__.encode()).hexdigest()[:16]
+# The compiled code depends on how the environment is made here and on the sandbox's intercepted
+# operators (sandbox.py): both sources are in the cache key.
+_ENVIRONMENT_KEY = hashlib.sha256(
+    Path(__file__).read_bytes()
+    + Path(__file__).with_name("sandbox.py").read_bytes()
+    + jinja2.__version__.encode()
+).hexdigest()[:16]
 
 
 def make_environment(templates_dir: Path) -> BoundedSandbox:
@@ -164,7 +171,7 @@ def make_environment(templates_dir: Path) -> BoundedSandbox:
         # Compiled templates are cached (per user, in the temp folder, keyed by a hash of the source):
         # compiling them is a third of the time of a one-campaign build. The compiled code also
         # depends on how the environment is made (autoescape, the sandbox's operators), so the cache
-        # files are named for this module's source too: changed settings never meet stale code.
+        # files are named for this module's and the sandbox's source: changes never meet stale code.
         bytecode_cache=jinja2.FileSystemBytecodeCache(pattern=f"__newsletter_{_ENVIRONMENT_KEY}_%s.cache"),
     )
     env.filters["wrap"] = wrap

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Protocol, cast
 from urllib.parse import parse_qs, urlsplit
 
 from newsletter.errors import NewsletterError
+from newsletter.mail import bounce_notifications
 from newsletter.mail.unsubscribe import Token, read_token, resolve, secret_from_env, unsubscribe
 from newsletter.project.settings import Project, find_project_root, open_project
 from newsletter.web import unsubscribe_pages as pages
@@ -48,7 +49,6 @@ if TYPE_CHECKING:
 PROJECT_ENV = "NEWSLETTER_PROJECT"
 MAX_FORM_BYTES = 16 * 1024  # a token and two fields; anything bigger is not a reader
 MAX_WEBHOOK_BYTES = 1024 * 1024
-WEBHOOK_SERVICES = frozenset({"ses", "postmark"})
 SITE_FOLDER = Path("build") / "site"
 
 log = logging.getLogger("newsletter.web")
@@ -188,7 +188,7 @@ class ReaderApp:
     # -- webhooks ------------------------------------------------------------------------------
 
     def webhook(self, request: Request, service: str) -> Response:
-        if service not in WEBHOOK_SERVICES:
+        if service not in bounce_notifications.SERVICES:
             raise not_found()
         if request.method != "POST":
             raise not_allowed("POST")

@@ -131,10 +131,6 @@ def promotes(promotion: Promotion, title: str, subtitle: str | None, co_authors:
     return all(_key(name) in listed for name in promotion.co_authors)
 
 
-def same_title(promotion: Promotion, title: str) -> bool:
-    return promotion.title is not None and _key(promotion.title) == _key(title)
-
-
 def _key(text: str) -> str:
     return " ".join(re.sub(r"[^\w]+", " ", fold(text)).split())
 
