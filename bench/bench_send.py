@@ -39,11 +39,11 @@ from typing import Any, TypeVar
 
 from bench_build import copy_project  # the same sample-project copy as the build benchmark
 
-from newsletter.mail import sending
-from newsletter.mail.audience import database_path
-from newsletter.mail.audience_csv import import_csv
-from newsletter.mail.message import Recipient
+from newsletter.audience.importing import import_csv
 from newsletter.project.settings import open_project
+from newsletter.sending import send as sending
+from newsletter.sending.message import Recipient
+from newsletter.store import database_path
 
 SAMPLE = "2026-12-schrijven"
 SECRET = "a-bench-secret-of-enough-length"

@@ -1,5 +1,5 @@
 """The subscriber store and `newsletter audience list/count`: the database, addresses, selection.
-Importing, suppressing and exporting files are tests/test_mail_audience_csv.py."""
+Importing, suppressing and exporting files are tests/test_audience_importing.py."""
 
 from __future__ import annotations
 
@@ -14,10 +14,12 @@ import pytest
 from click.testing import Result
 
 from newsletter.errors import NewsletterError
-from newsletter.mail import audience, status_history
-from newsletter.mail.audience import SCHEMA_VERSION, Audience, connect, count, select, suppress_all
-from newsletter.mail.database_file import DatabaseUnavailable
+from newsletter.store import Store, connect
+from newsletter.store import database as audience
+from newsletter.store.database_file import DatabaseUnavailable
+from newsletter.store.schema import SCHEMA_VERSION
 from tests.conftest import Run, write
+from tests.store_util import count, history, select
 
 
 def emails(project: Path, **filters: object) -> list[str]:
@@ -177,8 +179,8 @@ def test_the_database_and_its_wal_files_are_readable_by_their_owner_only(
     assert stat.S_IMODE(database.stat().st_mode) == 0o600
     with connect(database) as store:  # WAL: -wal and -shm exist while a connection is open
         assert store.connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        with store.transaction() as connection:
-            connection.execute("UPDATE subscribers SET name = 'Anna'")
+        with store.transaction():
+            store.connection.execute("UPDATE subscribers SET name = 'Anna'")
         beside = sorted(path.name for path in project.glob("audience.sqlite3-*"))
         assert beside == ["audience.sqlite3-shm", "audience.sqlite3-wal"]
         for name in beside:
@@ -277,8 +279,8 @@ def test_writing_to_a_database_opened_read_only_is_a_user_error(project: Path) -
     database = project / "audience.sqlite3"
     connect(database).close()
     read_only = sqlite3.connect(f"file:{database}?mode=ro", uri=True, isolation_level=None)
-    with Audience(read_only, database) as store, pytest.raises(DatabaseUnavailable) as raised:
-        suppress_all(store, ["anna@example.nl"], status="unsubscribed", default_locale="nl", stamp="x")
+    with Store(read_only, database) as store, pytest.raises(DatabaseUnavailable) as raised:
+        store.suppress_all(["anna@example.nl"], status="unsubscribed", default_locale="nl", stamp="x")
     assert "cannot use the subscriber database: attempt to write a readonly database" in str(raised.value)
 
 
@@ -286,11 +288,10 @@ def test_writing_to_a_database_opened_read_only_is_a_user_error(project: Path) -
 
 
 def changes(project: Path) -> list[tuple[str, str | None, str, str, str]]:
-    with sqlite3.connect(project / "audience.sqlite3") as connection:
-        return [
-            (c.email, c.old_status, c.new_status, c.source, c.detail)
-            for c in status_history.history(connection)
-        ]
+    return [
+        (c.email, c.old_status, c.new_status, c.source, c.detail)
+        for c in history(project / "audience.sqlite3")
+    ]
 
 
 def test_every_status_change_is_recorded_with_its_source(project: Path, run: Run) -> None:
@@ -325,9 +326,8 @@ def test_an_import_never_reactivates_a_suppressed_address_nor_writes_history(pro
 def test_suppress_all_takes_the_source_its_caller_gives(project: Path) -> None:
     database = project / "audience.sqlite3"
     with connect(database) as store:
-        suppress_all(store, ["jan@example.nl"], status="unsubscribed", default_locale="nl", stamp="t1")
-        suppress_all(
-            store,
+        store.suppress_all(["jan@example.nl"], status="unsubscribed", default_locale="nl", stamp="t1")
+        store.suppress_all(
             ["jan@example.nl"],
             status="complained",
             default_locale="nl",
@@ -344,7 +344,7 @@ def test_a_change_made_without_recording_it_is_still_in_the_history(project: Pat
     """What sendlog's hard bounce and any future UPDATE get: a row with source `other`."""
     database = project / "audience.sqlite3"
     with connect(database) as store:
-        suppress_all(store, ["jan@example.nl"], status="unsubscribed", default_locale="nl", stamp="t1")
+        store.suppress_all(["jan@example.nl"], status="unsubscribed", default_locale="nl", stamp="t1")
         store.connection.execute("UPDATE subscribers SET status = 'bounced', updated_at = 't2'")
         store.connection.execute("UPDATE subscribers SET name = 'Jan', updated_at = 't3'")  # no status change
     assert changes(project)[1:] == [

@@ -1,8 +1,10 @@
-"""The layout the README's "How it works" describes stays true: stages import only earlier stages,
-no module imports itself back in a circle, and no module grows past what a reader takes in at once.
+"""The layout docs/architecture.md describes stays true: stages import only earlier stages, and no
+module imports itself back in a circle.
 
 Imports are read from the source (ast), function-local ones included, because a cycle hidden in a
-function is still a cycle for whoever reads the code; imports only for the type checker are left out.
+function is still a cycle for whoever reads the code. Imports only for the type checker
+(`if TYPE_CHECKING:`) follow the stage order too, since a reader meets them as dependencies; they
+are left out of the cycle check alone, where they are what breaks a cycle at run time.
 """
 
 from __future__ import annotations
@@ -11,12 +13,26 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 PACKAGE = Path(__file__).resolve().parent.parent / "newsletter"
-MAX_LINES = 400
-# The stages in pipeline order; a module may import from its own stage and the ones before it.
-STAGES = ("shared", "project", "render", "payments", "pipeline", "review", "mail", "web", "cli")
+# The stages in the order data flows; a module may import from its own stage and the ones before it.
+STAGES = (
+    "shared",
+    "project",
+    "store",
+    "render",
+    "payments",
+    "pipeline",
+    "review",
+    "site",
+    "build",
+    "audience",
+    "sending",
+    "bounces",
+    "api",
+    "web",
+    "wsgi",
+    "cli",
+)
 SHARED = {"errors", "files", "placeholders", "vocabulary"}
 
 
@@ -29,22 +45,23 @@ def modules() -> dict[str, Path]:
     return {module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
 
 
-def _type_checking_only(node: ast.If) -> bool:
-    return isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"
+def _type_checking_only(node: ast.AST) -> bool:
+    return isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"
 
 
-def _imports(tree: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
+def _imports(tree: ast.AST, *, typing_too: bool) -> Iterator[ast.Import | ast.ImportFrom]:
     for node in ast.iter_child_nodes(tree):
-        if isinstance(node, ast.If) and _type_checking_only(node):
+        if _type_checking_only(node) and not typing_too:
             continue
         if isinstance(node, ast.Import | ast.ImportFrom):
             yield node
-        yield from _imports(node)
+        yield from _imports(node, typing_too=typing_too)
 
 
-def imported(name: str, path: Path, known: set[str]) -> set[str]:
+def imported(name: str, path: Path, known: set[str], *, typing_too: bool = False) -> set[str]:
     found: set[str] = set()
-    for node in _imports(ast.parse(path.read_text(encoding="utf-8"))):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in _imports(tree, typing_too=typing_too):
         targets = (
             [alias.name for alias in node.names]
             if isinstance(node, ast.Import)
@@ -57,15 +74,18 @@ def imported(name: str, path: Path, known: set[str]) -> set[str]:
     return found
 
 
-def graph() -> dict[str, set[str]]:
+def graph(*, typing_too: bool = False) -> dict[str, set[str]]:
     found = modules()
     known = set(found)
-    return {name: imported(name, path, known) for name, path in found.items()}
+    return {name: imported(name, path, known, typing_too=typing_too) for name, path in found.items()}
 
 
 def stage(name: str) -> str:
+    """The stage of a module: its subpackage or top-level module; the package itself is the API."""
     parts = name.split(".")
-    if len(parts) == 1 or parts[1] in SHARED:
+    if len(parts) == 1:
+        return "api"
+    if parts[1] in SHARED:
         return "shared"
     return "cli" if parts[1] == "__main__" else parts[1]
 
@@ -93,22 +113,21 @@ def test_no_import_cycles() -> None:
 def test_stages_import_only_earlier_stages() -> None:
     backwards = [
         f"{name} -> {target}"
-        for name, targets in graph().items()
+        for name, targets in graph(typing_too=True).items()
         for target in targets
         if STAGES.index(stage(target)) > STAGES.index(stage(name))
     ]
     assert backwards == []
 
 
-@pytest.mark.parametrize("name", sorted(modules()))
-def test_no_module_is_too_long(name: str) -> None:
-    lines = len(modules()[name].read_text(encoding="utf-8").splitlines())
-    assert lines <= MAX_LINES, f"{name} has {lines} lines"
+def test_every_module_belongs_to_a_stage() -> None:
+    assert {stage(name) for name in modules()} <= set(STAGES)
 
 
 def test_the_graph_sees_imports() -> None:
     """The checks above pass trivially if the graph is empty; it is not."""
     edges = graph()
-    assert "newsletter.pipeline" in edges["newsletter.review.site"]
     assert "newsletter.render.renderer" in edges["newsletter.pipeline"]
-    assert stage("newsletter.mail.sendlog") == "mail" and stage("newsletter.errors") == "shared"
+    assert stage("newsletter.store.sendlog") == "store" and stage("newsletter.errors") == "shared"
+    typed = graph(typing_too=True)
+    assert "newsletter.project.settings" in typed["newsletter.pipeline"]

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.render.mjml_attributes import TAG_TYPES, TYPES, parse_type, type_of, value_problem
-from newsletter.render.mjml_engine import COMPONENTS
+from newsletter.render.mjml.attributes import TAG_TYPES, TYPES, parse_type, type_of, value_problem
+from newsletter.render.mjml.engine import COMPONENTS
 from tests.conftest import Run
 
 # MJML type -> (values it accepts, values it refuses)

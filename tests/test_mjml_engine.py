@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from newsletter.errors import NewsletterError, NewsletterErrors
-from newsletter.render import mjml_engine
-from newsletter.render.mjml_engine import load_engine, validate_mjml
-from newsletter.render.mjml_locate import Locator, Target
+from newsletter.render.mjml import engine as mjml_engine
+from newsletter.render.mjml.engine import load_engine, validate_mjml
+from newsletter.render.mjml.locate import Locator, Target
 from tests.conftest import Run, write
 
 

@@ -17,10 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from newsletter.errors import NewsletterError
-from newsletter.mail.audience import insert_subscriber, open_audience, select
-from newsletter.mail.audience_csv import import_csv
-from newsletter.mail.unsubscribe import (
+from newsletter.audience.importing import import_csv
+from newsletter.audience.unsubscribe import (
     MIN_SECRET_CHARS,
     SECRET_ENV,
     TEST_SUBSCRIBER,
@@ -34,8 +32,11 @@ from newsletter.mail.unsubscribe import (
     unsubscribe,
     unsubscribe_url,
 )
+from newsletter.errors import NewsletterError
 from newsletter.project.settings import Project, open_project
+from newsletter.store import open_store
 from tests.conftest import Run, write
+from tests.store_util import select
 
 SECRET = b"a-test-secret-of-enough-length"
 OTHER_SECRET = b"another-secret-of-enough-length"
@@ -54,13 +55,13 @@ def readers(project: Path) -> Project:
         "weg@example.org,Weg,nl,unsubscribed\n",
     )
     opened = open_project(project)
-    with open_audience(opened) as store:
+    with open_store(opened) as store:
         import_csv(store, csv, default_locale="nl", source="test")
     return opened
 
 
 def status_of(project: Project) -> dict[str, str]:
-    with open_audience(project) as store:
+    with open_store(project) as store:
         return {s.email: s.status for s in select(store, status=None)}
 
 
@@ -220,7 +221,7 @@ def test_an_unknown_address_is_added_as_unsubscribed_so_no_import_reactivates_it
     assert done.changed
     assert status_of(readers)["nieuw@example.org"] == "unsubscribed"
     csv = write(readers.root / "old-list.csv", "email,name\nnieuw@example.org,Nieuw\n")
-    with open_audience(readers) as store:
+    with open_store(readers) as store:
         report = import_csv(store, csv, default_locale="nl", source="test")
     assert report.kept_suppressed == 1
     assert status_of(readers)["nieuw@example.org"] == "unsubscribed"
@@ -314,7 +315,7 @@ def test_cli_apply_works_on_a_project_without_a_subscriber_database_yet(
 
 
 def ids_of(project: Project) -> dict[str, int]:
-    with open_audience(project) as store:
+    with open_store(project) as store:
         return {s.email: s.id for s in select(store, status=None)}
 
 
@@ -367,7 +368,7 @@ def test_every_single_character_change_of_a_v2_token_is_refused_or_reads_the_sam
 def test_a_v2_token_with_another_secret_or_an_unknown_version_is_refused() -> None:
     with pytest.raises(NewsletterError, match="signature does not match"):
         read_token(make_token("jan@example.org", CAMPAIGN, OTHER_SECRET, 1), SECRET)
-    from newsletter.mail.unsubscribe import _signed
+    from newsletter.audience.unsubscribe import _signed
 
     with pytest.raises(NewsletterError, match="unknown token version"):
         read_token(_signed(b"\x03abcd\x01x", SECRET), SECRET)
@@ -441,9 +442,9 @@ def test_cli_verify_and_apply_take_v2_tokens(
 
 
 def test_an_address_that_starts_with_a_hash_is_unsubscribed_too(readers: Project) -> None:
-    with open_audience(readers) as store:
-        insert_subscriber(
-            store.connection, "#nieuws@example.org", name="", locale="nl", tags=(), status="active",
+    with open_store(readers) as store:
+        store.add_subscriber(
+            "#nieuws@example.org", name="", locale="nl", tags=(), status="active",
             source="test", stamp="2026-12-02T10:00:00Z",
         )  # fmt: skip
     subscriber = ids_of(readers)["#nieuws@example.org"]

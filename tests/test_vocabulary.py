@@ -9,7 +9,7 @@ from typing import get_args
 import pytest
 
 from newsletter import vocabulary
-from newsletter.mail.audience import connect
+from newsletter.store import connect
 
 
 @pytest.mark.parametrize(

@@ -23,13 +23,13 @@ from urllib.parse import quote, urlencode
 
 import pytest
 
-from newsletter.mail.audience import open_audience, select
-from newsletter.mail.audience_csv import import_csv
-from newsletter.mail.status_history import history
-from newsletter.mail.unsubscribe import SECRET_ENV, make_token, make_v1_token
+from newsletter.audience.importing import import_csv
+from newsletter.audience.unsubscribe import SECRET_ENV, make_token, make_v1_token
 from newsletter.project.settings import Project, open_project
+from newsletter.store import open_store
 from newsletter.web.app import PROJECT_ENV, default_app, make_app
 from tests.conftest import Run, write
+from tests.store_util import history, select
 from tests.test_review_pages import fixture_browser, fixture_chromium  # noqa: F401 - fixtures
 
 if TYPE_CHECKING:
@@ -111,7 +111,7 @@ def readers(project: Path) -> Project:
         "email,name,locale\njan@example.org,Jan,nl\nels@example.org,Els,nl\nann@example.org,Ann,en\n",
     )
     opened = open_project(project)
-    with open_audience(opened) as store:
+    with open_store(opened) as store:
         import_csv(store, csv, default_locale="nl", source="test")
     return opened
 
@@ -124,19 +124,19 @@ def server(readers: Project) -> Iterator[Server]:
 
 
 def status_of(project: Project) -> dict[str, str]:
-    with open_audience(project) as store:
+    with open_store(project) as store:
         return {s.email: s.status for s in select(store, status=None)}
 
 
 def last_change(project: Project, email: str) -> tuple[str, str]:
     """The source and detail of the subscriber's latest status change, from the status history."""
-    with open_audience(project) as store:
-        changes = [c for c in history(store.connection) if c.email == email]
+    with open_store(project) as store:
+        changes = [c for c in history(store) if c.email == email]
     return changes[-1].source, changes[-1].detail
 
 
 def token_for(project: Project, email: str, campaign: str = NL) -> str:
-    with open_audience(project) as store:
+    with open_store(project) as store:
         (subscriber,) = [s for s in select(store, status=None) if s.email == email]
     return make_token(email, campaign, SECRET, subscriber.id)
 

@@ -12,17 +12,15 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from newsletter.mail.audience import select
-from newsletter.mail.status_history import history
 from newsletter.project.settings import open_project
 from newsletter.web.webhooks import SECRET_ENV, handle
 from tests.conftest import Run, write
+from tests.store_util import history, select
 
 WEBHOOK_SECRET = "webhook-secret-0123456789"
 TOPIC = "arn:aws:sns:eu-west-1:123456789012:ses-bounces"
@@ -183,8 +181,7 @@ def test_ses_bounce_and_complaint_through_sns(filled: Path) -> None:
         "bert@example.nl": "active",
         "gerda@example.nl": "complained",
     }
-    with sqlite3.connect(filled / "audience.sqlite3") as connection:
-        sources = [(c.email, c.source) for c in history(connection) if c.old_status is not None]
+    sources = [(c.email, c.source) for c in history(filled / "audience.sqlite3") if c.old_status is not None]
     assert sources == [("anna@example.nl", "webhook:ses"), ("gerda@example.nl", "webhook:ses")]
 
 
@@ -328,8 +325,8 @@ def test_bad_payloads_get_a_4xx_and_change_nothing(
     ],
 )
 def test_a_notification_of_the_wrong_shape_is_named_plainly(payload: str, reason: str) -> None:
-    from newsletter.mail.bounce_formats import Report
-    from newsletter.mail.bounce_notifications import read
+    from newsletter.bounces.formats import Report
+    from newsletter.bounces.notifications import read
 
     service = "ses" if "Notification" in payload else "postmark"
     report = read(json.loads(payload), service)

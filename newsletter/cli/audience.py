@@ -41,11 +41,11 @@ def audience_import(obj: Context, file: Path, source: str | None) -> None:
     Exit code 0 when every row was imported, 1 when some rows were bad (the good ones are imported,
     each bad one is reported with its line), 2 when the file cannot be read (nothing is imported).
     """
-    from newsletter.mail.audience import open_audience
-    from newsletter.mail.audience_csv import import_csv
+    from newsletter.audience.importing import import_csv
+    from newsletter.store import open_store
 
     project = obj.project()
-    with open_audience(project) as store:
+    with open_store(project) as store:
         report = import_csv(store, file, default_locale=project.settings.locale, source=source or file.name)
     click.echo(
         f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
@@ -78,15 +78,14 @@ def audience_list(
 ) -> None:
     """The subscribers, by id, with when their status was set and by what (import, suppress,
     one-click, bounce, complaint, mailto, webhook:<service>)."""
-    from newsletter.mail import status_history
-    from newsletter.mail.audience import open_audience, select
+    from newsletter.store import open_store
 
-    with open_audience(obj.project()) as store:
-        found = select(store, status=None if status == "all" else status, locale=locale, tags=tags)
+    with open_store(obj.project()) as store:
+        found = store.select(status=None if status == "all" else status, locale=locale, tags=tags)
         if history:
-            changes = status_history.history(store.connection, [s.id for s in found])
+            changes = store.history([s.id for s in found])
         else:
-            last = status_history.last_changes(store.connection)
+            last = store.last_changes()
     if not found:
         click.echo("no subscribers")
     elif history:
@@ -108,10 +107,10 @@ def audience_list(
 @click.pass_obj
 def audience_count(obj: Context) -> None:
     """How many subscribers per status and locale."""
-    from newsletter.mail.audience import count, open_audience
+    from newsletter.store import open_store
 
-    with open_audience(obj.project()) as store:
-        counts = count(store)
+    with open_store(obj.project()) as store:
+        counts = store.count()
     rows = []
     for status in [*STATUSES, "total"]:
         statuses = STATUSES if status == "total" else (status,)
@@ -135,11 +134,11 @@ def audience_suppress(obj: Context, file: Path, status: str) -> None:
     Unknown addresses are added as suppressed, so a later import cannot make them active. Exit code 1
     when some lines were not addresses (the others are suppressed), 2 when the file cannot be read.
     """
-    from newsletter.mail.audience import open_audience
-    from newsletter.mail.audience_csv import suppress
+    from newsletter.audience.importing import suppress
+    from newsletter.store import open_store
 
     project = obj.project()
-    with open_audience(project) as store:
+    with open_store(project) as store:
         report = suppress(store, file, status=status, default_locale=project.settings.locale)
     click.echo(
         f"{report.suppressed} {status}, {report.added} added as {status}, {report.unchanged} unchanged, "
@@ -162,11 +161,11 @@ def audience_export(
     obj: Context, out: Path | None, status: str, locale: str | None, tags: tuple[str, ...]
 ) -> None:
     """Write the subscribers as UTF-8 CSV, which `audience import` reads back."""
-    from newsletter.mail.audience import open_audience
-    from newsletter.mail.audience_export import export_csv
+    from newsletter.audience.export import export_csv
+    from newsletter.store import open_store
 
     project = obj.project()
-    with open_audience(project) as store:
+    with open_store(project) as store:
         written = export_csv(store, out, status=None if status == "all" else status, locale=locale, tags=tags)
     if out is not None:
         click.echo(f"wrote {written} subscribers to {display_path(out, project.root)}")

@@ -29,11 +29,11 @@ def bounces_import(obj: Context, paths: tuple[Path, ...]) -> None:
     Exit code 0, also when some messages were not understood (they are listed); 2 when a PATH does
     not exist or is not mail (nothing is imported).
     """
-    from newsletter.mail.audience import open_audience
-    from newsletter.mail.bounces import import_paths
+    from newsletter.bounces.apply import import_paths
+    from newsletter.store import open_store
 
     project = obj.project()
-    with open_audience(project) as store:
+    with open_store(project) as store:
         summary = import_paths(project, store, paths)
     click.echo(
         f"{summary.read} messages read: {summary.bounced} bounced, {summary.soft_counted} soft bounces "

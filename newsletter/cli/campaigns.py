@@ -109,7 +109,7 @@ def _write_site(obj: Context, out: Path | None) -> None:
     """The static site, on every build: a send publishes a campaign without changing any input."""
     from newsletter.errors import display_path
     from newsletter.pipeline import find_root
-    from newsletter.web.site import CampaignProblems, update_site
+    from newsletter.site.writer import CampaignProblems, update_site
 
     root = obj.root or find_root(obj.start()) or obj.start()
     try:

@@ -17,11 +17,11 @@ from newsletter.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from newsletter.mail.funnel import Funnel
     from newsletter.payments.sales import BookSales, PriceSales
     from newsletter.payments.stripe_links import SyncResult
     from newsletter.project.campaign import Campaign
     from newsletter.project.settings import Project
+    from newsletter.store.funnel import Funnel
 
 
 @click.group()
@@ -186,10 +186,9 @@ def report(obj: Context, campaign_id: str, output: str, live: bool) -> None:
     """
     import json
 
-    from newsletter.mail.audience import open_existing
-    from newsletter.mail.funnel import Funnel, campaign_funnel
     from newsletter.payments.lock import sells_through_stripe
     from newsletter.payments.sales import sales_report
+    from newsletter.store import Funnel, open_existing
 
     project = obj.project()
     campaign = _one_campaign(project, campaign_id)
@@ -199,7 +198,7 @@ def report(obj: Context, campaign_id: str, output: str, live: bool) -> None:
         funnel = Funnel.unsent(campaign_id)
     else:
         with store:
-            funnel = campaign_funnel(store, campaign_id)
+            funnel = store.campaign_funnel(campaign_id)
     orders = sum(book.checkouts for book in sales)
     per_thousand = round(orders * 1000 / funnel.delivered, 1) if funnel.delivered else None
     if output == "json":

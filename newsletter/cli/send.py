@@ -23,8 +23,8 @@ from newsletter.review.counts import plural
 from newsletter.vocabulary import SEND_STATES
 
 if TYPE_CHECKING:
-    from newsletter.mail.stopping import Stop
     from newsletter.project.settings import Project
+    from newsletter.sending.stopping import Stop
 
 
 SHOWN = 20  # recipients and exclusions printed by a dry run before "... and N more"
@@ -77,7 +77,7 @@ def send(
     or unknown, or the server refused some, 2 when it could not start or lost its connection to the
     server.
     """
-    from newsletter.mail import sending
+    from newsletter.sending import send as sending
 
     if limit is not None and not dry_run:
         raise click.UsageError("--limit goes with --dry-run")
@@ -135,7 +135,7 @@ class Commands:
 
 
 def _report_dry_run(result: Any, project: Project) -> None:
-    from newsletter.mail.sending import DryRun
+    from newsletter.sending.send import DryRun
 
     assert isinstance(result, DryRun)
     rendered = result.prepared.rendered
@@ -176,8 +176,8 @@ def _more(total: int) -> None:
 def _real_send(
     prepared: Any, *, force: bool, new_only: bool, retry_unknown: bool, yes: bool, commands: Commands
 ) -> None:
-    from newsletter.mail import sending
-    from newsletter.mail.stopping import Stop, signals_stop
+    from newsletter.sending import send as sending
+    from newsletter.sending.stopping import Stop, signals_stop
 
     campaign = prepared.rendered.campaign
     if prepared.blockers and force:
@@ -245,7 +245,7 @@ def _signal_note(timeout: float) -> Callable[[Stop], None]:
 
 
 def _summarise(report: Any, project: Project, commands: Commands, stop: Stop) -> None:
-    from newsletter.mail.send_status import after_run
+    from newsletter.sending.status import after_run
 
     outcomes = ", ".join(f"{n} {state}" for state, n in sorted(report.outcomes.items())) or "nothing to send"
     click.echo(f"{report.campaign}: {outcomes} in {report.seconds:.1f} s ({report.rate:.0f} messages/s)")
@@ -313,7 +313,7 @@ def status(obj: Context, campaign_id: str, list_states: tuple[str, ...]) -> None
 
     Recipients whose transaction a stopped or crashed sender left unfinished are unknown.
     """
-    from newsletter.mail.send_status import log_status
+    from newsletter.sending.status import log_status
 
     found = log_status(obj.project(), campaign_id, list_states)
     counts = found.counts
@@ -346,8 +346,8 @@ def unsubscribe_verify(obj: Context, token: str, apply: bool) -> None:
     Needs NEWSLETTER_UNSUBSCRIBE_SECRET, the secret the token was signed with. Exit code 2 when the
     token is damaged or forged.
     """
-    from newsletter.mail.unsubscribe import read_token, resolve, secret_from_env
-    from newsletter.mail.unsubscribe import unsubscribe as apply_token
+    from newsletter.audience.unsubscribe import read_token, resolve, secret_from_env
+    from newsletter.audience.unsubscribe import unsubscribe as apply_token
 
     project = obj.project()
     if apply:

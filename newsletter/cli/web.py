@@ -32,7 +32,7 @@ def serve(obj: Context, host: str, port: int) -> None:
     """
     import waitress
 
-    from newsletter.mail.unsubscribe import secret_from_env
+    from newsletter.audience.unsubscribe import secret_from_env
     from newsletter.web.app import MAX_WEBHOOK_BYTES, make_app
 
     project = obj.project()

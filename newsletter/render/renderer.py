@@ -26,8 +26,8 @@ from newsletter.project.settings import Project, Settings
 from newsletter.render.inline import to_html
 from newsletter.render.links import Link, OrderLinkProvider, kind_of, shop_page_link
 from newsletter.render.merge import MergeTemplate, escape_html
-from newsletter.render.mjml_engine import load_engine, validate_mjml
-from newsletter.render.mjml_errors import MrmlParseError, parse_error
+from newsletter.render.mjml.engine import load_engine, validate_mjml
+from newsletter.render.mjml.errors import MrmlParseError, parse_error
 from newsletter.render.order_policy import OrderIssue, order_link_problems
 from newsletter.render.sandbox import BoundedSandbox, ProjectTemplateLoader, TemplateTimeout, render_bounded
 from newsletter.render.text import tidy_text, underline, wrap

@@ -35,9 +35,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, cast
 from urllib.parse import parse_qs, urlsplit
 
+from newsletter.audience.unsubscribe import Token, read_token, resolve, secret_from_env, unsubscribe
+from newsletter.bounces import notifications as bounce_notifications
 from newsletter.errors import NewsletterError
-from newsletter.mail import bounce_notifications
-from newsletter.mail.unsubscribe import Token, read_token, resolve, secret_from_env, unsubscribe
 from newsletter.project.settings import Project, find_project_root, open_project
 from newsletter.web import unsubscribe_pages as pages
 from newsletter.web.responses import TEXT, HttpError, Response, not_allowed, not_found

@@ -35,13 +35,13 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
+from newsletter.bounces import notifications as bounce_notifications
+from newsletter.bounces.notifications import Confirmation
 from newsletter.errors import NewsletterError
-from newsletter.mail import bounce_notifications
-from newsletter.mail.bounce_notifications import Confirmation
 
 if TYPE_CHECKING:
-    from newsletter.mail.bounce_formats import Report
-    from newsletter.mail.bounces import Summary
+    from newsletter.bounces.apply import Summary
+    from newsletter.bounces.formats import Report
     from newsletter.project.settings import Project
 
 SECRET_ENV = "NEWSLETTER_WEBHOOK_SECRET"
@@ -103,13 +103,13 @@ def _basic_password(authorization: str) -> str:
 
 
 def _apply(project: Project, report: Report, service: str) -> Summary:
-    from newsletter.mail.audience import open_audience, timestamp
-    from newsletter.mail.bounces import Summary, apply
+    from newsletter.bounces.apply import Summary, apply
+    from newsletter.store import open_store, timestamp
 
     summary = Summary(read=1)
-    with open_audience(project) as store, store.transaction() as connection:
+    with open_store(project) as store, store.transaction():
         apply(
-            connection,
+            store,
             report,
             f"webhook {service}",
             summary,

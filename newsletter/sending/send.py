@@ -1,0 +1,379 @@
+"""`newsletter send` as a library: what stops a send, the dry run, the test send and the real send.
+
+The order of a real send: render and check the campaign (refusing one whose checks fail unless
+forced), take the campaign's lock, put its audience into the send log once (a later run only resumes
+the log, or adds subscribers who joined since with `new_subscribers_only`), then let the run work
+through the log (run.py), until it is done or asked to stop (stopping.py). The dry run walks the
+same way without a network or a single write to the log: the same composer, with the outbox
+(transport.py) as its transport. What the log says afterwards is send_status.py.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from newsletter.audience.unsubscribe import SECRET_ENV, secret_from_env, secret_is_set
+from newsletter.errors import NewsletterError, NewsletterErrors
+from newsletter.payments.lock import record_sent, sells_through_stripe
+from newsletter.render.links import LinkKind
+from newsletter.render.order_policy import OrderIssue, order_link_problems
+from newsletter.sending.message import Composer, DkimSigner, Recipient
+from newsletter.sending.run import Clock, RunReport, deliver_each, run, utc_now
+from newsletter.sending.stopping import Stop
+from newsletter.sending.transport import Outbox, Smtp, smtp_password
+from newsletter.store import (
+    Result,
+    Store,
+    Subscriber,
+    campaign_lock,
+    connect,
+    database_path,
+    email_key,
+    normalise_address,
+    open_existing,
+)
+from newsletter.vocabulary import OPEN_STATES, SEND_STATES
+
+if TYPE_CHECKING:
+    from newsletter.project.settings import Project, SmtpSettings
+    from newsletter.render.renderer import Rendered
+    from newsletter.review.checks import Finding
+    from newsletter.store import Entry
+
+# Check findings that stop a real send even as warnings: people could not buy what the email sells.
+BLOCKING_WARNINGS = frozenset({"order-link-fallback"})
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A campaign rendered and checked, with what would stop a real send."""
+
+    project: Project
+    rendered: Rendered
+    findings: list[Finding]
+    blockers: list[str]
+
+    @property
+    def campaign_id(self) -> str:
+        return self.rendered.campaign.id
+
+
+@dataclass
+class Plan:
+    """A campaign's audience: who gets it, and why the others of its locale do not."""
+
+    recipients: list[Subscriber] = field(default_factory=list)
+    excluded: list[tuple[str, str]] = field(default_factory=list)  # (address, why)
+    other_locales: int = 0
+
+
+@dataclass
+class Audit:
+    """Who a send would go to now, and the state of the campaign's send log."""
+
+    recipients: list[Recipient] = field(default_factory=list)
+    plan: Plan = field(default_factory=Plan)
+    counts: dict[str, int] = field(default_factory=dict)
+    finished: bool = False
+
+    @property
+    def started(self) -> bool:
+        return any(self.counts.values())
+
+
+@dataclass
+class DryRun:
+    prepared: Prepared
+    audit: Audit
+    outbox: Path
+    written: int
+    message_bytes: int  # the size of the first message, headers included
+    temporary_secret: bool  # no NEWSLETTER_UNSUBSCRIBE_SECRET: tokens were signed with a throw-away one
+
+
+def prepare(project: Project, campaign_id: str) -> Prepared:
+    from newsletter.pipeline import render_one
+    from newsletter.review.checks import check_campaign
+
+    rendered = render_one(project, campaign_id)
+    findings = check_campaign(rendered, project)
+    return Prepared(project, rendered, findings, send_blockers(rendered, project, findings))
+
+
+def send_blockers(rendered: Rendered, project: Project, findings: list[Finding]) -> list[str]:
+    """Everything that must be fixed (or forced) before a campaign goes to real people."""
+    blockers = [
+        f"{finding.rule} ({finding.where}): {finding.message}"
+        for finding in findings
+        if finding.severity == "error" or finding.rule in BLOCKING_WARNINGS
+    ]
+    flagged = {finding.where for finding in findings if finding.rule.startswith("order-link-")}
+    problems = order_link_problems(
+        rendered, sells_through_stripe=sells_through_stripe(project), live=project.settings.stripe_live
+    )
+    for problem in problems:  # the ones `check` does not report (a test link in a test project)
+        if problem.block in flagged:
+            continue
+        if problem.issue is OrderIssue.TEST_MODE and problem.kind is LinkKind.ORDER_STRIPE_TEST:
+            blockers.append(
+                f"order-link-test-mode ({problem.block}): the order button is a Stripe test-mode Payment "
+                "Link, so readers cannot pay; sync the links with the live key"
+            )
+        elif problem.issue is OrderIssue.SHOP_FALLBACK:
+            blockers.append(f"order-link-fallback ({problem.block}): the order button goes to the shop page")
+    ends = rendered.campaign.ends
+    if ends is not None and ends < date.today():
+        blockers.append(
+            f"promotion-ended (ends: {ends.isoformat()}): the campaign's promotion is over, and the next "
+            "`newsletter links sync` switches its order links off; change `ends:` to send it"
+        )
+    if not secret_is_set():
+        blockers.append(
+            f"unsubscribe ({SECRET_ENV}): not set, so there is no one-click unsubscribe; set it to a "
+            "long random value your website shares"
+        )
+    return blockers
+
+
+def make_composer(
+    prepared: Prepared, secret: bytes, *, test: bool = False, clock: Clock = utc_now
+) -> Composer:
+    project = prepared.project
+    dkim = DkimSigner(project.settings.dkim, project.root) if project.settings.dkim else None
+    return Composer(prepared.rendered, project, secret=secret, dkim=dkim, test=test, now=clock)
+
+
+# -- who gets it ---------------------------------------------------------------------------------
+
+
+def plan(subscribers: Sequence[Subscriber], locale: str, tags: Sequence[str], logged: set[int]) -> Plan:
+    """Who gets the campaign, and everyone of its locale who does not, with the reason."""
+    result = Plan()
+    wanted = set(tags)
+    for subscriber in subscribers:
+        if subscriber.locale != locale:
+            result.other_locales += 1
+        elif subscriber.status != "active":
+            result.excluded.append((subscriber.email, subscriber.status))
+        elif not wanted <= set(subscriber.tags):
+            missing = ", ".join(sorted(wanted - set(subscriber.tags)))
+            result.excluded.append((subscriber.email, f"not tagged {missing}"))
+        elif subscriber.id in logged:
+            result.excluded.append((subscriber.email, "already in this campaign's send log"))
+        else:
+            result.recipients.append(subscriber)
+    return result
+
+
+def audit(
+    prepared: Prepared,
+    store: Store | None,
+    *,
+    new_subscribers_only: bool = False,
+    retry_unknown: bool = False,
+    clock: Clock = utc_now,
+) -> Audit:
+    """Who a send would go to now: everyone in the audience on the first run; on a later run the log's
+    due rows (and, when asked, subscribers who joined since). Reads only."""
+    result = Audit()
+    if store is None:  # no subscriber database yet: nobody to send to
+        result.counts = dict.fromkeys(SEND_STATES, 0)
+        return result
+    campaign = prepared.rendered.campaign
+    result.counts = store.send_counts(campaign.id)
+    open_rows = sum(result.counts[state] for state in OPEN_STATES)
+    result.finished = result.started and not open_rows and not (retry_unknown and result.counts["unknown"])
+    logged = store.logged_ids(campaign.id)
+    result.plan = plan(store.select(status=None), campaign.locale, campaign.audience_tags, logged)
+    if result.started:
+        result.recipients = [
+            Recipient(entry.email, entry.name, entry.subscriber_id)
+            for entry in store.due(campaign.id, clock(), retry_unknown=retry_unknown)
+            if entry.subscriber_status == "active"
+        ]
+    if not result.started or new_subscribers_only:
+        result.recipients += [Recipient(s.email, s.name, s.id) for s in result.plan.recipients]
+    return result
+
+
+# -- the dry run -----------------------------------------------------------------------------------
+
+
+def dry_run(
+    prepared: Prepared,
+    *,
+    limit: int | None = None,
+    new_subscribers_only: bool = False,
+    retry_unknown: bool = False,
+    clock: Clock = utc_now,
+) -> DryRun:
+    """Build every message a real send would send now and write them as .eml files to the outbox:
+    no network, and nothing written to the send log. The outbox is replaced as a whole."""
+    store = open_existing(prepared.project)
+    try:
+        found = audit(
+            prepared,
+            store,
+            new_subscribers_only=new_subscribers_only,
+            retry_unknown=retry_unknown,
+            clock=clock,
+        )
+    finally:
+        if store is not None:
+            store.close()
+    temporary = not secret_is_set()
+    secret = secrets.token_bytes(32) if temporary else secret_from_env()
+    composer = make_composer(prepared, secret, clock=clock)
+    outbox = prepared.project.root / "build" / prepared.campaign_id / "outbox"
+    chosen = found.recipients if limit is None else found.recipients[:limit]
+    first_size = 0
+    with Outbox(outbox) as box:
+        for outgoing, _ in deliver_each(box, composer, chosen):
+            first_size = first_size or len(outgoing.data)
+    if not chosen:
+        sample = composer.compose(Recipient(prepared.project.settings.sender.address))
+        first_size = len(sample.data)
+    return DryRun(prepared, found, outbox, len(chosen), first_size, temporary)
+
+
+# -- sending -------------------------------------------------------------------------------------
+
+
+def smtp_settings(project: Project) -> SmtpSettings:
+    if project.settings.smtp is None:
+        raise NewsletterError(
+            "no [smtp] section: newsletter does not know which server sends the mail",
+            path=project.root / "newsletter.toml",
+            field="smtp",
+            hint='add [smtp] with host, port, security ("starttls" or "tls") and user; the password comes '
+            "from NEWSLETTER_SMTP_PASSWORD",
+        )
+    return project.settings.smtp
+
+
+def test_addresses(project: Project, given: Sequence[str], *, seeds: bool = False) -> list[str]:
+    """The addresses of a test send: each `--to` (a value may hold several, separated by commas,
+    semicolons or spaces, as pasted from an address book), and with `seeds` the settings' list;
+    normalised, each once, all checked before anything is sent."""
+    written = [part for value in given for part in re.split(r"[,;\s]+", value) if part]
+    if given and not written:
+        raise NewsletterError("empty address", field="--to")
+    if seeds:
+        if not project.settings.sender.test_recipients:
+            raise NewsletterError(
+                "--test sends to [sender] test_recipients, and newsletter.toml has none",
+                path=project.root / "newsletter.toml",
+                hint='add test_recipients = ["redactie@example.nl"] under [sender]',
+            )
+        written += project.settings.sender.test_recipients
+    addresses: dict[str, str] = {}
+    for address in written:
+        try:
+            email = normalise_address(address)
+        except ValueError as exc:
+            raise NewsletterError(str(exc), field="--to") from None
+        addresses.setdefault(email_key(email), email)
+    return list(addresses.values())
+
+
+def test_send(prepared: Prepared, addresses: Sequence[str], *, clock: Clock = utc_now) -> list[Result]:
+    """The personalised message, subject prefixed [TEST], to each address over one connection;
+    nothing goes in the log. A subscriber's own name and links are used where the address is one."""
+    settings = smtp_settings(prepared.project)
+    password = smtp_password(settings)
+    recipients = [Recipient(email) for email in addresses]
+    store = open_existing(prepared.project)
+    if store is not None:
+        with store:
+            known = store.find_subscribers(addresses)
+        recipients = [
+            Recipient(s.email, s.name, s.id) if (s := known.get(email_key(r.email))) else r
+            for r in recipients
+        ]
+    composer = make_composer(prepared, secret_from_env(), test=True, clock=clock)
+    with Smtp(settings, password) as smtp:
+        results = [result for _, result in deliver_each(smtp, composer, recipients)]
+    refused = [
+        f"{r.email}: {result.text}"
+        for r, result in zip(recipients, results, strict=True)
+        if result.state != "sent"
+    ]
+    if refused:
+        raise NewsletterError("the test message was not accepted for " + "; ".join(refused))
+    return results
+
+
+def send(
+    prepared: Prepared,
+    *,
+    force: bool = False,
+    new_subscribers_only: bool = False,
+    retry_unknown: bool = False,
+    clock: Clock = utc_now,
+    on_start: Callable[[int], None] = lambda total: None,
+    on_result: Callable[[Entry, str], None] = lambda entry, state: None,
+    stop: Stop | None = None,
+) -> RunReport:
+    """The real send, or its resumption, until done or `stop` is requested. Raises NewsletterError
+    before anything is sent when the campaign is blocked, already finished, or being sent by
+    another process."""
+    campaign_id = prepared.campaign_id
+    if prepared.blockers and not force:
+        path = prepared.rendered.campaign.path
+        summary = NewsletterError(
+            f"campaign {campaign_id} is not ready to send: {len(prepared.blockers)} checks fail",
+            path=path,
+            hint="fix them (`newsletter check` explains), or pass --force to send anyway",
+        )
+        raise NewsletterErrors([summary, *(NewsletterError(b, path=path) for b in prepared.blockers)])
+    settings = smtp_settings(prepared.project)
+    transport = partial(Smtp, settings, smtp_password(settings))
+    composer = make_composer(prepared, secret_from_env(), clock=clock)
+    database = database_path(prepared.project)
+    with campaign_lock(database, campaign_id):
+        _queue(prepared, database, new_subscribers_only, retry_unknown, clock)
+        record_sent(prepared.project, prepared.rendered)  # its Payment Links stay on at their price
+        return run(
+            database,
+            campaign_id,
+            composer,
+            settings,
+            transport,
+            retry_unknown=retry_unknown,
+            clock=clock,
+            on_start=on_start,
+            on_result=on_result,
+            stop=stop,
+        )
+
+
+def _queue(
+    prepared: Prepared, database: Path, new_subscribers_only: bool, retry_unknown: bool, clock: Clock
+) -> None:
+    """Enter the audience in the send log on a first run. A function of its own so that the audit,
+    which holds every recipient, is freed before the run (100,000 of them take ~100 MB)."""
+    campaign_id = prepared.campaign_id
+    with connect(database) as store:
+        found = audit(
+            prepared,
+            store,
+            new_subscribers_only=new_subscribers_only,
+            retry_unknown=retry_unknown,
+            clock=clock,
+        )
+        if found.finished and not new_subscribers_only:
+            raise NewsletterError(
+                f"campaign {campaign_id} was already sent ({found.counts['sent']} sent, last activity "
+                f"{store.last_activity(campaign_id)})",
+                hint="--new-subscribers-only sends it to those who subscribed since; "
+                f"`newsletter status {campaign_id}` shows the log",
+            )
+        if not found.started or new_subscribers_only:
+            store.enqueue(campaign_id, found.plan.recipients, clock())

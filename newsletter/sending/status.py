@@ -1,0 +1,94 @@
+"""What a campaign's send log says to the user: `newsletter status`, and the summary after a run.
+
+A row is `sending` only while a sender has its transaction in flight. When no sender holds the
+campaign's lock, a `sending` row was left by one that died mid-transaction: the server may have the
+message, exactly what `unknown` means, and the next run records it so (`recover_interrupted`). The
+counts and rows shown here already say `unknown` for it, without writing: `status` only reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+from newsletter.store import Row, Store, database_path, open_existing, open_store, sender_running
+from newsletter.store.sendlog import INTERRUPTED
+from newsletter.vocabulary import SEND_STATES
+
+if TYPE_CHECKING:
+    from newsletter.project.settings import Project
+    from newsletter.sending.run import RunReport
+
+
+@dataclass(frozen=True)
+class LogStatus:
+    counts: dict[str, int]  # every state, zero when none
+    rows: list[Row] = field(default_factory=list)  # the rows in the states asked for
+    sending_now: bool = False  # a sender holds the campaign's lock
+
+
+@dataclass(frozen=True)
+class AfterRun:
+    """The send log once a run has ended: what the CLI reports, and whether someone must act."""
+
+    counts: dict[str, int]
+    next_retry: str | None  # when the first deferred reader is due again
+
+    def needs_attention(self, report: RunReport) -> bool:
+        """Paused, stopped, deferred, unknown or refused readers: the run went through but is not done."""
+        return bool(
+            report.paused
+            or report.interrupted
+            or self.counts["deferred"]
+            or self.counts["unknown"]
+            or report.outcomes.get("failed")
+        )
+
+
+def settled(counts: dict[str, int], sending_now: bool) -> dict[str, int]:
+    """The counts as they stand: `sending` rows of a sender that is gone count as `unknown`."""
+    if sending_now or not counts.get("sending"):
+        return counts
+    return {**counts, "unknown": counts["unknown"] + counts["sending"], "sending": 0}
+
+
+def settled_rows(store: Store, campaign: str, states: Sequence[str], sending_now: bool) -> list[Row]:
+    """The rows in `states`, a dead sender's `sending` rows listed as `unknown` (and not as `sending`)."""
+    if sending_now:
+        return store.send_rows(campaign, states)
+    wanted = [state for state in states if state != "sending"]
+    if "unknown" in wanted:
+        wanted.append("sending")
+    return [
+        replace(row, state="unknown", smtp_response=INTERRUPTED) if row.state == "sending" else row
+        for row in store.send_rows(campaign, wanted)
+    ]
+
+
+def after_run(project: Project, report: RunReport) -> AfterRun:
+    with open_store(project) as store:
+        counts = store.send_counts(report.campaign)
+        retry = store.next_retry(report.campaign)
+    running = sender_running(database_path(project), report.campaign)  # another, started since
+    return AfterRun(settled(counts, running), retry)
+
+
+def log_status(project: Project, campaign_id: str, list_states: Sequence[str] = ()) -> LogStatus:
+    """The send log's counts per state, and its rows in `list_states`. A campaign that was never sent
+    must still exist (a typo gets a "did you mean"); no database is created to say so."""
+    from newsletter.project.campaign import campaign_files
+
+    found = LogStatus(dict.fromkeys(SEND_STATES, 0))
+    store = open_existing(project)
+    if store is not None:
+        running = sender_running(database_path(project), campaign_id)
+        with store:
+            counts = settled(store.send_counts(campaign_id), running)
+            rows = settled_rows(store, campaign_id, list_states, running) if list_states else []
+        found = LogStatus(counts, rows, running)
+    if not any(found.counts.values()):
+        files, errors = campaign_files(project, [campaign_id])
+        if campaign_id not in files:  # errors may also name duplicate ids of other campaigns
+            raise errors[-1]
+    return found

@@ -1,0 +1,39 @@
+"""The store: the one room that owns every SQL statement, its schema and its migrations.
+
+Open it with `open_store(project)` (or `connect(path)`); its methods take and return plain data.
+"""
+
+from newsletter.store.addresses import email_key, normalise_address
+from newsletter.store.base import timestamp
+from newsletter.store.database import Store, connect, database_path, open_existing, open_store, using
+from newsletter.store.funnel import Funnel
+from newsletter.store.history import StatusChange
+from newsletter.store.imports import ImportReport, ImportRow
+from newsletter.store.published import first_sends
+from newsletter.store.sendlog import Entry, Result, Row, campaign_lock, sender_running
+from newsletter.store.subscribers import BadRow, Subscriber, SuppressReport
+
+__all__ = [
+    "BadRow",
+    "Entry",
+    "Funnel",
+    "ImportReport",
+    "ImportRow",
+    "Result",
+    "Row",
+    "StatusChange",
+    "Store",
+    "Subscriber",
+    "SuppressReport",
+    "campaign_lock",
+    "connect",
+    "database_path",
+    "email_key",
+    "first_sends",
+    "normalise_address",
+    "open_existing",
+    "open_store",
+    "sender_running",
+    "timestamp",
+    "using",
+]

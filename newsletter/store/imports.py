@@ -1,0 +1,180 @@
+"""A list import as the store sees it: rows staged in a temporary table, then applied in one
+transaction. Reading the file, and what a row may hold, is `audience.importing`.
+
+The rows are staged in batches, merged there with earlier rows for the same address, and only when
+the whole file has been read are they applied to the subscribers, in one transaction. A list of a
+million rows so takes no more memory than one of a thousand, and a file that turns out to be broken
+on its last line leaves the store as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from itertools import islice
+from pathlib import Path
+
+from newsletter.store.addresses import email_key
+from newsletter.store.subscribers import BadRow, Subscriber, Subscribers, json_tags
+from newsletter.vocabulary import SUPPRESSED
+
+_BATCH = 10_000  # rows parsed before they are staged
+_LOOKUP = 500  # addresses per query for rows staged by an earlier batch
+_STAGED = "temp.newsletter_import"
+
+
+@dataclass
+class ImportReport:
+    path: Path
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    kept_suppressed: int = 0
+    duplicates: int = 0  # rows merged into an earlier row of the same file
+    bad: list[BadRow] = field(default_factory=list)
+    unused_columns: list[str] = field(default_factory=list)  # the header's columns not read
+
+
+@dataclass
+class ImportRow:
+    """One readable row of a list: a normalised address and what the file says of its reader."""
+
+    email: str
+    name: str
+    locale: str | None
+    tags: frozenset[str]
+    status: str
+
+    def merge(self, other: ImportRow) -> ImportRow:
+        """A later row fills in what is empty, adds tags, and may only suppress, never reactivate.
+        Associative, so rows may be merged batch by batch."""
+        status = self.status if self.status in SUPPRESSED else other.status
+        return replace(
+            self,
+            name=self.name or other.name,
+            locale=self.locale or other.locale,
+            tags=self.tags | other.tags,
+            status=status,
+        )
+
+
+def _staged_row(values: Sequence[str]) -> ImportRow:
+    email, name, locale, tags, status = values
+    return ImportRow(email, name, locale, frozenset(tags.split()), status)  # a tag holds no white space
+
+
+class Imports(Subscribers):
+    def import_rows(
+        self,
+        good: Iterator[tuple[int, ImportRow]],
+        report: ImportReport,
+        *,
+        default_locale: str,
+        source: str,
+        stamp: str,
+    ) -> None:
+        """Stage every row first, then apply them all in one transaction: a file found broken on its
+        last line leaves the store as it was."""
+        self.connection.execute(f"DROP TABLE IF EXISTS {_STAGED}")
+        self.connection.execute(
+            f"CREATE TABLE {_STAGED} (line INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, email TEXT,"
+            " name TEXT, locale TEXT, tags TEXT, status TEXT)"
+        )
+        try:
+            self._stage(good, report)
+            with self.transaction():
+                self._apply_staged(report, default_locale=default_locale, source=source, stamp=stamp)
+        finally:
+            self.connection.execute(f"DROP TABLE IF EXISTS {_STAGED}")
+
+    def _stage(self, good: Iterator[tuple[int, ImportRow]], report: ImportReport) -> None:
+        """Each address once, at the line it first appears on, its later rows merged into it."""
+        while batch := list(islice(good, _BATCH)):
+            merged: dict[str, tuple[int, ImportRow]] = {}
+            for line, row in batch:
+                key = email_key(row.email)
+                if key in merged:
+                    merged[key] = (merged[key][0], merged[key][1].merge(row))
+                    report.duplicates += 1
+                else:
+                    merged[key] = (line, row)
+            for key, (line, earlier) in self._staged_before(list(merged)).items():
+                merged[key] = (line, earlier.merge(merged[key][1]))
+                report.duplicates += 1
+            self.connection.executemany(
+                f"INSERT OR REPLACE INTO {_STAGED} VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    (line, key, row.email, row.name, row.locale, " ".join(row.tags), row.status)
+                    for key, (line, row) in merged.items()
+                ),
+            )
+
+    def _staged_before(self, keys: list[str]) -> dict[str, tuple[int, ImportRow]]:
+        found: dict[str, tuple[int, ImportRow]] = {}
+        for start in range(0, len(keys), _LOOKUP):
+            chunk = keys[start : start + _LOOKUP]
+            marks = ",".join("?" * len(chunk))
+            for line, key, *values in self.connection.execute(
+                f"SELECT line, key, email, name, locale, tags, status FROM {_STAGED} WHERE key IN ({marks})",
+                chunk,
+            ):
+                found[key] = (line, _staged_row(values))
+        return found
+
+    def _staged_rows(self) -> Iterator[ImportRow]:
+        """In the order of the file, as the rows were first seen."""
+        query = f"SELECT email, name, locale, tags, status FROM {_STAGED} ORDER BY line"
+        for values in self.connection.execute(query):
+            yield _staged_row(values)
+
+    def _apply_staged(self, report: ImportReport, *, default_locale: str, source: str, stamp: str) -> None:
+        """In the file's order, the subscribers looked up a chunk at a time: each address is staged
+        once, so a row applied cannot change what a later one of the chunk finds."""
+        staged = self._staged_rows()
+        while chunk := list(islice(staged, _LOOKUP)):
+            known = self.find_subscribers([row.email for row in chunk])
+            for row in chunk:
+                self._apply(row, known.get(email_key(row.email)), report, default_locale, source, stamp)
+
+    def _apply(
+        self,
+        row: ImportRow,
+        existing: Subscriber | None,
+        report: ImportReport,
+        default_locale: str,
+        source: str,
+        stamp: str,
+    ) -> None:
+        if existing is None:
+            self.add_subscriber(
+                row.email,
+                name=row.name,
+                locale=row.locale or default_locale,
+                tags=row.tags,
+                status=row.status,
+                source=source,
+                stamp=stamp,
+            )
+            report.added += 1
+        elif existing.status in SUPPRESSED:
+            report.kept_suppressed += 1
+        else:
+            name = existing.name or row.name
+            locale = row.locale or existing.locale  # a locale in the file is the reader's choice
+            tags = json_tags((*existing.tags, *row.tags))
+            if (name, locale, tags, row.status) == (
+                existing.name,
+                existing.locale,
+                json_tags(existing.tags),
+                existing.status,
+            ):
+                report.unchanged += 1
+                return
+            if row.status != existing.status:
+                self.record_change(
+                    existing.id, existing.status, row.status, source="import", detail=source, stamp=stamp
+                )
+            self.update_subscriber(
+                existing.id, name=name, locale=locale, tags=tags, status=row.status, stamp=stamp
+            )
+            report.updated += 1

@@ -1,0 +1,104 @@
+"""The store's schema, every table of it: one script per version of `PRAGMA user_version`.
+
+`database.connect` runs the scripts a file has not had yet, in order, each in its own transaction,
+so a file made by any earlier version is brought up to date on open. A script is never edited once
+released: a change is a new script at the end.
+"""
+
+from __future__ import annotations
+
+from newsletter.vocabulary import LOCALES, SEND_STATES, STATUSES, sql_in
+
+SCHEMA_VERSION = 5
+
+# Every change of a subscriber's status (history.py). A writer that does not record its change (an
+# UPDATE added somewhere later, a tool outside this package) is still caught: the trigger records it
+# with source `other`, when no row for exactly that change was written first.
+_STATUS_CHANGES = """
+CREATE TABLE status_changes (
+    id INTEGER PRIMARY KEY,
+    subscriber_id INTEGER NOT NULL REFERENCES subscribers (id),
+    old_status TEXT,
+    new_status TEXT NOT NULL,
+    source TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT '',
+    at TEXT NOT NULL
+);
+CREATE INDEX status_changes_subscriber ON status_changes (subscriber_id, id);
+CREATE TRIGGER status_changes_unrecorded AFTER UPDATE OF status ON subscribers
+WHEN OLD.status IS NOT NEW.status AND NOT EXISTS (
+    SELECT 1 FROM status_changes WHERE subscriber_id = NEW.id AND old_status IS OLD.status
+        AND new_status = NEW.status AND at = NEW.updated_at
+)
+BEGIN
+    INSERT INTO status_changes (subscriber_id, old_status, new_status, source, detail, at)
+    VALUES (NEW.id, OLD.status, NEW.status, 'other', 'not recorded by the code that changed it',
+            NEW.updated_at);
+END;
+"""
+
+# What the bounce import remembers between runs (bounce_records.py).
+_BOUNCE_RECORDS = """
+CREATE TABLE bounce_reports (
+    key TEXT PRIMARY KEY,
+    origin TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE TABLE soft_bounces (
+    email_key TEXT NOT NULL,
+    report_key TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT '',
+    at TEXT NOT NULL,
+    PRIMARY KEY (email_key, report_key)
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: subscribers.
+    f"""
+    CREATE TABLE subscribers (
+        id INTEGER PRIMARY KEY,
+        email TEXT NOT NULL UNIQUE,
+        email_key TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL DEFAULT '',
+        locale TEXT NOT NULL CHECK ({sql_in("locale", LOCALES)}),
+        tags TEXT NOT NULL DEFAULT '[]',
+        status TEXT NOT NULL DEFAULT 'active'
+            CHECK ({sql_in("status", STATUSES)}),
+        source TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX subscribers_status_locale ON subscribers (status, locale);
+    """,
+    # 2: the send log, one row per (campaign, subscriber); see sendlog.py for what each state means.
+    f"""
+    CREATE TABLE sends (
+        campaign TEXT NOT NULL,
+        subscriber_id INTEGER NOT NULL REFERENCES subscribers (id),
+        email TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending'
+            CHECK ({sql_in("state", SEND_STATES)}),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        smtp_code INTEGER,
+        smtp_response TEXT NOT NULL DEFAULT '',
+        message_id TEXT,
+        retry_at TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        sent_at TEXT,
+        PRIMARY KEY (campaign, subscriber_id)
+    );
+    CREATE INDEX sends_campaign_state ON sends (campaign, state);
+    """,
+    # 3: email_key was casefold(), which made fuß.de and fuss.de one address; now it is lower()
+    # (`email_key`, registered on every connection). Keys stay unique: equal lower() implies
+    # equal casefold().
+    "UPDATE subscribers SET email_key = email_key(email)",
+    # 4: every change of status, with its source; the subscribers so far get their current status.
+    _STATUS_CHANGES + "INSERT INTO status_changes (subscriber_id, old_status, new_status, source, detail, at)"
+    " SELECT id, NULL, status, 'other', 'status before the history began', updated_at FROM subscribers",
+    # 5: the reports the bounce import applied, and the soft bounces it counted.
+    _BOUNCE_RECORDS,
+)
+assert len(MIGRATIONS) == SCHEMA_VERSION

@@ -1,0 +1,265 @@
+"""The send log: one row per (campaign, subscriber) in the subscriber database, so a send can be
+resumed after anything and nobody gets a campaign twice.
+
+States: `pending` (to send), `sending` (committed just before the SMTP transaction starts),
+then `sent`, `failed` (a 5xx, or too many deferrals), `deferred` (a 4xx; retried after `retry_at`)
+or `unknown` (the connection was lost after the whole message went out, so the server may have
+accepted it). A row still `sending` when a run starts belongs to a sender that was killed mid-
+transaction: it becomes `unknown` too. Unknown rows are reported and only resent on request: a
+possible duplicate is the user's call, not ours.
+
+What a transport reports for one message is a `Result`, defined here with the log it is written to,
+so that the transports (transport.py) and the run (run.py) depend on the log and not the other way.
+
+Only one process sends a campaign at a time: `campaign_lock` holds an exclusive `flock` on a file
+beside the database, which the kernel releases when the holder dies, however it dies. The same lock
+tells `status` whether a row still `sending` is in flight now or was left by a sender that died.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Literal
+
+from newsletter.errors import NewsletterError
+from newsletter.store.base import timestamp
+from newsletter.store.database_file import unavailable
+from newsletter.store.subscribers import Subscriber, Subscribers
+from newsletter.vocabulary import SEND_STATES
+
+# The send states a delivery can end in (all of SEND_STATES but `sending`, which is the run's own).
+Outcome = Literal["sent", "failed", "deferred", "unknown", "pending"]
+# What an `unknown` row left by a sender that stopped mid-transaction says.
+INTERRUPTED = "the sender stopped during the SMTP transaction"
+
+
+@dataclass(frozen=True)
+class Result:
+    """How one delivery ended. `pending` means nothing reached the server: send it again."""
+
+    state: Outcome
+    code: int | None
+    text: str
+    bounce: bool = False
+    connection_lost: bool = False
+    sender_refused: bool = False  # a 5xx to MAIL FROM is about us, not the reader: stop the run
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A row of the log joined with its subscriber: what a sender needs to build the message."""
+
+    campaign: str
+    subscriber_id: int
+    email: str
+    name: str
+    state: str
+    attempts: int
+    subscriber_status: str
+
+
+@dataclass(frozen=True)
+class Row:
+    email: str
+    state: str
+    attempts: int
+    smtp_code: int | None
+    smtp_response: str
+    message_id: str | None
+    updated_at: str
+
+
+class SendLog(Subscribers):
+    def send_counts(self, campaign: str) -> dict[str, int]:
+        """How many rows per state, every state present (zero when none)."""
+        found = dict(
+            self.connection.execute(
+                "SELECT state, COUNT(*) FROM sends WHERE campaign = ? GROUP BY state", (campaign,)
+            ).fetchall()
+        )
+        return {state: int(found.get(state, 0)) for state in SEND_STATES}
+
+    def send_rows(self, campaign: str, states: Iterable[str]) -> list[Row]:
+        wanted = tuple(states)
+        marks = ",".join("?" * len(wanted))
+        found = self.connection.execute(
+            "SELECT email, state, attempts, smtp_code, smtp_response, message_id, updated_at FROM sends "
+            f"WHERE campaign = ? AND state IN ({marks}) ORDER BY subscriber_id",
+            (campaign, *wanted),
+        ).fetchall()
+        return [Row(*row) for row in found]
+
+    def logged_ids(self, campaign: str) -> set[int]:
+        found = self.connection.execute("SELECT subscriber_id FROM sends WHERE campaign = ?", (campaign,))
+        return {int(row[0]) for row in found}
+
+    def last_activity(self, campaign: str) -> str | None:
+        found = self.connection.execute("SELECT MAX(updated_at) FROM sends WHERE campaign = ?", (campaign,))
+        value = found.fetchone()[0]
+        return str(value) if value else None
+
+    def enqueue(self, campaign: str, subscribers: Iterable[Subscriber], now: datetime) -> int:
+        """Add subscribers as pending, in one transaction; ones already in the log are left alone."""
+        stamp = timestamp(now)
+        with self.transaction():
+            before = self.connection.total_changes
+            self.connection.executemany(
+                "INSERT OR IGNORE INTO sends (campaign, subscriber_id, email, state, created_at, updated_at)"
+                " VALUES (?, ?, ?, 'pending', ?, ?)",
+                ((campaign, s.id, s.email, stamp, stamp) for s in subscribers),
+            )
+            return self.connection.total_changes - before
+
+    def recover_interrupted(self, campaign: str, now: datetime) -> int:
+        """Rows left `sending` by a sender that died mid-transaction: the message may have gone out."""
+        with self.transaction():
+            cursor = self.connection.execute(
+                "UPDATE sends SET state = 'unknown', smtp_response = ?, updated_at = ? "
+                "WHERE campaign = ? AND state = 'sending'",
+                (INTERRUPTED, timestamp(now), campaign),
+            )
+            return cursor.rowcount
+
+    def due(self, campaign: str, now: datetime, *, retry_unknown: bool = False) -> list[Entry]:
+        """Rows to send now: pending, deferred whose retry time has come, and unknown when asked."""
+        states = ("pending", "deferred", "unknown") if retry_unknown else ("pending", "deferred")
+        marks = ",".join("?" * len(states))
+        found = self.connection.execute(
+            "SELECT s.campaign, s.subscriber_id, s.email, sub.name, s.state, s.attempts, sub.status "
+            "FROM sends s JOIN subscribers sub ON sub.id = s.subscriber_id "
+            f"WHERE s.campaign = ? AND s.state IN ({marks}) "
+            "AND (s.state != 'deferred' OR s.retry_at IS NULL OR s.retry_at <= ?) ORDER BY s.subscriber_id",
+            (campaign, *states, timestamp(now)),
+        ).fetchall()
+        return [Entry(*row) for row in found]
+
+    def next_retry(self, campaign: str) -> str | None:
+        found = self.connection.execute(
+            "SELECT MIN(retry_at) FROM sends WHERE campaign = ? AND state = 'deferred'", (campaign,)
+        ).fetchone()[0]
+        return str(found) if found else None
+
+    def skip(self, entry: Entry, reason: str, now: datetime) -> None:
+        """A subscriber who unsubscribed (or bounced elsewhere) after the send began is not mailed."""
+        with self.transaction():
+            self.connection.execute(
+                "UPDATE sends SET state = 'failed', smtp_code = NULL, smtp_response = ?, updated_at = ? "
+                "WHERE campaign = ? AND subscriber_id = ?",
+                (reason, timestamp(now), entry.campaign, entry.subscriber_id),
+            )
+
+    def mark_sending(self, entry: Entry, message_id: str, now: datetime) -> None:
+        """Committed before the SMTP transaction starts: after a crash, this row says "maybe sent"."""
+        with self.transaction():
+            self.connection.execute(
+                "UPDATE sends SET state = 'sending', attempts = attempts + 1, message_id = ?, updated_at = ? "
+                "WHERE campaign = ? AND subscriber_id = ?",
+                (message_id, timestamp(now), entry.campaign, entry.subscriber_id),
+            )
+
+    def release(self, entry: Entry, now: datetime) -> None:
+        """Nothing reached the server: the row goes back exactly as it was (an `unknown` row tried with
+        --retry-unknown stays unknown, so no plain resume sends it), the attempt not counted."""
+        with self.transaction():
+            self.connection.execute(
+                "UPDATE sends SET state = ?, attempts = attempts - 1, updated_at = ? "
+                "WHERE campaign = ? AND subscriber_id = ? AND state = 'sending'",
+                (entry.state, timestamp(now), entry.campaign, entry.subscriber_id),
+            )
+
+    def record_result(
+        self,
+        entry: Entry,
+        result: Result,
+        now: datetime,
+        *,
+        retry_after: float,
+        max_attempts: int,
+    ) -> str:
+        """Write what the transaction ended in; returns the state written. A hard bounce marks the
+        subscriber bounced in the same transaction, so no later campaign is sent to that address."""
+        state, response, retry_at = result.state, result.text, None
+        attempts = entry.attempts + 1
+        if state == "deferred":
+            if attempts >= max_attempts:
+                state, response = "failed", f"gave up after {attempts} attempts; last reply: {result.text}"
+            else:
+                retry_at = timestamp(now + timedelta(seconds=retry_after * 2 ** (attempts - 1)))
+        stamp = timestamp(now)
+        with self.transaction():
+            self.connection.execute(
+                "UPDATE sends SET state = ?, smtp_code = ?, smtp_response = ?, retry_at = ?, updated_at = ?,"
+                " sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END "
+                "WHERE campaign = ? AND subscriber_id = ?",
+                (
+                    state,
+                    result.code,
+                    response,
+                    retry_at,
+                    stamp,
+                    state,
+                    stamp,
+                    entry.campaign,
+                    entry.subscriber_id,
+                ),
+            )
+            if result.bounce and self.subscriber_status(entry.subscriber_id) == "active":
+                self.change_status(
+                    entry.subscriber_id,
+                    "active",
+                    "bounced",
+                    source="send",
+                    detail=f"{entry.campaign}: {result.text}",
+                    stamp=stamp,
+                )
+        return state
+
+
+@contextmanager
+def campaign_lock(database: Path, campaign: str) -> Iterator[None]:
+    """Refuse a second sender of the same campaign; the kernel drops the lock if its holder dies."""
+    path = _lock_path(database, campaign)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise unavailable(database, f"cannot create {path.name} beside it: {exc.strerror or exc}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+            raise NewsletterError(
+                f"campaign {campaign} is being sent by another process (pid {holder})",
+                hint="wait for it to finish, or stop it; a second sender could mail people twice",
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
+        yield
+    finally:
+        os.close(fd)  # closing releases the flock
+
+
+def sender_running(database: Path, campaign: str) -> bool:
+    """Whether a process holds the campaign's send lock now. Probed with a shared lock, dropped at
+    once; a sender starting in that instant is refused as if another were running, and can rerun."""
+    try:
+        fd = os.open(_lock_path(database, campaign), os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:  # no lock file: nobody ever sent this campaign from here
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def _lock_path(database: Path, campaign: str) -> Path:
+    return database.with_name(f"{database.name}.{campaign}.send-lock")

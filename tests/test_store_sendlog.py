@@ -1,0 +1,61 @@
+"""The send log and its outcome types (sendlog.py), below the run that writes it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import get_args
+
+from newsletter.store import Result, Store, connect
+from newsletter.store.sendlog import Outcome
+from newsletter.vocabulary import SEND_STATES
+from tests.store_util import select
+
+NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+def test_every_outcome_is_a_send_state_and_only_sending_is_not_an_outcome() -> None:
+    assert set(SEND_STATES) - set(get_args(Outcome)) == {"sending"}
+
+
+def one_reader(path: Path) -> Store:
+    store = connect(path)
+    with store.transaction():
+        store.add_subscriber(
+            "jan@example.org",
+            name="Jan",
+            locale="nl",
+            tags=(),
+            status="active",
+            source="t",
+            stamp="x",
+        )
+    store.enqueue("c", select(store), NOW)
+    return store
+
+
+def test_a_deferral_waits_twice_as_long_each_time_then_fails(tmp_path: Path) -> None:
+    with one_reader(tmp_path / "db.sqlite3") as store:
+        deferred = Result("deferred", 451, "RCPT: 451 later")
+        waits = []
+        for _ in range(3):
+            [entry] = store.due("c", datetime(2027, 1, 1, tzinfo=UTC))
+            store.mark_sending(entry, "<m>", NOW)
+            state = store.record_result(entry, deferred, NOW, retry_after=60, max_attempts=3)
+            waits.append((state, store.next_retry("c")))
+        [row] = store.send_rows("c", ["failed"])
+    assert waits == [
+        ("deferred", "2026-12-01T09:01:00Z"),
+        ("deferred", "2026-12-01T09:02:00Z"),
+        ("failed", None),
+    ]
+    assert row.smtp_response == "gave up after 3 attempts; last reply: RCPT: 451 later"
+
+
+def test_a_hard_bounce_marks_the_subscriber_bounced_with_the_row(tmp_path: Path) -> None:
+    with one_reader(tmp_path / "db.sqlite3") as store:
+        [entry] = store.due("c", NOW)
+        store.mark_sending(entry, "<m>", NOW)
+        bounce = Result("failed", 550, "RCPT: 550 5.1.1 user unknown", bounce=True)
+        assert store.record_result(entry, bounce, NOW, retry_after=60, max_attempts=3) == "failed"
+        assert [s.status for s in select(store, status=None)] == ["bounced"]
