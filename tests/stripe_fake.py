@@ -7,12 +7,12 @@ The official SDK talks to it unchanged::
         client = stripe.StripeClient("sk_test_123", base_addresses={"api": fake.url})
         client.v1.products.create(params={"name": "Book"})
 
-Responses start from Stripe's own example objects (``shared/stripe/fixtures3.json``, the data Stripe's mock
-server answers with) and get the fields the request decides. Request parameters are checked against the
-parameter TypedDicts of the installed SDK (generated from the same OpenAPI spec), so a parameter Stripe does
-not know is rejected here as it is there. Idempotency keys, API-key checks, restricted keys, pagination,
-search and injected faults (500, 429, dropped connections) behave like the real API, as far as this tool
-needs.
+Responses start from Stripe's own example objects (``tests/fixtures/stripe/fixtures3.json``, the data Stripe's
+mock server answers with; MIT, see the README there) and get the fields the request decides. Request
+parameters are checked against the parameter TypedDicts of the installed SDK (generated from the same OpenAPI
+spec), so a parameter Stripe does not know is rejected here as it is there. Idempotency keys, API-key checks,
+restricted keys, pagination, search and injected faults (500, 429, dropped connections) behave like the real
+API, as far as this tool needs.
 
 Standard library only; the ``stripe`` package is imported (lazily, via importlib) for its parameter types.
 """
@@ -46,7 +46,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 JSON = dict[str, Any]
 
-FIXTURES_PATH = Path(__file__).resolve().parents[2] / "shared" / "stripe" / "fixtures3.json"
+FIXTURES_PATH = Path(__file__).resolve().parent / "fixtures" / "stripe" / "fixtures3.json"
 
 KINDS = ("product", "price", "payment_link", "checkout.session")
 FAULT_KINDS = ("500", "429", "drop_before", "drop_after")

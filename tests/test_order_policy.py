@@ -148,6 +148,6 @@ def test_stripe_test_urls_are_recognised_by_host_and_path(url: str, expected: bo
     ],
 )
 def test_only_stripes_own_payment_link_urls_have_a_mode(url: str, mode: str | None) -> None:
-    """Stripe's example object (shared/stripe/fixtures3.json) has a link on an internal Stripe host;
+    """Stripe's example object (tests/fixtures/stripe/fixtures3.json) has a link on an internal Stripe host;
     accounts get https://buy.stripe.com/ links, `test_` in test mode, and only those are accepted."""
     assert payment_link_mode(url) == mode
