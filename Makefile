@@ -26,9 +26,10 @@ test: $(STAMP)
 golden: $(STAMP)
 	UPDATE_GOLDEN=1 $(BIN)/python -m pytest tests/test_render.py -k golden
 
-# Regenerate the README's command reference and check-rule table from the code (tests/test_readme.py).
+# The documentation site (docs/, mkdocs.yml) into build/_docs/; the command reference and the check-rule
+# table are generated from the code as it builds (tests/test_docs.py builds it too).
 docs: $(STAMP)
-	$(BIN)/cog -r README.md
+	$(BIN)/mkdocs build --strict
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_build.py

@@ -40,9 +40,9 @@ from typing import Any
 
 import yaml
 
+from newsletter.build import build
 from newsletter.pipeline import load_one, make_renderer, render_one
 from newsletter.project.settings import open_project
-from newsletter.review.site import build_site
 
 REPO = Path(__file__).resolve().parent.parent
 NEWSLETTER = Path(sys.executable).parent / "newsletter"  # the console script, as users run it
@@ -198,7 +198,7 @@ def write_campaigns(root: Path, count: int) -> None:
 
 def build_in_process(root: Path, out: Path) -> int:
     """`newsletter build --force` as the CLI calls it; any error means the tool is broken, so it raises."""
-    report = build_site(open_project(root), out=out, force=True)
+    report = build(open_project(root), out=out, force=True, site=False)
     if report.errors:
         raise RuntimeError("build failed: " + "; ".join(e.format(root) for e in report.errors))
     return len(report.built)

@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING
 from bench_build import copy_project  # the same sample-project copy as the build benchmark
 
 from newsletter.errors import NewsletterError
+from newsletter.preview.server import PreviewServer, Rebuild
 from newsletter.project.settings import open_project
 from newsletter.review.screenshot import CHROMIUM_FLAGS, find_chromium
-from newsletter.review.server import PreviewServer, Rebuild
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page

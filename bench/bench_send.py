@@ -283,7 +283,8 @@ def measure_dry_run(root: Path) -> dict[str, float]:
         figures[f"{run}_seconds"] = time.perf_counter() - started
         figures.setdefault("peak_mb", peak_mb())  # the first run's, from a heap the list never grew
         figures["written"] = result.written
-        outbox = result.outbox
+        assert result.outbox is not None
+        outbox: Path = result.outbox
         del result
     shutil.rmtree(outbox)  # a 100,000-file outbox is gigabytes
     return figures

@@ -3,13 +3,13 @@
 `build`, `check`, `send`, `screenshot` and the preview server all load and render through
 `render_campaigns` or `render_one`, so they see the same email and the same errors. A campaign that
 fails to load or render is reported and skipped; the others still go through, so one broken file does
-not hold up the review of the rest. The review pages are written by `newsletter.review.site`, which
-builds through this module: the pipeline itself knows nothing of review.
+not hold up the review of the rest. `newsletter.build` puts the steps of a build in order: the
+pipeline itself knows nothing of review or the site.
 
 A rebuild whose inputs did not change need not render: beside each built campaign, `.inputs.json`
 (a `Record`) holds a hash of everything its output depends on (`Inputs.key`) and a digest of every
 file written, so that a later build can tell by reading files, and importing nothing heavy, that a
-campaign is unchanged; `review.site` decides what to skip. That is also why the heavy stages
+campaign is unchanged; `newsletter.build` decides what to skip. That is also why the heavy stages
 (pydantic models, Jinja2, MRML, premailer) are imported inside the functions that use them.
 """
 
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from newsletter.project.campaign import Campaign
     from newsletter.project.settings import Project
     from newsletter.render.renderer import Rendered, Renderer
-    from newsletter.review.checks import Finding
 
 # The project's layout, as `Project` (project/settings.py) and the lock (payments/lock.py) name it;
 # spelled out here so that checking a build costs no imports (tests/test_pipeline.py compares them).
@@ -64,26 +63,6 @@ class Stored:
     warnings: tuple[str, ...]
     checks: str  # the checks' summary, "checks: 0 errors, 1 warning"
     out_dir: Path
-
-
-@dataclass
-class BuildReport:
-    built: list[Built] = field(default_factory=list)
-    errors: list[NewsletterError] = field(default_factory=list)
-    findings: dict[str, list[Finding]] = field(default_factory=dict)  # by campaign id: the checks
-    skipped: list[Stored] = field(default_factory=list)  # unchanged since the last build: not rendered
-    order: list[str] = field(default_factory=list)  # the campaign ids in the order asked for
-
-    @property
-    def refused(self) -> list[Built]:
-        return [b for b in self.built if not b.written]
-
-    def entries(self) -> list[Built | Stored]:
-        """Built and skipped campaigns together, in the order the campaigns were asked for."""
-        by_id: dict[str, Built | Stored] = {b.rendered.campaign.id: b for b in self.built}
-        by_id.update((s.id, s) for s in self.skipped)
-        order = [*self.order, *(key for key in by_id if key not in self.order)]
-        return [by_id[key] for key in order if key in by_id]
 
 
 def make_renderer(project: Project) -> Renderer:
@@ -127,25 +106,6 @@ def load_one(project: Project, campaign_id: str) -> Campaign:
 def render_one(project: Project, campaign_id: str) -> Rendered:
     """One campaign rendered as `newsletter build` would, without writing anything."""
     return make_renderer(project).render(load_one(project, campaign_id))
-
-
-def build(
-    project: Project, ids: Sequence[str] = (), *, out: Path | None = None, strict: bool = False
-) -> BuildReport:
-    """Build the named campaigns (all when none are named) into `out` (default: `build/`).
-
-    Every campaign named is rendered; skipping the unchanged ones is `review.site.build_site`'s call.
-    """
-    out = out or project.root / "build"
-    rendered, errors = render_campaigns(project, ids)
-    report = BuildReport(errors=errors)
-    for one in rendered:
-        out_dir = out / one.campaign.id
-        written = not (strict and one.warnings)
-        if written:
-            write_campaign(one, out_dir)
-        report.built.append(Built(rendered=one, out_dir=out_dir, written=written))
-    return report
 
 
 def write_campaign(rendered: Rendered, out_dir: Path) -> None:
@@ -322,7 +282,7 @@ class Record:
     html_bytes: int
     warnings: tuple[str, ...]
     checks: str
-    card: dict[str, Any] = field(default_factory=dict)  # the review pages' own (review.site)
+    card: dict[str, Any] = field(default_factory=dict)  # the gallery's card (newsletter.build)
 
     def stored(self, campaign_id: str, out_dir: Path) -> Stored:
         return Stored(campaign_id, self.subject, self.html_bytes, self.warnings, self.checks, out_dir)

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.audience.unsubscribe import SECRET_ENV, make_token
+from newsletter.audience.unsubscribe import make_token
 from newsletter.bounces.formats import classify, parse
+from newsletter.project.environment import UNSUBSCRIBE_SECRET as SECRET_ENV
 from tests.conftest import Run, write
 from tests.store_util import history, select
 

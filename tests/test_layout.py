@@ -25,6 +25,7 @@ STAGES = (
     "review",
     "site",
     "build",
+    "preview",
     "audience",
     "sending",
     "bounces",

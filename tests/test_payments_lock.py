@@ -70,7 +70,7 @@ def test_building_with_a_lock_does_not_import_stripe(project: Path) -> None:
     code = (
         "import sys\n"
         "from newsletter.project.settings import open_project\n"
-        "from newsletter.pipeline import build\n"
+        "from newsletter.build import build\n"
         f"report = build(open_project(__import__('pathlib').Path({str(project)!r})))\n"
         "assert not report.errors, report.errors\n"
         "print('stripe' in sys.modules)"

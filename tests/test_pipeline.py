@@ -18,13 +18,13 @@ from pathlib import Path
 import pytest
 
 from newsletter import pipeline
+from newsletter.build import GALLERY_RECORD, build
 from newsletter.files import atomic_write
 from newsletter.payments.lock import LOCK_FILE
 from newsletter.project.campaign import campaign_files
 from newsletter.project.models import Campaign
 from newsletter.project.settings import SETTINGS_FILE, find_project_root, open_project
 from newsletter.render.renderer import Rendered, Renderer
-from newsletter.review.site import GALLERY_RECORD, build_site
 from tests.conftest import LOCKED, Run, write, write_lock
 
 SCHRIJVEN, PAPER = "2026-12-schrijven", "2026-12-paper"
@@ -276,10 +276,10 @@ def test_problems_are_reported_as_before(project: Path, run: Run, built: str, re
 def test_the_preview_server_s_build_renders_what_changed(
     project: Path, built: str, renders: list[str]
 ) -> None:
-    report = build_site(open_project(project))
+    report = build(open_project(project), site=False)
     assert report.built == [] and [s.id for s in report.skipped] == [PAPER, SCHRIJVEN]
     _append("columns/why-we-still-read-on-paper.md", "\n")(project)
-    report = build_site(open_project(project))
+    report = build(open_project(project), site=False)
     assert [b.rendered.campaign.id for b in report.built] == [PAPER, SCHRIJVEN]  # columns count whole
     assert [entry.id if isinstance(entry, pipeline.Stored) else "built" for entry in report.entries()] == [
         "built",

@@ -23,9 +23,9 @@ from urllib.parse import urlsplit
 import pytest
 
 from newsletter.errors import NewsletterError
+from newsletter.preview.server import PreviewServer
 from newsletter.project.settings import open_project
 from newsletter.review.screenshot import find_chromium
-from newsletter.review.server import PreviewServer
 from tests.conftest import REPO, Run, write
 
 if TYPE_CHECKING:

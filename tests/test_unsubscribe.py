@@ -20,7 +20,6 @@ from hypothesis import strategies as st
 from newsletter.audience.importing import import_csv
 from newsletter.audience.unsubscribe import (
     MIN_SECRET_CHARS,
-    SECRET_ENV,
     TEST_SUBSCRIBER,
     Token,
     fingerprint,
@@ -28,11 +27,13 @@ from newsletter.audience.unsubscribe import (
     make_v1_token,
     read_token,
     resolve,
-    secret_from_env,
+    signing_key,
     unsubscribe,
     unsubscribe_url,
 )
 from newsletter.errors import NewsletterError
+from newsletter.project.environment import UNSUBSCRIBE_SECRET as SECRET_ENV
+from newsletter.project.environment import Secrets
 from newsletter.project.settings import Project, open_project
 from newsletter.store import open_store
 from tests.conftest import Run, write
@@ -54,7 +55,7 @@ def readers(project: Path) -> Project:
         "els@example.org,Els,nl,\n"
         "weg@example.org,Weg,nl,unsubscribed\n",
     )
-    opened = open_project(project)
+    opened = open_project(project, Secrets(unsubscribe=SECRET.decode()))
     with open_store(opened) as store:
         import_csv(store, csv, default_locale="nl", source="test")
     return opened
@@ -162,13 +163,13 @@ def test_unsubscribe_url_adds_the_token_as_a_query_parameter() -> None:
 
 def test_the_secret_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(SECRET_ENV, "  " + SECRET.decode() + "\n")
-    assert secret_from_env() == SECRET
+    assert signing_key(Secrets.from_environment()) == SECRET
 
 
 def test_a_missing_secret_says_which_variable_to_set(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(SECRET_ENV, raising=False)
     with pytest.raises(NewsletterError, match=f"{SECRET_ENV} is not set") as caught:
-        secret_from_env()
+        signing_key(Secrets.from_environment())
     assert caught.value.hint is not None and "openssl rand" in caught.value.hint
 
 
@@ -176,15 +177,15 @@ def test_a_missing_secret_says_which_variable_to_set(monkeypatch: pytest.MonkeyP
 def test_an_empty_secret_counts_as_missing(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
     monkeypatch.setenv(SECRET_ENV, value)
     with pytest.raises(NewsletterError, match="is not set"):
-        secret_from_env()
+        signing_key(Secrets.from_environment())
 
 
 def test_a_short_secret_is_refused_with_the_minimum(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(SECRET_ENV, "x" * (MIN_SECRET_CHARS - 1))
     with pytest.raises(NewsletterError, match=f"too short: use at least {MIN_SECRET_CHARS}"):
-        secret_from_env()
+        signing_key(Secrets.from_environment())
     monkeypatch.setenv(SECRET_ENV, "x" * MIN_SECRET_CHARS)
-    assert secret_from_env() == b"x" * MIN_SECRET_CHARS
+    assert signing_key(Secrets.from_environment()) == b"x" * MIN_SECRET_CHARS
 
 
 # -- applying a token -----------------------------------------------------------------------------
@@ -192,7 +193,7 @@ def test_a_short_secret_is_refused_with_the_minimum(monkeypatch: pytest.MonkeyPa
 
 def test_unsubscribe_flips_an_active_reader_once(readers: Project) -> None:
     token = make_v1_token("jan@example.org", CAMPAIGN, SECRET)
-    first = unsubscribe(readers, token, secret=SECRET)
+    first = unsubscribe(readers, token)
     assert first.changed
     assert first.token == Token("jan@example.org", CAMPAIGN)
     assert status_of(readers) == {
@@ -200,24 +201,24 @@ def test_unsubscribe_flips_an_active_reader_once(readers: Project) -> None:
         "els@example.org": "active",
         "weg@example.org": "unsubscribed",
     }
-    second = unsubscribe(readers, token, secret=SECRET)
+    second = unsubscribe(readers, token)
     assert not second.changed, "a second click is reported as nothing new"
     assert status_of(readers)["jan@example.org"] == "unsubscribed"
 
 
 def test_an_address_that_already_left_is_unchanged(readers: Project) -> None:
-    done = unsubscribe(readers, make_v1_token("weg@example.org", CAMPAIGN, SECRET), secret=SECRET)
+    done = unsubscribe(readers, make_v1_token("weg@example.org", CAMPAIGN, SECRET))
     assert not done.changed
 
 
 def test_the_token_matches_the_subscriber_whatever_the_case(readers: Project) -> None:
-    done = unsubscribe(readers, make_v1_token("Jan@Example.ORG", CAMPAIGN, SECRET), secret=SECRET)
+    done = unsubscribe(readers, make_v1_token("Jan@Example.ORG", CAMPAIGN, SECRET))
     assert done.changed
     assert status_of(readers)["jan@example.org"] == "unsubscribed"
 
 
 def test_an_unknown_address_is_added_as_unsubscribed_so_no_import_reactivates_it(readers: Project) -> None:
-    done = unsubscribe(readers, make_v1_token("nieuw@example.org", CAMPAIGN, SECRET), secret=SECRET)
+    done = unsubscribe(readers, make_v1_token("nieuw@example.org", CAMPAIGN, SECRET))
     assert done.changed
     assert status_of(readers)["nieuw@example.org"] == "unsubscribed"
     csv = write(readers.root / "old-list.csv", "email,name\nnieuw@example.org,Nieuw\n")
@@ -227,19 +228,20 @@ def test_an_unknown_address_is_added_as_unsubscribed_so_no_import_reactivates_it
     assert status_of(readers)["nieuw@example.org"] == "unsubscribed"
 
 
-def test_unsubscribe_reads_the_secret_from_the_environment(
+def test_the_secret_is_taken_from_the_environment_when_the_project_is_opened(
     readers: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(SECRET_ENV, SECRET.decode())
-    assert unsubscribe(readers, make_v1_token("els@example.org", CAMPAIGN, SECRET)).changed
-    monkeypatch.delenv(SECRET_ENV)
+    opened = open_project(readers.root)
+    monkeypatch.delenv(SECRET_ENV)  # resolved once: a later change of the environment changes nothing
+    assert unsubscribe(opened, make_v1_token("els@example.org", CAMPAIGN, SECRET)).changed
     with pytest.raises(NewsletterError, match="is not set"):
-        unsubscribe(readers, make_v1_token("jan@example.org", CAMPAIGN, SECRET))
+        unsubscribe(open_project(readers.root), make_v1_token("jan@example.org", CAMPAIGN, SECRET))
 
 
 def test_a_forged_token_changes_nothing(readers: Project) -> None:
     with pytest.raises(NewsletterError):
-        unsubscribe(readers, make_v1_token("jan@example.org", CAMPAIGN, OTHER_SECRET), secret=SECRET)
+        unsubscribe(readers, make_v1_token("jan@example.org", CAMPAIGN, OTHER_SECRET))
     assert status_of(readers)["jan@example.org"] == "active"
 
 
@@ -381,11 +383,11 @@ def test_a_v2_token_with_another_secret_or_an_unknown_version_is_refused() -> No
 def test_unsubscribe_by_a_v2_token_finds_the_subscriber_by_id(readers: Project) -> None:
     ids = ids_of(readers)
     token = make_token("jan@example.org", CAMPAIGN, SECRET, ids["jan@example.org"])
-    first = unsubscribe(readers, token, secret=SECRET)
+    first = unsubscribe(readers, token)
     assert first.changed and first.token.address == "jan@example.org"
     assert status_of(readers)["jan@example.org"] == "unsubscribed"
     assert status_of(readers)["els@example.org"] == "active"
-    assert not unsubscribe(readers, token, secret=SECRET).changed
+    assert not unsubscribe(readers, token).changed
 
 
 def test_a_v2_token_whose_id_now_belongs_to_another_address_is_refused(readers: Project) -> None:
@@ -393,7 +395,7 @@ def test_a_v2_token_whose_id_now_belongs_to_another_address_is_refused(readers: 
     ids = ids_of(readers)
     token = make_token("jan@example.org", CAMPAIGN, SECRET, ids["els@example.org"])
     with pytest.raises(NewsletterError, match="now belongs to another address") as caught:
-        unsubscribe(readers, token, secret=SECRET)
+        unsubscribe(readers, token)
     assert caught.value.field == "token"
     assert status_of(readers)["els@example.org"] == "active"
 
@@ -401,7 +403,7 @@ def test_a_v2_token_whose_id_now_belongs_to_another_address_is_refused(readers: 
 def test_a_v2_token_for_a_subscriber_not_in_the_database_is_refused(readers: Project) -> None:
     token = make_token("jan@example.org", CAMPAIGN, SECRET, 999)
     with pytest.raises(NewsletterError, match="subscriber 999, who is not in the subscriber database"):
-        unsubscribe(readers, token, secret=SECRET)
+        unsubscribe(readers, token)
     with pytest.raises(NewsletterError, match="not in the subscriber database"):
         resolve(readers, read_token(token, SECRET), SECRET)
 
@@ -411,7 +413,7 @@ def test_a_test_sends_token_is_valid_but_unsubscribes_nobody(readers: Project) -
     read = read_token(token, SECRET)
     assert read.subscriber_id == TEST_SUBSCRIBER and read.is_test and read.email == "a test address"
     before = status_of(readers)
-    done = unsubscribe(readers, token, secret=SECRET)
+    done = unsubscribe(readers, token)
     assert not done.changed and done.token.is_test
     assert status_of(readers) == before
 
@@ -448,7 +450,5 @@ def test_an_address_that_starts_with_a_hash_is_unsubscribed_too(readers: Project
             source="test", stamp="2026-12-02T10:00:00Z",
         )  # fmt: skip
     subscriber = ids_of(readers)["#nieuws@example.org"]
-    done = unsubscribe(
-        readers, make_token("#nieuws@example.org", CAMPAIGN, SECRET, subscriber), secret=SECRET
-    )
+    done = unsubscribe(readers, make_token("#nieuws@example.org", CAMPAIGN, SECRET, subscriber))
     assert done.changed and status_of(readers)["#nieuws@example.org"] == "unsubscribed"

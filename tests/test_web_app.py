@@ -23,11 +23,16 @@ from urllib.parse import quote, urlencode
 
 import pytest
 
+from newsletter.api import Newsletter
 from newsletter.audience.importing import import_csv
-from newsletter.audience.unsubscribe import SECRET_ENV, make_token, make_v1_token
+from newsletter.audience.unsubscribe import make_token, make_v1_token
+from newsletter.errors import NewsletterError
+from newsletter.project.environment import PROJECT_DIR as PROJECT_ENV
+from newsletter.project.environment import UNSUBSCRIBE_SECRET as SECRET_ENV
+from newsletter.project.environment import Secrets
 from newsletter.project.settings import Project, open_project
 from newsletter.store import open_store
-from newsletter.web.app import PROJECT_ENV, default_app, make_app
+from newsletter.web.application import environment_app, make_app
 from tests.conftest import Run, write
 from tests.store_util import history, select
 from tests.test_review_pages import fixture_browser, fixture_chromium  # noqa: F401 - fixtures
@@ -63,7 +68,7 @@ class Server:
         import waitress
 
         self.server = waitress.create_server(
-            make_app(project.root, secret=SECRET), host="127.0.0.1", port=0, threads=2
+            make_app(Newsletter(project)), host="127.0.0.1", port=0, threads=2
         )
         self.port = int(self.server.effective_port)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -110,7 +115,7 @@ def readers(project: Path) -> Project:
         project / "readers.csv",
         "email,name,locale\njan@example.org,Jan,nl\nels@example.org,Els,nl\nann@example.org,Ann,en\n",
     )
-    opened = open_project(project)
+    opened = open_project(project, Secrets(unsubscribe=SECRET.decode()))
     with open_store(opened) as store:
         import_csv(store, csv, default_locale="nl", source="test")
     return opened
@@ -441,16 +446,19 @@ def test_webhooks_are_404_while_their_module_is_missing(
 # -- newsletter.web:app and the CLI ---------------------------------------------------------------------
 
 
-def test_the_package_app_finds_the_project_from_the_environment(
-    readers: Project, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("module", ["newsletter.wsgi", "newsletter.web"])
+def test_the_wsgi_app_finds_the_project_from_the_environment(
+    readers: Project, monkeypatch: pytest.MonkeyPatch, module: str
 ) -> None:
-    import newsletter.web
+    """`newsletter.wsgi:app` as gunicorn loads it, and `newsletter.web:app`, its older name."""
+    import importlib
 
     monkeypatch.setenv(PROJECT_ENV, str(readers.root / "campaigns"))  # found upwards, as the CLI does
     monkeypatch.setenv(SECRET_ENV, SECRET.decode())
-    default_app.cache_clear()
+    monkeypatch.delitem(sys.modules, "newsletter.wsgi", raising=False)
+    environment_app.cache_clear()
     try:
-        application = newsletter.web.app
+        application = importlib.import_module(module).app
         assert callable(application)
         environ: dict[str, object] = {}
         wsgiref.util.setup_testing_defaults(environ)
@@ -464,7 +472,25 @@ def test_the_package_app_finds_the_project_from_the_environment(
         body = b"".join(application(environ, start_response))
         assert started == ["200 OK"] and "Weet je zeker" in body.decode()
     finally:
-        default_app.cache_clear()
+        environment_app.cache_clear()
+        sys.modules.pop("newsletter.wsgi", None)
+
+
+def test_the_wsgi_app_refuses_to_start_without_a_project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+
+    monkeypatch.setenv(PROJECT_ENV, str(tmp_path))
+    monkeypatch.delitem(sys.modules, "newsletter.wsgi", raising=False)
+    environment_app.cache_clear()
+    try:
+        with pytest.raises(NewsletterError, match=r"no newsletter\.toml found") as caught:
+            importlib.import_module("newsletter.wsgi")
+        assert caught.value.hint == f"set {PROJECT_ENV} to the project folder"
+    finally:
+        environment_app.cache_clear()
+        sys.modules.pop("newsletter.wsgi", None)
 
 
 def test_serve_help(run: Run) -> None:

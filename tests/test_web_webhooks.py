@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 
+from newsletter.project.environment import WEBHOOK_SECRET as SECRET_ENV
 from newsletter.project.settings import open_project
-from newsletter.web.webhooks import SECRET_ENV, handle
+from newsletter.web.webhooks import handle
 from tests.conftest import Run, write
 from tests.store_util import history, select
 

@@ -2,8 +2,8 @@
 
 Every message carries `List-Unsubscribe: <https://.../afmelden?token=...>`, and Gmail and Yahoo
 POST `List-Unsubscribe=One-Click` to that URL (RFC 8058) when the reader clicks "unsubscribe". The
-token says who and which campaign, and is signed with HMAC-SHA256 under a secret from the
-environment (NEWSLETTER_UNSUBSCRIBE_SECRET), so the website can trust it without a login and
+token says who and which campaign, and is signed with HMAC-SHA256 under the project's secret
+(NEWSLETTER_UNSUBSCRIBE_SECRET, resolved with the project), so the website can trust it without a login and
 nobody can unsubscribe someone else by editing the URL.
 
 Two versions, told apart by the payload's first byte (both are `base64url(payload).base64url(mac)`,
@@ -32,18 +32,18 @@ import base64
 import binascii
 import hashlib
 import hmac
-import os
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode, urlsplit
 
 from newsletter.errors import NewsletterError
+from newsletter.project.environment import UNSUBSCRIBE_SECRET as SECRET_ENV
+from newsletter.project.environment import Secrets
 
 if TYPE_CHECKING:
     from newsletter.project.settings import Project
     from newsletter.store import Store, SuppressReport
 
-SECRET_ENV = "NEWSLETTER_UNSUBSCRIBE_SECRET"
 MIN_SECRET_CHARS = 16
 TEST_SUBSCRIBER = 0  # the subscriber id in a test send's token; SQLite ids start at 1
 _V1 = b"1\n"
@@ -92,12 +92,9 @@ class Unsubscribed:
         return bool(self.report.added or self.report.suppressed)
 
 
-def secret_is_set() -> bool:
-    return bool(os.environ.get(SECRET_ENV, "").strip())
-
-
-def secret_from_env() -> bytes:
-    secret = os.environ.get(SECRET_ENV, "").strip()
+def signing_key(secrets: Secrets) -> bytes:
+    """The unsubscribe secret as the key tokens are signed with, or why it cannot be one."""
+    secret = secrets.unsubscribe
     if not secret:
         raise NewsletterError(
             f"{SECRET_ENV} is not set: the one-click unsubscribe links need it to sign their tokens",
@@ -158,9 +155,7 @@ def unsubscribe_url(base: str, token: str) -> str:
     return base + separator + urlencode({"token": token})
 
 
-def unsubscribe(
-    project: Project, token: str, *, secret: bytes | None = None, source: str = "one-click", how: str = ""
-) -> Unsubscribed:
+def unsubscribe(project: Project, token: str, *, source: str = "one-click", how: str = "") -> Unsubscribed:
     """Check a token and unsubscribe its reader: what a website's unsubscribe page calls.
 
     Idempotent: a second click reports `changed == False`. An address (v1 token) no longer in the
@@ -173,7 +168,7 @@ def unsubscribe(
     """
     from newsletter.store import SuppressReport, open_store, timestamp
 
-    secret = secret if secret is not None else secret_from_env()
+    secret = signing_key(project.secrets)
     checked = read_token(token, secret)
     if checked.is_test:
         return Unsubscribed(checked, SuppressReport())

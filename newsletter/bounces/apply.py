@@ -84,7 +84,8 @@ def unsubscribe_addresses(project: Project) -> tuple[str, ...]:
 
 def token_reader(project: Project, secret: bytes | None) -> TokenReader:
     """Checks an unsubscribe token (v1 or v2) and finds its reader, as the one-click page does."""
-    from newsletter.audience.unsubscribe import SECRET_ENV, read_token, resolve
+    from newsletter.audience.unsubscribe import read_token, resolve
+    from newsletter.project.environment import UNSUBSCRIBE_SECRET as SECRET_ENV
 
     def read(token: str) -> str | None:
         if secret is None:
@@ -98,13 +99,13 @@ def token_reader(project: Project, secret: bytes | None) -> TokenReader:
     return read
 
 
-def secret_if_set() -> bytes | None:
-    """The unsubscribe secret, when the environment has a usable one: without it tokens cannot be
+def secret_if_set(project: Project) -> bytes | None:
+    """The unsubscribe secret, when the project has a usable one: without it tokens cannot be
     checked, which makes mailed unsubscribes fall back to their From address, not fail."""
-    from newsletter.audience.unsubscribe import secret_from_env
+    from newsletter.audience.unsubscribe import signing_key
 
     try:
-        return secret_from_env()
+        return signing_key(project.secrets)
     except NewsletterError:
         return None
 
@@ -195,13 +196,12 @@ def import_paths(
     store: Store,
     paths: Iterable[Path],
     *,
-    secret: bytes | None = None,
     now: datetime | None = None,
 ) -> Summary:
     """`newsletter bounces import`: every message of every path read first (no write lock is held
     while the detectors work), then applied in one transaction."""
     checked = kinds(list(paths))
-    read = token_reader(project, secret if secret is not None else secret_if_set())
+    read = token_reader(project, secret_if_set(project))
     unsubscribe_to = unsubscribe_addresses(project)
     summary = Summary()
     found: list[tuple[str, Report]] = []

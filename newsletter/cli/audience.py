@@ -41,12 +41,8 @@ def audience_import(obj: Context, file: Path, source: str | None) -> None:
     Exit code 0 when every row was imported, 1 when some rows were bad (the good ones are imported,
     each bad one is reported with its line), 2 when the file cannot be read (nothing is imported).
     """
-    from newsletter.audience.importing import import_csv
-    from newsletter.store import open_store
-
-    project = obj.project()
-    with open_store(project) as store:
-        report = import_csv(store, file, default_locale=project.settings.locale, source=source or file.name)
+    project = obj.open()
+    report = project.import_subscribers(file, source=source)
     click.echo(
         f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
         f"{report.kept_suppressed} kept suppressed, {len(report.bad)} bad"
@@ -78,9 +74,7 @@ def audience_list(
 ) -> None:
     """The subscribers, by id, with when their status was set and by what (import, suppress,
     one-click, bounce, complaint, mailto, webhook:<service>)."""
-    from newsletter.store import open_store
-
-    with open_store(obj.project()) as store:
+    with obj.open().audience() as store:
         found = store.select(status=None if status == "all" else status, locale=locale, tags=tags)
         if history:
             changes = store.history([s.id for s in found])
@@ -107,9 +101,7 @@ def audience_list(
 @click.pass_obj
 def audience_count(obj: Context) -> None:
     """How many subscribers per status and locale."""
-    from newsletter.store import open_store
-
-    with open_store(obj.project()) as store:
+    with obj.open().audience() as store:
         counts = store.count()
     rows = []
     for status in [*STATUSES, "total"]:
@@ -134,12 +126,8 @@ def audience_suppress(obj: Context, file: Path, status: str) -> None:
     Unknown addresses are added as suppressed, so a later import cannot make them active. Exit code 1
     when some lines were not addresses (the others are suppressed), 2 when the file cannot be read.
     """
-    from newsletter.audience.importing import suppress
-    from newsletter.store import open_store
-
-    project = obj.project()
-    with open_store(project) as store:
-        report = suppress(store, file, status=status, default_locale=project.settings.locale)
+    project = obj.open()
+    report = project.suppress(file, status=status)
     click.echo(
         f"{report.suppressed} {status}, {report.added} added as {status}, {report.unchanged} unchanged, "
         f"{len(report.bad)} bad"
@@ -161,11 +149,9 @@ def audience_export(
     obj: Context, out: Path | None, status: str, locale: str | None, tags: tuple[str, ...]
 ) -> None:
     """Write the subscribers as UTF-8 CSV, which `audience import` reads back."""
-    from newsletter.audience.export import export_csv
-    from newsletter.store import open_store
-
-    project = obj.project()
-    with open_store(project) as store:
-        written = export_csv(store, out, status=None if status == "all" else status, locale=locale, tags=tags)
+    project = obj.open()
+    written = project.export_subscribers(
+        out, status=None if status == "all" else status, locale=locale, tags=tags
+    )
     if out is not None:
         click.echo(f"wrote {written} subscribers to {display_path(out, project.root)}")

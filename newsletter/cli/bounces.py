@@ -29,12 +29,7 @@ def bounces_import(obj: Context, paths: tuple[Path, ...]) -> None:
     Exit code 0, also when some messages were not understood (they are listed); 2 when a PATH does
     not exist or is not mail (nothing is imported).
     """
-    from newsletter.bounces.apply import import_paths
-    from newsletter.store import open_store
-
-    project = obj.project()
-    with open_store(project) as store:
-        summary = import_paths(project, store, paths)
+    summary = obj.open().import_bounces(paths)
     click.echo(
         f"{summary.read} messages read: {summary.bounced} bounced, {summary.soft_counted} soft bounces "
         f"counted, {summary.complained} complained, {summary.unsubscribed} unsubscribed, "

@@ -7,6 +7,7 @@ import gc
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -21,6 +22,9 @@ from newsletter.cli.payments import sync_and_print
 from newsletter.errors import NewsletterError, flatten
 from newsletter.review.counts import count_findings, findings_summary, plural
 from newsletter.vocabulary import LOCALES
+
+if TYPE_CHECKING:
+    from newsletter.build import BuildReport
 
 
 @click.command()
@@ -62,21 +66,21 @@ def build(
       newsletter build
       newsletter build 2026-12-schrijven --out /tmp/preview
     """
-    from newsletter.pipeline import Stored
-    from newsletter.review.site import build_site, unchanged_site
+    from newsletter.build import unchanged_build
+    from newsletter.pipeline import Stored, find_root
 
     _short_lived_process()
     # An unchanged project is answered from what the last build stored, before opening the project.
     report = None
     if not (force or sync_links):
-        report = unchanged_site(obj.start(), campaign_ids, out=out, strict=strict)
+        report = unchanged_build(obj.start(), campaign_ids, out=out, strict=strict)
     if report is None:
         from newsletter.review.counts import checks_summary
 
-        project = obj.project()
+        project = obj.open()
         if sync_links:
             sync_and_print(project, campaign_ids, live)
-        report = build_site(project, campaign_ids, out=out, strict=strict, force=force)
+        report = project.build(campaign_ids, out=out, strict=strict, force=force)
         checked = {key: f", {checks_summary(found)}" for key, found in report.findings.items()}
     else:
         checked = {}
@@ -100,22 +104,17 @@ def build(
         click.echo("site: not updated (it shows every published campaign: fix the problems first)", err=True)
         click.echo(f"{len(report.errors)} problem(s); nothing written for the campaigns concerned.", err=True)
         sys.exit(EXIT_USER_ERROR)
-    _write_site(obj, out)
+    _print_site(report, obj.root or find_root(obj.start()) or obj.start())
     if report.refused:
         sys.exit(EXIT_WARNINGS)
 
 
-def _write_site(obj: Context, out: Path | None) -> None:
-    """The static site, on every build: a send publishes a campaign without changing any input."""
+def _print_site(report: BuildReport, root: Path) -> None:
     from newsletter.errors import display_path
-    from newsletter.pipeline import find_root
-    from newsletter.site.writer import CampaignProblems, update_site
 
-    root = obj.root or find_root(obj.start()) or obj.start()
-    try:
-        site = update_site(root, out)
-    except CampaignProblems as problems:
-        count = plural(len(problems.errors), "problem")
+    site = report.site
+    if site is None:
+        count = plural(report.site_problems, "problem")
         click.secho(f"site: not updated: {count} in other campaigns (run newsletter build)", fg="yellow")
         return
     for campaign_id in site.unbuilt:
@@ -189,10 +188,8 @@ def new(
     Example:
       newsletter new 2027-01-lezen --column columns/lezen.md --book schrijven-is-schrappen
     """
-    from newsletter.project.scaffold import new_campaign
-
-    project = obj.project()
-    made = new_campaign(project, campaign_id, column_file, books, locale)
+    project = obj.open()
+    made = project.new_campaign(campaign_id, column_file, books, locale=locale)
     for warning in made.warnings:
         click.secho(f"warning: {warning}", fg="yellow")
     for note in made.notes:
@@ -220,11 +217,11 @@ def check(obj: Context, campaign_ids: tuple[str, ...], output: str, strict: bool
     """
     import json
 
-    from newsletter.review.checks import check_project, to_json
+    from newsletter.review.checks import to_json
 
     try:
-        project = obj.project()
-        checked, errors = check_project(project, campaign_ids)
+        project = obj.open()
+        checked, errors = project.check(campaign_ids)
     except NewsletterError as error:  # the project itself (settings, lock): still a JSON document
         if output != "json":
             raise

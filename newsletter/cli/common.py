@@ -15,24 +15,26 @@ import click
 from newsletter.errors import NewsletterError, flatten
 
 if TYPE_CHECKING:
-    from newsletter.project.settings import Project
+    from newsletter.api import Newsletter
 
 EXIT_USER_ERROR = 2
 EXIT_WARNINGS = 1
 
 
 class Context:
-    """What the group passes to its commands: where the project is, found lazily."""
+    """What the group passes to its commands: where the project is, opened (through the Python API,
+    settings validated and secrets taken from the environment) when a command first asks."""
 
     def __init__(self, project_dir: Path | None) -> None:
         self.project_dir = project_dir
         self.root: Path | None = None
 
-    def project(self) -> Project:
+    def open(self) -> Newsletter:
+        from newsletter.api import Newsletter
         from newsletter.project.settings import find_project_root, open_project
 
-        self.root = find_project_root(self.start())
-        return open_project(self.root)
+        self.root = find_project_root(self.start())  # known before the settings, for error messages
+        return Newsletter(open_project(self.root))
 
     def start(self) -> Path:
         """Where the search for the project starts: --project, or the current folder."""

@@ -15,13 +15,14 @@ from newsletter.cli.common import (
     print_errors,
     table,
 )
+from newsletter.errors import NewsletterErrors
 
 if TYPE_CHECKING:
+    from newsletter.api import Newsletter
     from newsletter.payments.sales import BookSales, PriceSales
     from newsletter.payments.stripe_links import SyncResult
     from newsletter.project.campaign import Campaign
-    from newsletter.project.settings import Project
-    from newsletter.store.funnel import Funnel
+    from newsletter.store import Funnel
 
 
 @click.group()
@@ -41,19 +42,17 @@ def links_sync(obj: Context, campaign_ids: tuple[str, ...], live: bool) -> None:
     stays off (`links activate` switches it on), a campaign past its `ends:` date is switched off,
     and links that went out in an email stay on at their price when the price changes.
     """
-    sync_and_print(obj.project(), campaign_ids, live)
+    sync_and_print(obj.open(), campaign_ids, live)
 
 
-def sync_and_print(project: Project, campaign_ids: tuple[str, ...], live: bool) -> None:
-    from newsletter.payments.stripe_links import sync_campaigns
-    from newsletter.project.campaign import load_campaigns
+def sync_and_print(project: Newsletter, campaign_ids: tuple[str, ...], live: bool) -> None:
     from newsletter.render.i18n import format_price
 
-    campaigns, errors = load_campaigns(project, campaign_ids)
-    if errors:
-        print_errors(errors, project.root)
+    try:
+        campaigns, results = project.sync_links(campaign_ids, live=live)
+    except NewsletterErrors as errors:
+        print_errors(errors.errors, project.root)
         sys.exit(EXIT_USER_ERROR)
-    results = list(sync_campaigns(project, campaigns, live=live))
     rows = [
         [
             r.campaign,
@@ -112,9 +111,7 @@ def _sync_notes(results: list[SyncResult], campaigns: dict[str, Campaign]) -> li
 @click.pass_obj
 def links_list(obj: Context) -> None:
     """Every Payment Link in the lock file, with its mode and whether it is active."""
-    from newsletter.payments.lock import load_lock
-
-    lock = load_lock(obj.project())
+    lock = obj.open().links()
     rows = [
         [
             link.campaign,
@@ -143,10 +140,7 @@ def links_deactivate(obj: Context, campaign_id: str, live: bool) -> None:
 
     The campaign stays switched off, also through `links sync`, until `links activate`.
     """
-    from newsletter.payments.switching import deactivate_campaign
-
-    project = obj.project()
-    done = deactivate_campaign(project, _one_campaign(project, campaign_id), live=live)
+    done = obj.open().deactivate_links(campaign_id, live=live)
     for link in done:
         click.echo(f"deactivated {link.sku}: {link.url}")
     if not done:
@@ -159,10 +153,7 @@ def links_deactivate(obj: Context, campaign_id: str, live: bool) -> None:
 @click.pass_obj
 def links_activate(obj: Context, campaign_id: str, live: bool) -> None:
     """Switch a deactivated campaign's links on again (the ones its emails carry)."""
-    from newsletter.payments.switching import activate_campaign
-
-    project = obj.project()
-    done = activate_campaign(project, _one_campaign(project, campaign_id), live=live)
+    done = obj.open().activate_links(campaign_id, live=live)
     for link in done.activated:
         click.echo(f"activated {link.sku}: {link.url}")
     if not done.activated:
@@ -186,28 +177,16 @@ def report(obj: Context, campaign_id: str, output: str, live: bool) -> None:
     """
     import json
 
-    from newsletter.payments.lock import sells_through_stripe
-    from newsletter.payments.sales import sales_report
-    from newsletter.store import Funnel, open_existing
-
-    project = obj.project()
-    campaign = _one_campaign(project, campaign_id)
-    sales = sales_report(project, campaign, live=live) if sells_through_stripe(project) else []
-    store = open_existing(project)
-    if store is None:
-        funnel = Funnel.unsent(campaign_id)
-    else:
-        with store:
-            funnel = store.campaign_funnel(campaign_id)
-    orders = sum(book.checkouts for book in sales)
-    per_thousand = round(orders * 1000 / funnel.delivered, 1) if funnel.delivered else None
+    found = obj.open().report(campaign_id, live=live)
+    campaign, funnel, sales = found.campaign, found.funnel, found.sales
+    orders, per_thousand = found.orders, found.orders_per_1000_delivered
     if output == "json":
         document = {
             "campaign": campaign_id,
             "funnel": _funnel_json(funnel),
             "books": [_sales_json(s) for s in sales],
             "orders": orders,
-            "revenue": sum(book.revenue for book in sales),
+            "revenue": found.revenue,
             "orders_per_1000_delivered": per_thousand,
         }
         click.echo(json.dumps(document, indent=2))
@@ -267,9 +246,3 @@ def _sales_json(book: BookSales) -> dict[str, Any]:
         "revenue": book.revenue,
         "prices": [asdict(price) for price in book.prices],
     }
-
-
-def _one_campaign(project: Project, campaign_id: str) -> Campaign:
-    from newsletter.pipeline import load_one
-
-    return load_one(project, campaign_id)

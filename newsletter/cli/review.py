@@ -32,9 +32,9 @@ def preview(obj: Context, port: int, open_browser: bool) -> None:
     """
     import webbrowser
 
-    from newsletter.review.server import PreviewServer, Rebuild
+    from newsletter.preview.server import PreviewServer, Rebuild
 
-    project = obj.project()
+    project = obj.open().project
 
     def report(rebuild: Rebuild) -> None:
         built = ", ".join(rebuild.campaigns) or "nothing"
@@ -71,6 +71,7 @@ def preview(obj: Context, port: int, open_browser: bool) -> None:
 @click.option(
     "--chromium",
     type=click.Path(dir_okay=False, path_type=Path),
+    envvar="NEWSLETTER_CHROMIUM",
     help="The Chromium executable. Default: $NEWSLETTER_CHROMIUM, else chromium on the PATH.",
 )
 @click.pass_obj
@@ -81,8 +82,6 @@ def screenshot(obj: Context, campaign_id: str, out: Path | None, chromium: Path 
     Example:
       newsletter screenshot 2026-12-schrijven --out /tmp/shots
     """
-    from newsletter.review.screenshot import screenshot_campaign
-
-    project = obj.project()
-    for shot in screenshot_campaign(project, campaign_id, out=out, chromium=chromium):
+    project = obj.open()
+    for shot in project.screenshot(campaign_id, out=out, chromium=chromium):
         click.echo(f"wrote {display_path(shot.path, project.root)} ({shot.width}×{shot.height} px)")

@@ -23,7 +23,8 @@ from newsletter.review.counts import plural
 from newsletter.vocabulary import SEND_STATES
 
 if TYPE_CHECKING:
-    from newsletter.project.settings import Project
+    from newsletter.api import Newsletter
+    from newsletter.sending.send import Prepared
     from newsletter.sending.stopping import Stop
 
 
@@ -77,30 +78,28 @@ def send(
     or unknown, or the server refused some, 2 when it could not start or lost its connection to the
     server.
     """
-    from newsletter.sending import send as sending
-
     if limit is not None and not dry_run:
         raise click.UsageError("--limit goes with --dry-run")
     testing = bool(to_addresses) or to_seeds
     if dry_run and testing:
         raise click.UsageError("--to and --test send real test messages; leave out --dry-run")
-    project = obj.project()
-    prepared = sending.prepare(project, campaign_id)
+    project = obj.open()
+    prepared = project.prepare(campaign_id)
     if dry_run:
         _report_dry_run(
-            sending.dry_run(
+            project.dry_run(
                 prepared, limit=limit, new_subscribers_only=new_subscribers_only, retry_unknown=retry_unknown
             ),
-            project,
+            project.root,
         )
         return
     if testing:  # even `--to ""` (an unset variable in a script) is never a real send
-        addresses = sending.test_addresses(project, to_addresses, seeds=to_seeds)
-        sending.test_send(prepared, addresses)
+        addresses = project.test_send(prepared, to_addresses, seeds=to_seeds)
         click.echo(f"sent a test of {campaign_id} to {', '.join(addresses)}")
         return
     flags = [flag for flag, given in (("--retry-unknown", retry_unknown), ("--force", force)) if given]
     _real_send(
+        project,
         prepared,
         force=force,
         new_only=new_subscribers_only,
@@ -134,7 +133,7 @@ class Commands:
         return f"{said}; `{listing}` lists them, `{retry}` resends them"
 
 
-def _report_dry_run(result: Any, project: Project) -> None:
+def _report_dry_run(result: Any, root: Path) -> None:
     from newsletter.sending.send import DryRun
 
     assert isinstance(result, DryRun)
@@ -164,7 +163,8 @@ def _report_dry_run(result: Any, project: Project) -> None:
         click.echo(f"  - {blocker}")
     if result.temporary_secret:
         click.echo("(the unsubscribe tokens in the outbox are signed with a throw-away secret)")
-    where = display_path(result.outbox, project.root)
+    assert result.outbox is not None  # the command's dry run writes the outbox
+    where = display_path(result.outbox, root)
     click.echo(f"\nwrote {result.written} of {len(found.recipients)} messages to {where}/")
 
 
@@ -174,9 +174,15 @@ def _more(total: int) -> None:
 
 
 def _real_send(
-    prepared: Any, *, force: bool, new_only: bool, retry_unknown: bool, yes: bool, commands: Commands
+    project: Newsletter,
+    prepared: Prepared,
+    *,
+    force: bool,
+    new_only: bool,
+    retry_unknown: bool,
+    yes: bool,
+    commands: Commands,
 ) -> None:
-    from newsletter.sending import send as sending
     from newsletter.sending.stopping import Stop, signals_stop
 
     campaign = prepared.rendered.campaign
@@ -209,10 +215,10 @@ def _real_send(
                 bar.update(1, f"{rate:.0f} messages/s")
 
     stop = Stop()
-    smtp = prepared.project.settings.smtp
+    smtp = project.settings.smtp
     try:
         with signals_stop(stop, _signal_note(smtp.timeout if smtp is not None else 0)):
-            report = sending.send(
+            report = project.send(
                 prepared,
                 force=force,
                 new_subscribers_only=new_only,
@@ -224,7 +230,7 @@ def _real_send(
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
-    _summarise(report, prepared.project, commands, stop)
+    _summarise(report, project, commands, stop)
 
 
 def _signal_note(timeout: float) -> Callable[[Stop], None]:
@@ -244,9 +250,7 @@ def _signal_note(timeout: float) -> Callable[[Stop], None]:
     return tell
 
 
-def _summarise(report: Any, project: Project, commands: Commands, stop: Stop) -> None:
-    from newsletter.sending.status import after_run
-
+def _summarise(report: Any, project: Newsletter, commands: Commands, stop: Stop) -> None:
     outcomes = ", ".join(f"{n} {state}" for state, n in sorted(report.outcomes.items())) or "nothing to send"
     click.echo(f"{report.campaign}: {outcomes} in {report.seconds:.1f} s ({report.rate:.0f} messages/s)")
     if report.bounced:
@@ -256,7 +260,7 @@ def _summarise(report: Any, project: Project, commands: Commands, stop: Stop) ->
     if report.recovered_unknown:
         being = plural(report.recovered_unknown, "was", "were")
         click.echo(f"{being} being sent when an earlier run stopped: delivery unknown")
-    after = after_run(project, report)
+    after = project.status(report.campaign)
     counts, retry = after.counts, after.next_retry
     click.echo("send log: " + ", ".join(f"{n} {state}" for state, n in counts.items() if n))
     if report.interrupted:
@@ -313,9 +317,7 @@ def status(obj: Context, campaign_id: str, list_states: tuple[str, ...]) -> None
 
     Recipients whose transaction a stopped or crashed sender left unfinished are unknown.
     """
-    from newsletter.sending.status import log_status
-
-    found = log_status(obj.project(), campaign_id, list_states)
+    found = obj.open().status(campaign_id, list_states)
     counts = found.counts
     if not any(counts.values()):
         click.echo(f"{campaign_id} has not been sent")
@@ -346,15 +348,11 @@ def unsubscribe_verify(obj: Context, token: str, apply: bool) -> None:
     Needs NEWSLETTER_UNSUBSCRIBE_SECRET, the secret the token was signed with. Exit code 2 when the
     token is damaged or forged.
     """
-    from newsletter.audience.unsubscribe import read_token, resolve, secret_from_env
-    from newsletter.audience.unsubscribe import unsubscribe as apply_token
-
-    project = obj.project()
+    project = obj.open()
     if apply:
-        done = apply_token(project, token)
+        done = project.unsubscribe(token)
         state = "unsubscribed" if done.changed else "already unsubscribed"
         click.echo(f"{done.token.email}: {state} (campaign {done.token.campaign_id})")
         return
-    secret = secret_from_env()
-    checked = resolve(project, read_token(token, secret), secret)
+    checked = project.read_token(token)
     click.echo(f"valid token for {checked.email}, from campaign {checked.campaign_id}")

@@ -32,11 +32,10 @@ def serve(obj: Context, host: str, port: int) -> None:
     """
     import waitress
 
-    from newsletter.audience.unsubscribe import secret_from_env
-    from newsletter.web.app import MAX_WEBHOOK_BYTES, make_app
+    from newsletter.web.application import MAX_WEBHOOK_BYTES, make_app
 
-    project = obj.project()
-    application = make_app(project.root, secret=secret_from_env())
+    project = obj.open()
+    application = make_app(project)
     # Unsubscribes (by subscriber id, never by address) and errors, one line each, on stderr.
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     try:

@@ -6,7 +6,6 @@ is needed (a build never imports it).
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,13 +20,15 @@ from newsletter.project.settings import Project, StripeSettings
 if TYPE_CHECKING:
     from stripe import StripeClient
 
+    from newsletter.project.environment import Secrets
+
 RATE_LIMIT_DELAY = 1.0  # seconds before the first retry after a 429; doubled each time
 T = TypeVar("T")
 
 
-def api_key(*, live_allowed: bool) -> tuple[str, Mode]:
+def api_key(secrets: Secrets, *, live_allowed: bool) -> tuple[str, Mode]:
     """The key from STRIPE_API_KEY; a live key only where the project says it sells for real."""
-    key = os.environ.get("STRIPE_API_KEY", "").strip()
+    key = secrets.stripe_api_key
     if not key:
         raise NewsletterError(
             "STRIPE_API_KEY is not set",
@@ -46,7 +47,7 @@ def make_client(project: Project, key: str) -> StripeClient:
     import stripe  # heavy: only when a request is really needed
 
     settings = project.settings.stripe or StripeSettings()
-    base = os.environ.get("STRIPE_API_BASE") or settings.api_base
+    base = project.secrets.stripe_api_base or settings.api_base
     return stripe.StripeClient(
         key,
         base_addresses={"api": base} if base else None,
@@ -61,7 +62,7 @@ class StripeSession:
     def __init__(self, project: Project, *, live: bool) -> None:
         self.project = project
         self.settings = project.settings.stripe or StripeSettings()
-        self.key, self.mode = api_key(live_allowed=live or self.settings.live)
+        self.key, self.mode = api_key(self.project.secrets, live_allowed=live or self.settings.live)
         self.lock: Lock = load_lock(project)
         self._client: StripeClient | None = None
 

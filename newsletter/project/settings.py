@@ -1,14 +1,14 @@
 """Project settings from `newsletter.toml`: who sends, what the brand looks like, where links go.
 
-Secrets (API keys, SMTP passwords) never live here: they come from the environment where they are
-used, so that the settings file can be committed with the campaigns.
+Secrets (API keys, SMTP passwords) never live here: they are resolved once from the environment
+(environment.py) into the `Project`, so that the settings file can be committed with the campaigns.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -17,6 +17,7 @@ from pydantic import AfterValidator, Field, model_validator
 
 from newsletter.errors import NewsletterError
 from newsletter.files import read_user_text
+from newsletter.project.environment import Secrets
 from newsletter.project.validation import (
     EmailAddress,
     HexColour,
@@ -204,10 +205,12 @@ def _bare_host(url: str) -> str:
 
 @dataclass(frozen=True)
 class Project:
-    """A publisher's project: the folder that holds `newsletter.toml`, campaigns, columns and books."""
+    """A publisher's project: the folder that holds `newsletter.toml`, campaigns, columns and books,
+    with its settings and the secrets it was opened with."""
 
     root: Path
     settings: Settings
+    secrets: Secrets = field(default_factory=Secrets)
 
     @property
     def campaigns_dir(self) -> Path:
@@ -242,8 +245,10 @@ def find_project_root(start: Path) -> Path:
     )
 
 
-def open_project(root: Path) -> Project:
-    return Project(root=root, settings=load_settings(root / SETTINGS_FILE))
+def open_project(root: Path, secrets: Secrets | None = None) -> Project:
+    """The project in `root`, its settings validated; the secrets from the environment unless given."""
+    secrets = Secrets.from_environment() if secrets is None else secrets
+    return Project(root=root, settings=load_settings(root / SETTINGS_FILE), secrets=secrets)
 
 
 def load_settings(path: Path) -> Settings:

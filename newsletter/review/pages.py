@@ -30,7 +30,7 @@ from newsletter.review.counts import count_findings, findings_summary, plural
 from newsletter.review.offline import offline_copy
 
 if TYPE_CHECKING:
-    from newsletter.pipeline import BuildReport
+    from newsletter.pipeline import Built
     from newsletter.project.settings import Project
     from newsletter.review.checks import Finding
 
@@ -70,22 +70,22 @@ class Card:
     html_bytes: int
 
 
-def write_review_pages(project: Project, report: BuildReport, out: Path) -> dict[str, list[Finding]]:
+def write_review_pages(project: Project, built: Sequence[Built], out: Path) -> dict[str, list[Finding]]:
     """Run the checks on every built campaign, write its preview.html and the gallery (index.html).
 
     Returns the findings by campaign id (the build command prints their counts). The gallery keeps
     the campaigns built earlier that still exist, so `newsletter build ONE` does not empty it.
     """
-    findings = {b.rendered.campaign.id: check_campaign(b.rendered, project) for b in report.built}
+    findings = {b.rendered.campaign.id: check_campaign(b.rendered, project) for b in built}
     cards = {card.id: card for card in read_cards(out / "index.html")}
-    for built in report.built:
-        if not built.written:
+    for one in built:
+        if not one.written:
             continue
-        campaign_findings = findings[built.rendered.campaign.id]
-        atomic_write(built.out_dir / "preview.html", review_page(built.rendered, project, campaign_findings))
-        card = card_for(built.rendered, campaign_findings)
+        campaign_findings = findings[one.rendered.campaign.id]
+        atomic_write(one.out_dir / "preview.html", review_page(one.rendered, project, campaign_findings))
+        card = card_for(one.rendered, campaign_findings)
         cards[card.id] = card
-    if not any(built.written for built in report.built):
+    if not any(one.written for one in built):
         return findings  # nothing new to show: a run whose campaigns all failed writes nothing at all
     existing, _ = campaign_files(project)
     shown = [cards[key] for key in sorted(cards) if key in existing and (out / key / "email.html").is_file()]

@@ -23,11 +23,11 @@ from pathlib import Path
 
 from newsletter.errors import NewsletterError
 from newsletter.files import atomic_write
+from newsletter.project.environment import CHROMIUM as CHROMIUM_ENV
 from newsletter.project.settings import Project
 from newsletter.review.offline import offline_copy
 
 WIDTHS = (600, 375)
-CHROMIUM_ENV = "NEWSLETTER_CHROMIUM"
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 CHROMIUM_FLAGS = (
     "--headless",
@@ -58,14 +58,14 @@ class Shot:
 
 def find_chromium(explicit: Path | str | None = None) -> Path:
     """The browser to run; a NewsletterError that says how to get one when there is none."""
-    chosen = explicit or os.environ.get(CHROMIUM_ENV)
+    chosen = explicit
     if chosen:
         path = Path(chosen).expanduser()
         found = path if path.is_file() else shutil.which(str(chosen))
         if not found or not os.access(found, os.X_OK):
             raise NewsletterError(
                 f"no Chromium executable at {chosen}",
-                field="--chromium" if explicit else CHROMIUM_ENV,
+                field="--chromium",
                 hint=INSTALL_HINT,
             )
         return Path(found)

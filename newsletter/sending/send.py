@@ -19,15 +19,16 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from newsletter.audience.unsubscribe import SECRET_ENV, secret_from_env, secret_is_set
+from newsletter.audience.unsubscribe import signing_key
 from newsletter.errors import NewsletterError, NewsletterErrors
 from newsletter.payments.lock import record_sent, sells_through_stripe
+from newsletter.project.environment import UNSUBSCRIBE_SECRET as SECRET_ENV
 from newsletter.render.links import LinkKind
 from newsletter.render.order_policy import OrderIssue, order_link_problems
 from newsletter.sending.message import Composer, DkimSigner, Recipient
 from newsletter.sending.run import Clock, RunReport, deliver_each, run, utc_now
 from newsletter.sending.stopping import Stop
-from newsletter.sending.transport import Outbox, Smtp, smtp_password
+from newsletter.sending.transport import Outbox, Smtp, Transport, smtp_password
 from newsletter.store import (
     Result,
     Store,
@@ -92,7 +93,7 @@ class Audit:
 class DryRun:
     prepared: Prepared
     audit: Audit
-    outbox: Path
+    outbox: Path | None  # None: the messages went to a transport the caller gave
     written: int
     message_bytes: int  # the size of the first message, headers included
     temporary_secret: bool  # no NEWSLETTER_UNSUBSCRIBE_SECRET: tokens were signed with a throw-away one
@@ -134,7 +135,7 @@ def send_blockers(rendered: Rendered, project: Project, findings: list[Finding])
             f"promotion-ended (ends: {ends.isoformat()}): the campaign's promotion is over, and the next "
             "`newsletter links sync` switches its order links off; change `ends:` to send it"
         )
-    if not secret_is_set():
+    if not project.secrets.unsubscribe:
         blockers.append(
             f"unsubscribe ({SECRET_ENV}): not set, so there is no one-click unsubscribe; set it to a "
             "long random value your website shares"
@@ -209,12 +210,14 @@ def audit(
 def dry_run(
     prepared: Prepared,
     *,
+    transport: Transport | None = None,
     limit: int | None = None,
     new_subscribers_only: bool = False,
     retry_unknown: bool = False,
     clock: Clock = utc_now,
 ) -> DryRun:
-    """Build every message a real send would send now and write them as .eml files to the outbox:
+    """Build every message a real send would send now and write them as .eml files to the outbox
+    (or hand them to `transport`, an in-memory one say):
     no network, and nothing written to the send log. The outbox is replaced as a whole."""
     store = open_existing(prepared.project)
     try:
@@ -228,19 +231,19 @@ def dry_run(
     finally:
         if store is not None:
             store.close()
-    temporary = not secret_is_set()
-    secret = secrets.token_bytes(32) if temporary else secret_from_env()
+    temporary = not prepared.project.secrets.unsubscribe
+    secret = secrets.token_bytes(32) if temporary else signing_key(prepared.project.secrets)
     composer = make_composer(prepared, secret, clock=clock)
     outbox = prepared.project.root / "build" / prepared.campaign_id / "outbox"
     chosen = found.recipients if limit is None else found.recipients[:limit]
     first_size = 0
-    with Outbox(outbox) as box:
+    with transport if transport is not None else Outbox(outbox) as box:
         for outgoing, _ in deliver_each(box, composer, chosen):
             first_size = first_size or len(outgoing.data)
     if not chosen:
         sample = composer.compose(Recipient(prepared.project.settings.sender.address))
         first_size = len(sample.data)
-    return DryRun(prepared, found, outbox, len(chosen), first_size, temporary)
+    return DryRun(prepared, found, None if transport else outbox, len(chosen), first_size, temporary)
 
 
 # -- sending -------------------------------------------------------------------------------------
@@ -287,7 +290,7 @@ def test_send(prepared: Prepared, addresses: Sequence[str], *, clock: Clock = ut
     """The personalised message, subject prefixed [TEST], to each address over one connection;
     nothing goes in the log. A subscriber's own name and links are used where the address is one."""
     settings = smtp_settings(prepared.project)
-    password = smtp_password(settings)
+    password = smtp_password(settings, prepared.project.secrets)
     recipients = [Recipient(email) for email in addresses]
     store = open_existing(prepared.project)
     if store is not None:
@@ -297,7 +300,7 @@ def test_send(prepared: Prepared, addresses: Sequence[str], *, clock: Clock = ut
             Recipient(s.email, s.name, s.id) if (s := known.get(email_key(r.email))) else r
             for r in recipients
         ]
-    composer = make_composer(prepared, secret_from_env(), test=True, clock=clock)
+    composer = make_composer(prepared, signing_key(prepared.project.secrets), test=True, clock=clock)
     with Smtp(settings, password) as smtp:
         results = [result for _, result in deliver_each(smtp, composer, recipients)]
     refused = [
@@ -317,13 +320,15 @@ def send(
     new_subscribers_only: bool = False,
     retry_unknown: bool = False,
     clock: Clock = utc_now,
+    transport: Callable[[], Transport] | None = None,
     on_start: Callable[[int], None] = lambda total: None,
     on_result: Callable[[Entry, str], None] = lambda entry, state: None,
     stop: Stop | None = None,
 ) -> RunReport:
-    """The real send, or its resumption, until done or `stop` is requested. Raises NewsletterError
-    before anything is sent when the campaign is blocked, already finished, or being sent by
-    another process."""
+    """The real send, or its resumption, until done or `stop` is requested; `transport()` makes the
+    connection of each sending thread (default: SMTP with the settings' server). Raises
+    NewsletterError before anything is sent when the campaign is blocked, already finished, or being
+    sent by another process."""
     campaign_id = prepared.campaign_id
     if prepared.blockers and not force:
         path = prepared.rendered.campaign.path
@@ -333,9 +338,14 @@ def send(
             hint="fix them (`newsletter check` explains), or pass --force to send anyway",
         )
         raise NewsletterErrors([summary, *(NewsletterError(b, path=path) for b in prepared.blockers)])
-    settings = smtp_settings(prepared.project)
-    transport = partial(Smtp, settings, smtp_password(settings))
-    composer = make_composer(prepared, secret_from_env(), clock=clock)
+    if transport is None:
+        settings = smtp_settings(prepared.project)
+        transport = partial(Smtp, settings, smtp_password(settings, prepared.project.secrets))
+    else:  # the run's pace (connections, rate, retries) from [smtp], its defaults without one
+        from newsletter.project.settings import SmtpSettings
+
+        settings = prepared.project.settings.smtp or SmtpSettings()
+    composer = make_composer(prepared, signing_key(prepared.project.secrets), clock=clock)
     database = database_path(prepared.project)
     with campaign_lock(database, campaign_id):
         _queue(prepared, database, new_subscribers_only, retry_unknown, clock)

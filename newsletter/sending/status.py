@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from newsletter.store import Row, Store, database_path, open_existing, open_store, sender_running
+from newsletter.store import Row, Store, database_path, open_existing, sender_running
 from newsletter.store.sendlog import INTERRUPTED
 from newsletter.vocabulary import SEND_STATES
 
@@ -23,17 +23,12 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class LogStatus:
+    """What a campaign's send log says: `status`, and the summary after a run."""
+
     counts: dict[str, int]  # every state, zero when none
     rows: list[Row] = field(default_factory=list)  # the rows in the states asked for
     sending_now: bool = False  # a sender holds the campaign's lock
-
-
-@dataclass(frozen=True)
-class AfterRun:
-    """The send log once a run has ended: what the CLI reports, and whether someone must act."""
-
-    counts: dict[str, int]
-    next_retry: str | None  # when the first deferred reader is due again
+    next_retry: str | None = None  # when the first deferred reader is due again
 
     def needs_attention(self, report: RunReport) -> bool:
         """Paused, stopped, deferred, unknown or refused readers: the run went through but is not done."""
@@ -66,14 +61,6 @@ def settled_rows(store: Store, campaign: str, states: Sequence[str], sending_now
     ]
 
 
-def after_run(project: Project, report: RunReport) -> AfterRun:
-    with open_store(project) as store:
-        counts = store.send_counts(report.campaign)
-        retry = store.next_retry(report.campaign)
-    running = sender_running(database_path(project), report.campaign)  # another, started since
-    return AfterRun(settled(counts, running), retry)
-
-
 def log_status(project: Project, campaign_id: str, list_states: Sequence[str] = ()) -> LogStatus:
     """The send log's counts per state, and its rows in `list_states`. A campaign that was never sent
     must still exist (a typo gets a "did you mean"); no database is created to say so."""
@@ -86,7 +73,8 @@ def log_status(project: Project, campaign_id: str, list_states: Sequence[str] = 
         with store:
             counts = settled(store.send_counts(campaign_id), running)
             rows = settled_rows(store, campaign_id, list_states, running) if list_states else []
-        found = LogStatus(counts, rows, running)
+            retry = store.next_retry(campaign_id)
+        found = LogStatus(counts, rows, running, retry)
     if not any(found.counts.values()):
         files, errors = campaign_files(project, [campaign_id])
         if campaign_id not in files:  # errors may also name duplicate ids of other campaigns

@@ -32,13 +32,14 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, Self
 
 from newsletter.errors import NewsletterError
+from newsletter.project.environment import SMTP_PASSWORD as PASSWORD_ENV
+from newsletter.project.environment import Secrets
 from newsletter.store.sendlog import Result
 
 if TYPE_CHECKING:
     from newsletter.project.settings import SmtpSettings
     from newsletter.sending.message import Outgoing
 
-PASSWORD_ENV = "NEWSLETTER_SMTP_PASSWORD"
 # The mailbox does not exist: enhanced status codes 5.1.1-5.1.3 and 5.1.10, or the words for it.
 HARD_BOUNCE = re.compile(
     r"\b5\.1\.(?:1|2|3|10)\b|user unknown|unknown user|no such user|does not exist|recipient rejected",
@@ -220,10 +221,10 @@ class Smtp:
         self.client = None
 
 
-def smtp_password(settings: SmtpSettings) -> str | None:
+def smtp_password(settings: SmtpSettings, secrets: Secrets) -> str | None:
     if not settings.user:
         return None
-    password = os.environ.get(PASSWORD_ENV)
+    password = secrets.smtp_password
     if not password:
         raise NewsletterError(
             f"{PASSWORD_ENV} is not set, and [smtp] user = {settings.user!r} needs a password",

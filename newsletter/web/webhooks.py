@@ -30,7 +30,6 @@ import binascii
 import hmac
 import json
 import logging
-import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
@@ -38,13 +37,13 @@ from urllib.parse import parse_qs
 from newsletter.bounces import notifications as bounce_notifications
 from newsletter.bounces.notifications import Confirmation
 from newsletter.errors import NewsletterError
+from newsletter.project.environment import WEBHOOK_SECRET as SECRET_ENV
 
 if TYPE_CHECKING:
     from newsletter.bounces.apply import Summary
     from newsletter.bounces.formats import Report
     from newsletter.project.settings import Project
 
-SECRET_ENV = "NEWSLETTER_WEBHOOK_SECRET"
 SECRET_HEADER = "x-newsletter-secret"
 MIN_SECRET_CHARS = 16
 log = logging.getLogger("newsletter.webhooks")
@@ -57,7 +56,7 @@ def handle(
     string, when the server passes it."""
     if service not in bounce_notifications.SERVICES:
         return 404, f"no webhook for {service!r}"
-    secret = os.environ.get(SECRET_ENV, "").strip()
+    secret = project.secrets.webhook
     if len(secret) < MIN_SECRET_CHARS:
         return 503, f"webhooks are off: set {SECRET_ENV} (at least {MIN_SECRET_CHARS} characters)"
     if not _authorised(secret, {name.lower(): value for name, value in headers.items()}, query):

@@ -114,7 +114,7 @@ def split_target(target: str) -> Target:
 def page_path(segments: tuple[str, ...]) -> PurePosixPath | None:
     """The file under build/ that a URL shows, or None: the URL is not served (a 404).
 
-    The allow-list, by what `site.build_site` writes for the review pages: `/` and `/index.html` are
+    The allow-list, by what `newsletter.build` writes for the review pages: `/` and `/index.html` are
     the gallery; `/<id>/preview.html` and `/<id>/email.html` are a campaign's review page and the
     email it shows, where <id> has the form of a campaign id (`CAMPAIGN_ID`: no dots, so no `..`, no
     dot files). Nothing else is: no folder, no email.txt, meta.json, records, screenshots or outbox.

@@ -25,9 +25,9 @@ from urllib.request import urlopen
 
 import pytest
 
+from newsletter.preview.server import PreviewServer, Rebuild
 from newsletter.project.campaign import load_campaigns
 from newsletter.project.settings import open_project
-from newsletter.review.server import PreviewServer, Rebuild
 from tests.conftest import Run, write
 from tests.test_review_pages import (  # noqa: F401 - fixtures
     SAMPLE,

@@ -26,19 +26,18 @@ gets a 400 page that shows neither the token nor the reason, and an unexpected e
 from __future__ import annotations
 
 import logging
-import os
-import sys
-import types
 from collections.abc import Iterable, Mapping
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, cast
 from urllib.parse import parse_qs, urlsplit
 
-from newsletter.audience.unsubscribe import Token, read_token, resolve, secret_from_env, unsubscribe
+from newsletter.api import Newsletter, open_project
+from newsletter.audience.unsubscribe import Token, signing_key
 from newsletter.bounces import notifications as bounce_notifications
 from newsletter.errors import NewsletterError
-from newsletter.project.settings import Project, find_project_root, open_project
+from newsletter.project.environment import PROJECT_DIR, project_dir
+from newsletter.project.settings import Project, find_project_root
 from newsletter.web import unsubscribe_pages as pages
 from newsletter.web.responses import TEXT, HttpError, Response, not_allowed, not_found
 from newsletter.web.serve_files import StaticSite
@@ -46,7 +45,6 @@ from newsletter.web.serve_files import StaticSite
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
-PROJECT_ENV = "NEWSLETTER_PROJECT"
 MAX_FORM_BYTES = 16 * 1024  # a token and two fields; anything bigger is not a reader
 MAX_WEBHOOK_BYTES = 1024 * 1024
 SITE_FOLDER = Path("build") / "site"
@@ -62,32 +60,33 @@ class WebhookHandler(Protocol):
     ) -> tuple[int, str]: ...
 
 
-def make_app(project_root: Path, *, secret: bytes | None = None) -> WSGIApplication:
-    """The app for the project at `project_root`; the secret defaults to NEWSLETTER_UNSUBSCRIBE_SECRET
-    (a NewsletterError when it is missing, so a server refuses to start rather than answer 500s)."""
-    project = open_project(project_root)
-    return ReaderApp(project, secret if secret is not None else secret_from_env())
+def make_app(project: Newsletter | Path) -> WSGIApplication:
+    """The app for an opened project (or the one in a folder, its secrets from the environment). A
+    project without an unsubscribe secret is a NewsletterError here, so that a server refuses to
+    start rather than answer 500s."""
+    opened = project if isinstance(project, Newsletter) else open_project(project)
+    signing_key(opened.secrets)
+    return ReaderApp(opened)
 
 
 @cache
-def default_app() -> WSGIApplication:
-    """`newsletter.web:app`: the project in NEWSLETTER_PROJECT, else the current folder or the
-    nearest above it, found as the CLI finds it. Made once, on first use."""
-    start = os.environ.get(PROJECT_ENV, "").strip()
+def environment_app() -> WSGIApplication:
+    """`newsletter.wsgi:app`: the project in NEWSLETTER_PROJECT, else the current folder or the
+    nearest above it, found as the CLI finds it, its secrets from the environment. Made once."""
     try:
-        root = find_project_root(Path(start) if start else Path.cwd())
+        root = find_project_root(project_dir() or Path.cwd())
     except NewsletterError as error:
-        raise NewsletterError(error.message, hint=f"set {PROJECT_ENV} to the project folder") from None
-    return make_app(root)
+        raise NewsletterError(error.message, hint=f"set {PROJECT_DIR} to the project folder") from None
+    return make_app(open_project(root))
 
 
 class ReaderApp:
-    def __init__(self, project: Project, secret: bytes) -> None:
-        self.project = project
-        self.settings = project.settings
-        self.secret = secret
+    def __init__(self, newsletter: Newsletter) -> None:
+        self.newsletter = newsletter
+        self.project: Project = newsletter.project
+        self.settings = newsletter.settings
         self.unsubscribe_path = urlsplit(self.settings.unsubscribe_url).path.rstrip("/") or "/"
-        self.site = StaticSite(project.root / SITE_FOLDER)
+        self.site = StaticSite(newsletter.root / SITE_FOLDER)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ)
@@ -140,7 +139,7 @@ class ReaderApp:
         those would keep mailing a reader who asked to leave."""
         try:
             how = "unsubscribe page" if page else "List-Unsubscribe-Post"
-            done = unsubscribe(self.project, token, secret=self.secret, how=how)
+            done = self.newsletter.unsubscribe(token, how=how)
         except NewsletterError as error:
             if error.field != "token":
                 raise
@@ -163,7 +162,7 @@ class ReaderApp:
         """The token when it is genuine and its subscriber still there (looked up read-only), so the
         reader is not asked to press a button that can only fail; None otherwise."""
         try:
-            return resolve(self.project, read_token(token, self.secret), self.secret)
+            return self.newsletter.read_token(token)
         except NewsletterError as error:
             if error.field != "token":
                 raise
@@ -302,15 +301,3 @@ def _webhook_handler() -> WebhookHandler | None:
             raise  # the module is there, but something it imports is not: a real error
         return None
     return cast(WebhookHandler, module.handle)
-
-
-class _CallableModule(types.ModuleType):
-    """`newsletter.web:app` for gunicorn and uwsgi. The package's `app` is this module once it has
-    been imported (Python sets a submodule as its package's attribute), so the module itself answers
-    requests too, with `default_app()`, whichever name a server resolves first."""
-
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        return default_app()(environ, start_response)
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -1,88 +1,114 @@
-"""`newsletter build` as users know it: the pipeline's build, then the review pages beside it.
+"""`newsletter build`, top to bottom: load → render → write the emails → review pages → site.
 
-The pipeline writes the emails; this module adds each campaign's preview.html and the gallery, with
-the checks' findings. The preview server rebuilds through here too, so a served page and a built one
-are the same file.
+`build` is the table of contents; each step is a call into the stage that owns it. The pipeline
+(pipeline.py) loads and renders, as it does for every command; the review stage checks each email
+and writes its preview.html and the gallery; the site stage writes the web versions, archives and
+feeds of what is published.
 
 A campaign whose inputs did not change since its last build is not rendered again: its outputs, its
 preview.html and its card in the gallery are left as they are, and the report gives what that build
 reported (`pipeline.Stored`). What makes that safe: the campaign's record (`pipeline.Record`, written
 after everything else) must hold the key of today's inputs and the digest of every file as it is now,
 and the gallery's record (`GALLERY_RECORD`, beside index.html) must show the campaign's card as today's
-build would make it. `unchanged_site` answers from those files alone, without opening the project, so
-that `newsletter build` on an unchanged project imports none of the heavy libraries.
+build would make it. `unchanged_build` answers from those files alone, without opening the project, so
+that `newsletter build` on an unchanged project imports none of the heavy libraries. The site step runs
+on every build all the same: a send publishes a campaign without changing any of its inputs.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from newsletter.errors import NewsletterError
 from newsletter.files import atomic_write, modified_day
 from newsletter.pipeline import (
     OUTPUTS,
     RECORD_FORMAT,
-    BuildReport,
+    Built,
     Inputs,
     Record,
-    build,
+    Stored,
     campaign_paths,
     digest,
     find_root,
+    render_campaigns,
     unchanged,
+    write_campaign,
     write_record,
 )
 
 if TYPE_CHECKING:
     from newsletter.project.settings import Project
+    from newsletter.render.renderer import Rendered
+    from newsletter.review.checks import Finding
+    from newsletter.site.writer import SiteReport
 
 GALLERY_RECORD = ".index.inputs.json"  # beside index.html: what the gallery was made from
 SITE_OUTPUTS = (*OUTPUTS, "preview.html")
 
 
-def build_site(
+@dataclass
+class BuildReport:
+    built: list[Built] = field(default_factory=list)
+    errors: list[NewsletterError] = field(default_factory=list)
+    findings: dict[str, list[Finding]] = field(default_factory=dict)  # by campaign id: the checks
+    skipped: list[Stored] = field(default_factory=list)  # unchanged since the last build: not rendered
+    order: list[str] = field(default_factory=list)  # the campaign ids in the order asked for
+    site: SiteReport | None = None  # None: not written (problems in the campaigns, or not asked for)
+    site_problems: int = 0  # problems in campaigns not asked for, which kept the site as it was
+
+    @property
+    def refused(self) -> list[Built]:
+        return [b for b in self.built if not b.written]
+
+    def entries(self) -> list[Built | Stored]:
+        """Built and skipped campaigns together, in the order the campaigns were asked for."""
+        by_id: dict[str, Built | Stored] = {b.rendered.campaign.id: b for b in self.built}
+        by_id.update((s.id, s) for s in self.skipped)
+        order = [*self.order, *(key for key in by_id if key not in self.order)]
+        return [by_id[key] for key in order if key in by_id]
+
+
+def build(
     project: Project,
     ids: Sequence[str] = (),
     *,
     out: Path | None = None,
     strict: bool = False,
     force: bool = False,
+    site: bool = True,
 ) -> BuildReport:
-    """Build the named campaigns (all when none are named) and their review pages into `out`.
+    """Build the named campaigns (all when none are named) into `out` (default `build/`): the emails,
+    their review pages and, when every campaign loaded, the static site (`site=False`: not the site).
 
     Campaigns unchanged since their last build into `out` are skipped (`report.skipped`), unless
-    `force`.
+    `force`. With `strict`, a campaign with warnings is rendered but not written (`report.refused`).
     """
     from newsletter.review.pages import write_review_pages
 
     out = out or project.root / "build"
     inputs = Inputs(project.root, strict=strict)
-    files = campaign_paths(project.root, ids)
-    if files is None:  # a problem with the campaign files: the loader reports it, nothing is skipped
-        folder = project.root / "campaigns"
-        inputs.snapshot([*folder.glob("*.yaml"), *folder.glob("*.yml")])
-        report = build(project, ids, out=out, strict=strict)
-    else:
-        wanted, found = files
-        fresh = {} if force else _unchanged(inputs, wanted, found, out)
-        todo = [key for key in wanted if key not in fresh]
-        inputs.snapshot(wanted[key] for key in todo)
-        report = build(project, todo, out=out, strict=strict) if todo else BuildReport()
-        report.skipped = [fresh[key].stored(key, out / key) for key in wanted if key in fresh]
-        report.order = list(wanted)
-    report.findings = write_review_pages(project, report, out)
+    report = BuildReport()
+    todo = _to_render(project.root, ids, inputs, out, report, force=force)
+    rendered, report.errors = ([], []) if todo is None else render_campaigns(project, todo)
+    for one in rendered:
+        report.built.append(_write_email(one, out / one.campaign.id, strict=strict))
+    report.findings = write_review_pages(project, report.built, out)
     _write_records(report, inputs, out)
+    if site and not report.errors:
+        _write_site(project.root, out, report, project)
     return report
 
 
-def unchanged_site(
+def unchanged_build(
     start: Path, ids: Sequence[str] = (), *, out: Path | None = None, strict: bool = False
 ) -> BuildReport | None:
-    """The report of `build_site` when it would skip every campaign asked for, found without opening
-    the project (`start`: a folder in it); None when anything needs building."""
+    """The report of `build` when it would skip every campaign asked for, found without opening the
+    project (`start`: a folder in it), the site brought up to date; None when anything needs building."""
     root = find_root(start)
     files = None if root is None else campaign_paths(root, ids)
     if root is None or not files or not files[0]:
@@ -92,7 +118,53 @@ def unchanged_site(
     fresh = _unchanged(Inputs(root, strict=strict), wanted, found, out)
     if len(fresh) < len(wanted):
         return None
-    return BuildReport(skipped=[fresh[key].stored(key, out / key) for key in wanted], order=list(wanted))
+    report = BuildReport(skipped=[fresh[key].stored(key, out / key) for key in wanted], order=list(wanted))
+    _write_site(root, out, report)
+    return report
+
+
+# -- the steps ---------------------------------------------------------------------------------------
+
+
+def _to_render(
+    root: Path, ids: Sequence[str], inputs: Inputs, out: Path, report: BuildReport, *, force: bool
+) -> Sequence[str] | None:
+    """The campaigns to render (None: none); the others go into `report.skipped` with what their last
+    build said. The inputs are read now, before the render, so that a file saved during it shows as a
+    change."""
+    files = campaign_paths(root, ids)
+    if files is None:  # a problem with the campaign files: the loader reports it, nothing is skipped
+        folder = root / "campaigns"
+        inputs.snapshot([*folder.glob("*.yaml"), *folder.glob("*.yml")])
+        return ids
+    wanted, found = files
+    fresh = {} if force else _unchanged(inputs, wanted, found, out)
+    todo = [key for key in wanted if key not in fresh]
+    inputs.snapshot(wanted[key] for key in todo)
+    report.skipped = [fresh[key].stored(key, out / key) for key in wanted if key in fresh]
+    report.order = list(wanted)
+    return todo or None
+
+
+def _write_email(rendered: Rendered, out_dir: Path, *, strict: bool) -> Built:
+    """build/<id>/email.html, email.txt and meta.json; not with --strict when there are warnings."""
+    written = not (strict and rendered.warnings)
+    if written:
+        write_campaign(rendered, out_dir)
+    return Built(rendered=rendered, out_dir=out_dir, written=written)
+
+
+def _write_site(root: Path, out: Path, report: BuildReport, project: Project | None = None) -> None:
+    """The static site, on every build: a send publishes a campaign without changing any input."""
+    from newsletter.site.writer import CampaignProblems, update_site
+
+    try:
+        report.site = update_site(root, out, project)
+    except CampaignProblems as problems:
+        report.site_problems = len(problems.errors)
+
+
+# -- what the last build left ------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The live preview: the review pages served on 127.0.0.1, rebuilt as the project's files change.
 
 `PreviewServer` serves the review pages of build/, watches the project's files, rebuilds what changed
-(through `site.build_site`, so a served page and a built one are the same file) and makes open pages
+(through `newsletter.build`, so a served page and a built one are the same file) and makes open pages
 reload (Server-Sent Events on `/__reload`; the little script that listens is added to pages as they
 are served, never to the files). A build error shows as an overlay naming file and line, and the
 server keeps running until the file is fixed. What is served, and to whom, is `handler`'s part:
@@ -22,13 +22,13 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from newsletter.build import build
 from newsletter.errors import NewsletterError, flatten
 from newsletter.payments.lock import lock_path
+from newsletter.preview.handler import HOST, RELOAD_PATH, PreviewHTTPServer, bind
 from newsletter.project.settings import SETTINGS_FILE, Project, open_project
 from newsletter.review.counts import plural
-from newsletter.review.handler import HOST, RELOAD_PATH, PreviewHTTPServer, bind
 from newsletter.review.pages import stylesheet
-from newsletter.review.site import build_site
 
 log = logging.getLogger(__name__)
 
@@ -172,9 +172,9 @@ class PreviewServer:
             if changed:  # settings are read afresh: a broken newsletter.toml stays an error until fixed
                 self.project = open_project(self.project.root)
             ids = self._campaigns_to_build(changed)
-            # force: every campaign asked for is rendered, as it always was here; build_site's skipping
+            # force: every campaign asked for is rendered, as it always was here; build's skipping
             # of unchanged campaigns is for `newsletter build`.
-            report = build_site(self.project, ids, out=self.out, force=True)
+            report = build(self.project, ids, out=self.out, force=True, site=False)
             ids = tuple(b.rendered.campaign.id for b in report.built)
             errors = tuple(flatten(report.errors))
         except NewsletterError as error:

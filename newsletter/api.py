@@ -1,0 +1,395 @@
+"""The Python API: a project opened once, with a method for each thing the command line does.
+
+    import newsletter
+
+    project = newsletter.open_project("/srv/nieuwsbrief")      # settings validated, secrets resolved
+    report = project.build()                                     # build/<id>/, review pages, site
+    dry = project.send("2026-12-schrijven", dry_run=True)         # what would go out, nothing sent
+    done = project.unsubscribe(token)                            # what a website's unsubscribe page does
+
+The command line (`newsletter.cli`) and the WSGI app (`newsletter.web`) are thin callers of this
+class: whatever they do, a script can do with the same words. The settings are validated and every
+secret resolved when the project is opened, from the environment unless passed in as `Secrets`;
+nothing below reads the environment.
+
+Heavy libraries (Jinja2, MRML, premailer, the Stripe SDK) are imported by the methods that need
+them, so that opening a project, or importing this module, stays cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, overload
+
+from newsletter.errors import NewsletterError, NewsletterErrors
+from newsletter.project.environment import Secrets
+from newsletter.project.settings import Project, Settings, find_project_root
+from newsletter.project.settings import open_project as open_project_files
+from newsletter.store import database_path, open_existing, open_store
+
+if TYPE_CHECKING:
+    from newsletter.audience.unsubscribe import Token, Unsubscribed
+    from newsletter.bounces.apply import Summary
+    from newsletter.build import BuildReport
+    from newsletter.payments.lock import Lock, LockedLink
+    from newsletter.payments.sales import BookSales
+    from newsletter.payments.stripe_links import SyncResult
+    from newsletter.payments.switching import Activation
+    from newsletter.project.campaign import Campaign
+    from newsletter.project.scaffold import NewCampaign
+    from newsletter.render.renderer import Rendered
+    from newsletter.review.checks import Checked
+    from newsletter.review.screenshot import Shot
+    from newsletter.sending.run import RunReport
+    from newsletter.sending.send import DryRun, Prepared
+    from newsletter.sending.status import LogStatus
+    from newsletter.sending.stopping import Stop
+    from newsletter.sending.transport import Transport
+    from newsletter.store import Entry, Funnel, ImportReport, Store, SuppressReport
+
+
+@dataclass(frozen=True)
+class CampaignReport:
+    """What `report` shows: the funnel from the send log, and the sales per book from Stripe."""
+
+    campaign: Campaign
+    funnel: Funnel
+    sales: list[BookSales]
+
+    @property
+    def orders(self) -> int:
+        return sum(book.checkouts for book in self.sales)
+
+    @property
+    def revenue(self) -> int:
+        """In cents."""
+        return sum(book.revenue for book in self.sales)
+
+    @property
+    def orders_per_1000_delivered(self) -> float | None:
+        delivered = self.funnel.delivered
+        return round(self.orders * 1000 / delivered, 1) if delivered else None
+
+
+def open_project(path: str | Path = ".", *, secrets: Secrets | None = None) -> Newsletter:
+    """The project in `path` or the nearest folder above it that holds `newsletter.toml`.
+
+    `secrets` default to the environment (NEWSLETTER_UNSUBSCRIBE_SECRET, NEWSLETTER_SMTP_PASSWORD,
+    NEWSLETTER_WEBHOOK_SECRET, STRIPE_API_KEY); pass `Secrets(...)` to give them yourself. Raises
+    NewsletterError when there is no project or its settings are wrong.
+    """
+    root = find_project_root(Path(path))
+    return Newsletter(open_project_files(root, secrets))
+
+
+class Newsletter:
+    """An opened project. Every method raises NewsletterError for what a user can fix."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+
+    def __repr__(self) -> str:
+        return f"<Newsletter {self.project.root}>"
+
+    @property
+    def root(self) -> Path:
+        return self.project.root
+
+    @property
+    def settings(self) -> Settings:
+        return self.project.settings
+
+    @property
+    def secrets(self) -> Secrets:
+        return self.project.secrets
+
+    # -- campaigns ---------------------------------------------------------------------------------
+
+    def campaign_ids(self) -> list[str]:
+        """The ids of the campaign files, sorted."""
+        from newsletter.project.campaign import campaign_files
+
+        found, problems = campaign_files(self.project)
+        if problems:
+            raise NewsletterErrors(problems)
+        return sorted(found)
+
+    def render(self, campaign_id: str) -> Rendered:
+        """One campaign as `build` renders it (HTML, text, links, warnings), nothing written."""
+        from newsletter.pipeline import render_one
+
+        return render_one(self.project, campaign_id)
+
+    def build(
+        self,
+        campaign_ids: Sequence[str] = (),
+        *,
+        out: Path | None = None,
+        strict: bool = False,
+        force: bool = False,
+    ) -> BuildReport:
+        """`newsletter build`: the emails, their review pages and the static site (see `build.build`)."""
+        from newsletter.build import build
+
+        return build(self.project, campaign_ids, out=out, strict=strict, force=force)
+
+    def check(self, campaign_ids: Sequence[str] = ()) -> tuple[list[Checked], list[NewsletterError]]:
+        """`newsletter check`: every rule on every campaign named (all when none are)."""
+        from newsletter.review.checks import check_project
+
+        return check_project(self.project, campaign_ids)
+
+    def new_campaign(
+        self, campaign_id: str, column_file: Path, books: Sequence[str] = (), *, locale: str | None = None
+    ) -> NewCampaign:
+        """`newsletter new`: campaigns/<id>.yaml started from a column, selling `books` (SKUs; none:
+        the book the column promotes)."""
+        from newsletter.project.scaffold import new_campaign
+
+        return new_campaign(self.project, campaign_id, column_file, books, locale)
+
+    def screenshot(
+        self, campaign_id: str, *, out: Path | None = None, chromium: Path | str | None = None
+    ) -> list[Shot]:
+        """PNG images of the email at 600 and 375 px, taken with headless Chromium."""
+        from newsletter.review.screenshot import screenshot_campaign
+
+        return screenshot_campaign(self.project, campaign_id, out=out, chromium=chromium)
+
+    # -- selling through Stripe --------------------------------------------------------------------
+
+    def sync_links(
+        self, campaign_ids: Sequence[str] = (), *, live: bool = False
+    ) -> tuple[list[Campaign], list[SyncResult]]:
+        """`links sync`: the missing Product, Price and Payment Link of every book, recorded in
+        payments.lock.json; never anything twice. Returns the campaigns and what each book got."""
+        from newsletter.payments.stripe_links import sync_campaigns
+        from newsletter.project.campaign import load_campaigns
+
+        campaigns, errors = load_campaigns(self.project, campaign_ids)
+        if errors:
+            raise NewsletterErrors(errors)
+        return campaigns, list(sync_campaigns(self.project, campaigns, live=live))
+
+    def links(self) -> Lock:
+        """payments.lock.json: every Payment Link Stripe confirmed."""
+        from newsletter.payments.lock import load_lock
+
+        return load_lock(self.project)
+
+    def deactivate_links(self, campaign_id: str, *, live: bool = False) -> list[LockedLink]:
+        """`links deactivate`: switch off a campaign's links, until `activate_links`."""
+        from newsletter.payments.switching import deactivate_campaign
+
+        return deactivate_campaign(self.project, self._campaign(campaign_id), live=live)
+
+    def activate_links(self, campaign_id: str, *, live: bool = False) -> Activation:
+        """`links activate`: switch a deactivated campaign's links on again."""
+        from newsletter.payments.switching import activate_campaign
+
+        return activate_campaign(self.project, self._campaign(campaign_id), live=live)
+
+    def report(self, campaign_id: str, *, live: bool = False) -> CampaignReport:
+        """`newsletter report`: what became of a campaign's recipients, and what it sold."""
+        from newsletter.payments.lock import sells_through_stripe
+        from newsletter.payments.sales import sales_report
+        from newsletter.store import Funnel
+
+        campaign = self._campaign(campaign_id)
+        sales = sales_report(self.project, campaign, live=live) if sells_through_stripe(self.project) else []
+        store = self.existing_audience()
+        if store is None:
+            funnel = Funnel.unsent(campaign_id)
+        else:
+            with store:
+                funnel = store.campaign_funnel(campaign_id)
+        return CampaignReport(campaign, funnel, sales)
+
+    def _campaign(self, campaign_id: str) -> Campaign:
+        from newsletter.pipeline import load_one
+
+        return load_one(self.project, campaign_id)
+
+    # -- sending -----------------------------------------------------------------------------------
+
+    def prepare(self, campaign_id: str) -> Prepared:
+        """A campaign rendered and checked, with what would stop a real send (`blockers`)."""
+        from newsletter.sending.send import prepare
+
+        return prepare(self.project, campaign_id)
+
+    def dry_run(
+        self,
+        campaign: str | Prepared,
+        *,
+        transport: Transport | None = None,
+        limit: int | None = None,
+        new_subscribers_only: bool = False,
+        retry_unknown: bool = False,
+    ) -> DryRun:
+        """Every message a real send would send now, delivered to `transport` (default: the outbox,
+        build/<id>/outbox/*.eml); nothing goes over the network and nothing into the send log."""
+        from newsletter.sending.send import dry_run
+
+        return dry_run(
+            self._prepared(campaign),
+            transport=transport,
+            limit=limit,
+            new_subscribers_only=new_subscribers_only,
+            retry_unknown=retry_unknown,
+        )
+
+    @overload
+    def send(
+        self,
+        campaign: str | Prepared,
+        *,
+        dry_run: Literal[False] = False,
+        transport: Callable[[], Transport] | None = None,
+        force: bool = False,
+        new_subscribers_only: bool = False,
+        retry_unknown: bool = False,
+        on_start: Callable[[int], None] = ...,
+        on_result: Callable[[Entry, str], None] = ...,
+        stop: Stop | None = None,
+    ) -> RunReport: ...
+
+    @overload
+    def send(
+        self,
+        campaign: str | Prepared,
+        *,
+        dry_run: Literal[True],
+        transport: Callable[[], Transport] | None = None,
+        force: bool = False,
+        new_subscribers_only: bool = False,
+        retry_unknown: bool = False,
+        on_start: Callable[[int], None] = ...,
+        on_result: Callable[[Entry, str], None] = ...,
+        stop: Stop | None = None,
+    ) -> DryRun: ...
+
+    def send(
+        self,
+        campaign: str | Prepared,
+        *,
+        dry_run: bool = False,
+        transport: Callable[[], Transport] | None = None,
+        force: bool = False,
+        new_subscribers_only: bool = False,
+        retry_unknown: bool = False,
+        on_start: Callable[[int], None] = lambda total: None,
+        on_result: Callable[[Entry, str], None] = lambda entry, state: None,
+        stop: Stop | None = None,
+    ) -> RunReport | DryRun:
+        """The real send, or its resumption: every recipient goes into the send log, so calling it
+        again sends to those still pending and to nobody twice. `transport` makes the connection of
+        each sending thread (default: SMTP from the settings). With `dry_run`, `dry_run()` instead,
+        with `transport()` as its transport when given."""
+        if dry_run:
+            return self.dry_run(
+                campaign,
+                transport=None if transport is None else transport(),
+                new_subscribers_only=new_subscribers_only,
+                retry_unknown=retry_unknown,
+            )
+        from newsletter.sending.send import send
+
+        return send(
+            self._prepared(campaign),
+            transport=transport,
+            force=force,
+            new_subscribers_only=new_subscribers_only,
+            retry_unknown=retry_unknown,
+            on_start=on_start,
+            on_result=on_result,
+            stop=stop,
+        )
+
+    def test_send(
+        self, campaign: str | Prepared, addresses: Sequence[str] = (), *, seeds: bool = False
+    ) -> list[str]:
+        """The personalised message, subject prefixed [TEST], to `addresses` (and, with `seeds`, the
+        seed list of the settings) over SMTP; nothing goes into the send log. Returns the addresses."""
+        from newsletter.sending.send import test_addresses, test_send
+
+        chosen = test_addresses(self.project, addresses, seeds=seeds)
+        test_send(self._prepared(campaign), chosen)
+        return chosen
+
+    def status(self, campaign_id: str, list_states: Sequence[str] = ()) -> LogStatus:
+        """What the send log says of a campaign; the rows in `list_states` too."""
+        from newsletter.sending.status import log_status
+
+        return log_status(self.project, campaign_id, list_states)
+
+    def _prepared(self, campaign: str | Prepared) -> Prepared:
+        return self.prepare(campaign) if isinstance(campaign, str) else campaign
+
+    # -- the list ----------------------------------------------------------------------------------
+
+    @property
+    def database(self) -> Path:
+        """The subscriber database (`[audience] database`)."""
+        return database_path(self.project)
+
+    def audience(self) -> Store:
+        """The subscriber store, created on first use; close it, or use it in a `with` block."""
+        return open_store(self.project)
+
+    def existing_audience(self) -> Store | None:
+        """The store if it exists: for what only reads and must not create it."""
+        return open_existing(self.project)
+
+    def import_subscribers(self, path: Path, *, source: str | None = None) -> ImportReport:
+        """`audience import`: the subscribers in a CSV file (source: default the file's name)."""
+        from newsletter.audience.importing import import_csv
+
+        with self.audience() as store:
+            return import_csv(store, path, default_locale=self.settings.locale, source=source or path.name)
+
+    def suppress(self, source: Path | Iterable[str], *, status: str = "unsubscribed") -> SuppressReport:
+        """`audience suppress`: addresses (a file, or the lines themselves) made unsubscribed,
+        bounced or complained; unknown ones are added that way."""
+        from newsletter.audience.importing import suppress
+
+        with self.audience() as store:
+            return suppress(store, source, status=status, default_locale=self.settings.locale)
+
+    def export_subscribers(
+        self,
+        out: Path | None = None,
+        *,
+        status: str | None = None,
+        locale: str | None = None,
+        tags: Sequence[str] = (),
+    ) -> int:
+        """`audience export`: the subscribers (of a status, locale and tags; None: all) as CSV that
+        `import_subscribers` reads back, into `out` (None: stdout). Returns how many were written."""
+        from newsletter.audience.export import export_csv
+
+        with self.audience() as store:
+            return export_csv(store, out, status=status, locale=locale, tags=tags)
+
+    def unsubscribe(self, token: str, *, source: str = "one-click", how: str = "") -> Unsubscribed:
+        """Check an unsubscribe token and unsubscribe its reader: what a website's page calls.
+        Idempotent; a forged or damaged token is a NewsletterError with field "token"."""
+        from newsletter.audience.unsubscribe import unsubscribe
+
+        return unsubscribe(self.project, token, source=source, how=how)
+
+    def read_token(self, token: str) -> Token:
+        """Whom an unsubscribe token names, checked and looked up, changing nothing."""
+        from newsletter.audience.unsubscribe import read_token, resolve, signing_key
+
+        key = signing_key(self.secrets)
+        return resolve(self.project, read_token(token, key), key)
+
+    def import_bounces(self, paths: Iterable[Path]) -> Summary:
+        """`bounces import`: bounces, complaints and mailed unsubscribes from mailboxes and files."""
+        from newsletter.bounces.apply import import_paths
+
+        with self.audience() as store:
+            return import_paths(self.project, store, paths)
