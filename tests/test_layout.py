@@ -10,6 +10,7 @@ are left out of the cycle check alone, where they are what breaks a cycle at run
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -132,3 +133,23 @@ def test_the_graph_sees_imports() -> None:
     assert stage("newsletter.store.sendlog") == "store" and stage("newsletter.errors") == "shared"
     typed = graph(typing_too=True)
     assert "newsletter.project.settings" in typed["newsletter.pipeline"]
+
+
+def _sources() -> dict[str, str]:
+    return {name: path.read_text(encoding="utf-8") for name, path in modules().items()}
+
+
+def test_only_the_environment_module_reads_the_environment() -> None:
+    """Settings and secrets are resolved once, into the project; nothing deeper looks them up."""
+    readers = sorted(name for name, text in _sources().items() if "os.environ" in text or "getenv" in text)
+    assert readers == ["newsletter.project.environment"]
+
+
+def test_only_the_store_runs_sql() -> None:
+    """One room owns every SQL statement: nothing outside newsletter/store/ touches a connection."""
+    outside = sorted(
+        name
+        for name, text in _sources().items()
+        if re.search(r"\.execute(many|script)?\(|sqlite3\.connect", text) and stage(name) != "store"
+    )
+    assert outside == []

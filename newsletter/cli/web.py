@@ -27,7 +27,7 @@ def serve(obj: Context, host: str, port: int) -> None:
 
     The path of unsubscribe_url takes the links of every email (GET asks, POST unsubscribes);
     POST /webhooks/ses and /webhooks/postmark take bounces and complaints. Run it behind a web server
-    that terminates HTTPS (see the README). Needs NEWSLETTER_UNSUBSCRIBE_SECRET, the secret the
+    that terminates HTTPS (docs/serving.md). Needs NEWSLETTER_UNSUBSCRIBE_SECRET, the secret the
     emails' tokens were signed with. Ctrl-C stops.
     """
     import waitress

@@ -68,4 +68,4 @@ class Campaign:
     audience_tags: tuple[str, ...] = ()  # send to active subscribers of the locale having all these tags
     ends: date | None = None  # the promotion's last day: a `links sync` after it switches its links off
     warnings: tuple[str, ...] = ()  # the teasers' warnings, for build and check
-    publish: bool = False  # on the static site before any send (web/site.py)
+    publish: bool = False  # on the static site before any send (site/writer.py)

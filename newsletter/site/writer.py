@@ -2,7 +2,7 @@
 archive page and an Atom feed, laid out by the URL paths in the settings so that the folder can be
 copied to the web server as it is (`rsync -av --delete build/site/ host:/var/www/...`).
 
-Published means sent to at least one reader (the send log, `mail/published.py`) or marked
+Published means sent to at least one reader (the send log, `store/published.py`) or marked
 `publish: true` in the campaign file. A send changes no input of the build, so this step runs on
 every `newsletter build`, also when every campaign is skipped as unchanged; it must then cost next
 to nothing. So it never renders: a web version is the campaign's built `email.html`, which the

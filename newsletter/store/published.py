@@ -1,4 +1,4 @@
-"""Which campaigns went out, from the send log, for the static site (web/site.py).
+"""Which campaigns went out, from the send log, for the static site (site/writer.py).
 
 A campaign counts as sent once at least one reader's row in the log is `sent`; the first `sent_at`
 is its send date. The database is opened read-only, through SQLite's own `mode=ro`: a build must

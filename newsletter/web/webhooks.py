@@ -2,7 +2,7 @@
 
 `newsletter serve` (app.py) routes the request here; `handle` answers (status, short text) and
 never raises. What a notification means, and how it changes statuses, is the same code as
-`newsletter bounces import` (mail/bounces.py), with source `webhook:<service>` in the history.
+`newsletter bounces import` (bounces/apply.py), with source `webhook:<service>` in the history.
 
 Every request must carry the shared secret from the environment (NEWSLETTER_WEBHOOK_SECRET, at
 least 16 characters; without it every webhook answers 503), compared in constant time, as:

@@ -13,7 +13,7 @@ experience or a deliverability risk that a person should weigh. `RULES` lists ev
 and for consumers of `newsletter check --format json`.
 
 The rules live in one module per theme and register themselves with `registry.rule` as they are
-imported: the order of the imports below is the order of `RULES` (and of the README's table).
+imported: the order of the imports below is the order of `RULES` (and of the table in docs/checks.md).
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ class Finding:
 
 @dataclass(frozen=True)
 class Rule:
-    """A rule as the README's table shows it (generated from these, see docs/reference.py)."""
+    """A rule as the table in docs/checks.md shows it (generated from these by docs/hooks.py)."""
 
     severity: str  # as a reader weighs it: "error", "warning", "warning > 80 KB, error > 102 KB"
     checks: str  # one line of Markdown: what an email must do to pass
