@@ -7,27 +7,27 @@ feeds of what is published.
 
 A campaign whose inputs did not change since its last build is not rendered again: its outputs, its
 preview.html and its card in the gallery are left as they are, and the report gives what that build
-reported (`pipeline.Stored`). What makes that safe: the campaign's record (`pipeline.Record`, written
-after everything else) must hold the key of today's inputs and the digest of every file as it is now,
-and the gallery's record (`GALLERY_RECORD`, beside index.html) must show the campaign's card as today's
-build would make it. `unchanged_build` answers from those files alone, without opening the project, so
-that `newsletter build` on an unchanged project imports none of the heavy libraries. The site step runs
-on every build all the same: a send publishes a campaign without changing any of its inputs.
+reported (`pipeline.Stored`). What the last build was made from is one file, `build/.build.json`
+(`pipeline.RECORD`). What makes skipping safe: the campaign's entry (`pipeline.Record`, removed before
+its files are rewritten and written after everything else) must hold the key of today's inputs and
+the digest of every file as it is now, and the gallery's section must show the campaign's card as
+today's build would make it. `unchanged_build` answers from those files alone, without opening the
+project, so that `newsletter build` on an unchanged project imports none of the heavy libraries. The
+site step runs on every build all the same: a send publishes a campaign without changing any of its
+inputs.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from newsletter.errors import NewsletterError
-from newsletter.files import atomic_write, modified_day
+from newsletter.files import modified_day
 from newsletter.pipeline import (
     OUTPUTS,
-    RECORD_FORMAT,
     Built,
     Inputs,
     Record,
@@ -35,10 +35,11 @@ from newsletter.pipeline import (
     campaign_paths,
     digest,
     find_root,
+    read_build_record,
     render_campaigns,
     unchanged,
+    update_build_record,
     write_campaign,
-    write_record,
 )
 
 if TYPE_CHECKING:
@@ -47,7 +48,6 @@ if TYPE_CHECKING:
     from newsletter.review.checks import Finding
     from newsletter.site.writer import SiteReport
 
-GALLERY_RECORD = ".index.inputs.json"  # beside index.html: what the gallery was made from
 SITE_OUTPUTS = (*OUTPUTS, "preview.html")
 
 
@@ -95,6 +95,7 @@ def build(
     report = BuildReport()
     todo = _to_render(project.root, ids, inputs, out, report, force=force)
     rendered, report.errors = ([], []) if todo is None else render_campaigns(project, todo)
+    _forget(out, [one for one in rendered if not (strict and one.warnings)])
     for one in rendered:
         report.built.append(_write_email(one, out / one.campaign.id, strict=strict))
     report.findings = write_review_pages(project, report.built, out)
@@ -146,6 +147,15 @@ def _to_render(
     return todo or None
 
 
+def _forget(out: Path, written: Sequence[Rendered]) -> None:
+    """Before files are replaced, the record no longer vouches for them: the entries of the campaigns
+    about to be written, and the gallery (index.html is written after them)."""
+    if written:
+        update_build_record(
+            out, campaigns=dict.fromkeys((one.campaign.id for one in written), None), gallery=None
+        )
+
+
 def _write_email(rendered: Rendered, out_dir: Path, *, strict: bool) -> Built:
     """build/<id>/email.html, email.txt and meta.json; not with --strict when there are warnings."""
     written = not (strict and rendered.warnings)
@@ -169,7 +179,8 @@ def _write_site(root: Path, out: Path, report: BuildReport, project: Project | N
 
 @dataclass(frozen=True)
 class Gallery:
-    """`GALLERY_RECORD`: the index.html it describes, and the cards and emails it was made from."""
+    """The gallery's section of the record: the index.html it describes, and the cards and emails it
+    was made from."""
 
     inputs: str  # Inputs.gallery_key
     index: str  # digest of index.html
@@ -181,14 +192,16 @@ def _unchanged(
     inputs: Inputs, wanted: dict[str, Path], found: dict[str, Path], out: Path
 ) -> dict[str, Record]:
     """The records of the wanted campaigns that need no build, by id."""
-    gallery = _read_gallery(out)
+    stored = read_build_record(out)
+    gallery = _gallery(stored.get("gallery"))
     if gallery is None or gallery.inputs != inputs.gallery_key():
         return {}
     if digest(out / "index.html") != gallery.index:
         return {}
     fresh: dict[str, Record] = {}
+    entries = stored.get("campaigns", {})
     for key, path in wanted.items():
-        record = unchanged(inputs, path, out / key, SITE_OUTPUTS)
+        record = unchanged(inputs, path, out / key, entries.get(key), SITE_OUTPUTS)
         if record is not None and gallery.cards.get(key) == {**record.card, "date": modified_day(path)}:
             fresh[key] = record
     if len(fresh) == len(wanted):
@@ -203,7 +216,7 @@ def _unchanged(
 
 
 def _write_records(report: BuildReport, inputs: Inputs, out: Path) -> None:
-    """After every page: the gallery's record, then each written campaign's (see the module doc)."""
+    """After every page: the gallery's section of the record and each written campaign's entry."""
     from newsletter.review.counts import checks_summary
     from newsletter.review.pages import read_cards
 
@@ -218,14 +231,13 @@ def _write_records(report: BuildReport, inputs: Inputs, out: Path) -> None:
         cards=cards,
         emails={key: digest(out / key / "email.html") or "" for key in cards},
     )
-    data = {"format": RECORD_FORMAT, **asdict(gallery)}
-    atomic_write(out / GALLERY_RECORD, json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True) + "\n")
+    records: dict[str, Record | None] = {}
     for built in written:
         rendered, out_dir = built.rendered, built.out_dir
         campaign = rendered.campaign
         books = tuple(book.sku for book in campaign.books)
         card = {name: value for name, value in cards.get(campaign.id, {}).items() if name != "date"}
-        record = Record(
+        records[campaign.id] = Record(
             inputs=inputs.key(campaign.path, books),
             books=books,
             outputs={name: digest(out_dir / name) or "" for name in SITE_OUTPUTS},
@@ -235,16 +247,16 @@ def _write_records(report: BuildReport, inputs: Inputs, out: Path) -> None:
             checks=checks_summary(report.findings.get(campaign.id, [])),
             card=card,
         )
-        write_record(out_dir, record)
+    update_build_record(out, campaigns=records, gallery=asdict(gallery))
 
 
-def _read_gallery(out: Path) -> Gallery | None:
+def _gallery(data: object) -> Gallery | None:
+    """The gallery's section, when it has the shape a build writes."""
     try:
-        data = json.loads((out / GALLERY_RECORD).read_text(encoding="utf-8"))
-        if not isinstance(data, dict) or data.pop("format", None) != RECORD_FORMAT:
-            return None
-        gallery = Gallery(**data)
-    except (OSError, ValueError, TypeError):
+        gallery = Gallery(**data) if isinstance(data, dict) else None
+    except TypeError:
+        return None
+    if gallery is None:
         return None
     well_formed = (
         isinstance(gallery.inputs, str)

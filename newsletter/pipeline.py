@@ -6,11 +6,13 @@ fails to load or render is reported and skipped; the others still go through, so
 not hold up the review of the rest. `newsletter.build` puts the steps of a build in order: the
 pipeline itself knows nothing of review or the site.
 
-A rebuild whose inputs did not change need not render: beside each built campaign, `.inputs.json`
-(a `Record`) holds a hash of everything its output depends on (`Inputs.key`) and a digest of every
-file written, so that a later build can tell by reading files, and importing nothing heavy, that a
-campaign is unchanged; `newsletter.build` decides what to skip. That is also why the heavy stages
-(pydantic models, Jinja2, MRML, premailer) are imported inside the functions that use them.
+A rebuild whose inputs did not change need not render: the build folder's record (`RECORD`) holds,
+for each built campaign (a `Record`), a hash of everything its output depends on (`Inputs.key`) and
+a digest of every file written, so that a later build can tell by reading files, and importing
+nothing heavy, that a campaign is unchanged. The gallery and the site keep their sections in it too:
+one file says what the whole build folder was made from. `newsletter.build` decides what to skip.
+That is also why the heavy stages (pydantic models, Jinja2, MRML, premailer) are imported inside the
+functions that use them.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from newsletter.errors import NewsletterError, NewsletterErrors, unique
-from newsletter.files import atomic_write, remove_file
+from newsletter.files import atomic_write
 
 if TYPE_CHECKING:
     from newsletter.project.campaign import Campaign
@@ -41,8 +43,8 @@ LOCK_FILE = "payments.lock.json"
 AUTHORS_FILE = "authors.yaml"
 CAMPAIGNS, COLUMNS, BOOKS, TEMPLATES = "campaigns", "columns", "books", "templates"
 
-RECORD = ".inputs.json"  # in build/<id>/, written last
-RECORD_FORMAT = 1
+RECORD = ".build.json"  # in build/, beside index.html: what the last build was made from
+RECORD_FORMAT = 2
 OUTPUTS = ("email.html", "email.txt", "meta.json")  # what write_campaign writes
 
 
@@ -109,8 +111,8 @@ def render_one(project: Project, campaign_id: str) -> Rendered:
 
 
 def write_campaign(rendered: Rendered, out_dir: Path) -> None:
-    # The record goes first: outputs half replaced must never pass for those it describes.
-    remove_file(out_dir / RECORD)
+    """The outputs; the caller has removed the campaign's record first (outputs half replaced must
+    never pass for those it describes)."""
     atomic_write(out_dir / "email.html", rendered.html)
     atomic_write(out_dir / "email.txt", rendered.text)
     atomic_write(out_dir / "meta.json", json.dumps(meta(rendered), indent=2, ensure_ascii=False) + "\n")
@@ -273,7 +275,7 @@ class Inputs:
 
 @dataclass(frozen=True)
 class Record:
-    """`.inputs.json`: the key a campaign was built with, and what that build wrote and reported."""
+    """What one campaign's last build was made from, and what it wrote and reported."""
 
     inputs: str  # Inputs.key
     books: tuple[str, ...]  # the SKUs it sells, to compute the key again without loading it
@@ -287,48 +289,84 @@ class Record:
     def stored(self, campaign_id: str, out_dir: Path) -> Stored:
         return Stored(campaign_id, self.subject, self.html_bytes, self.warnings, self.checks, out_dir)
 
+    @classmethod
+    def read(cls, data: object, required: Sequence[str] = OUTPUTS) -> Record | None:
+        """The record a build wrote, or None when it cannot be trusted (of another shape, or not
+        covering every file in `required`)."""
+        if not isinstance(data, dict):
+            return None
+        try:
+            record = cls(**data)
+        except TypeError:
+            return None
+        books, outputs, warnings = data["books"], data["outputs"], data["warnings"]
+        well_formed = (
+            isinstance(record.inputs, str)
+            and isinstance(books, list)
+            and all(isinstance(sku, str) for sku in books)
+            and isinstance(outputs, dict)
+            and all(isinstance(value, str) for value in outputs.values())
+            and set(required) <= set(outputs)
+            and isinstance(record.subject, str)
+            and isinstance(record.html_bytes, int)
+            and isinstance(warnings, list)
+            and all(isinstance(warning, str) for warning in warnings)
+            and isinstance(record.checks, str)
+            and isinstance(record.card, dict)
+        )
+        return cls(**{**data, "books": tuple(books), "warnings": tuple(warnings)}) if well_formed else None
 
-def write_record(out_dir: Path, record: Record) -> None:
-    data = {"format": RECORD_FORMAT, **asdict(record)}
-    atomic_write(out_dir / RECORD, json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True) + "\n")
 
-
-def read_record(out_dir: Path, required: Sequence[str] = OUTPUTS) -> Record | None:
-    """The record of the last build; None when there is none or it cannot be trusted (a corrupted
-    record, one of another format, one that does not cover every file in `required`)."""
+def read_build_record(out: Path) -> dict[str, Any]:
+    """`RECORD` in the build folder, by section: `campaigns` (a `Record` per campaign id), `gallery`
+    and `site`, as `newsletter.build` and the site writer keep them. Empty when there is none, or one
+    that cannot be read or is of another format: then everything is built anew."""
     try:
-        data = json.loads((out_dir / RECORD).read_text(encoding="utf-8"))
+        data = json.loads((out / RECORD).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return None
+        return {}
     if not isinstance(data, dict) or data.pop("format", None) != RECORD_FORMAT:
-        return None
-    try:
-        record = Record(**data)
-    except TypeError:
-        return None
-    books, outputs, warnings = data["books"], data["outputs"], data["warnings"]
-    well_formed = (
-        isinstance(record.inputs, str)
-        and isinstance(books, list)
-        and all(isinstance(sku, str) for sku in books)
-        and isinstance(outputs, dict)
-        and all(isinstance(value, str) for value in outputs.values())
-        and set(required) <= set(outputs)
-        and isinstance(record.subject, str)
-        and isinstance(record.html_bytes, int)
-        and isinstance(warnings, list)
-        and all(isinstance(warning, str) for warning in warnings)
-        and isinstance(record.checks, str)
-        and isinstance(record.card, dict)
-    )
-    return Record(**{**data, "books": tuple(books), "warnings": tuple(warnings)}) if well_formed else None
+        return {}
+    if not isinstance(data.get("campaigns", {}), dict):
+        return {}
+    return data
+
+
+def update_build_record(
+    out: Path,
+    *,
+    campaigns: dict[str, Record | None] | None = None,
+    **sections: dict[str, Any] | None,
+) -> None:
+    """Change parts of the record and leave the rest: a campaign's entry (None removes it), a whole
+    section (None removes it). Written atomically."""
+    data = read_build_record(out)
+    entries = dict(data.get("campaigns", {}))
+    for key, record in (campaigns or {}).items():
+        if record is None:
+            entries.pop(key, None)
+        else:
+            entries[key] = asdict(record)
+    data["campaigns"] = entries
+    for name, section in sections.items():
+        if section is None:
+            data.pop(name, None)
+        else:
+            data[name] = section
+    text = json.dumps({"format": RECORD_FORMAT, **data}, indent=2, ensure_ascii=False, sort_keys=True)
+    atomic_write(out / RECORD, text + "\n")
 
 
 def unchanged(
-    inputs: Inputs, campaign: Path, out_dir: Path, required: Sequence[str] = OUTPUTS
+    inputs: Inputs,
+    campaign: Path,
+    out_dir: Path,
+    stored: object,
+    required: Sequence[str] = OUTPUTS,
 ) -> Record | None:
-    """The record of a campaign whose inputs and outputs are as its last build left them, else None."""
-    record = read_record(out_dir, required)
+    """The record of a campaign whose inputs and outputs are as its last build left them, else None.
+    `stored`: its entry in the build record."""
+    record = Record.read(stored, required)
     if record is None or record.inputs != inputs.key(campaign, record.books):
         return None
     if any(digest(out_dir / name) != value for name, value in record.outputs.items()):

@@ -23,7 +23,6 @@ def test_build_prints_one_line_per_campaign_and_writes_three_files(project: Path
     for campaign_id in ("2026-12-schrijven", "2026-12-paper"):
         out = project / "build" / campaign_id
         assert sorted(p.name for p in out.iterdir()) == [
-            ".inputs.json",  # what the build read, for the next one (tests/test_pipeline.py)
             "email.html",
             "email.txt",
             "meta.json",

@@ -1,7 +1,7 @@
 """A rebuild whose inputs did not change renders nothing, and anything that can change the output does.
 
-Through the CLI as a user runs it: the first `newsletter build` writes `.inputs.json` beside each
-campaign's output; the next one finds every input and output as it was, prints the same lines and
+Through the CLI as a user runs it: the first `newsletter build` writes the record `build/.build.json`
+(what each campaign, the gallery and the site were made from); the next one finds every input and output as it was, prints the same lines and
 leaves every file alone (same inode: `atomic_write` would have replaced it). Each kind of input is
 then changed in turn, and each must render the campaign again.
 """
@@ -14,13 +14,15 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from newsletter import pipeline
-from newsletter.build import GALLERY_RECORD, build
+from newsletter.build import build
 from newsletter.files import atomic_write
 from newsletter.payments.lock import LOCK_FILE
+from newsletter.pipeline import RECORD
 from newsletter.project.campaign import campaign_files
 from newsletter.project.models import Campaign
 from newsletter.project.settings import SETTINGS_FILE, find_project_root, open_project
@@ -70,7 +72,8 @@ def test_an_unchanged_rebuild_renders_nothing_and_prints_the_same(
     assert renders == []
     assert {key: identity(project, key) for key in (SCHRIJVEN, PAPER)} == before
     assert os.stat(project / "build" / "index.html").st_ino == index.st_ino
-    assert sorted(p.name for p in (project / "build" / SCHRIJVEN).iterdir()) == [".inputs.json", *FILES]
+    assert sorted(p.name for p in (project / "build" / SCHRIJVEN).iterdir()) == sorted(FILES)
+    assert (project / "build" / RECORD).is_file()
 
 
 def test_force_renders_anyway(project: Path, run: Run, built: str, renders: list[str]) -> None:
@@ -170,7 +173,7 @@ def test_a_changed_campaign_renders_alone_and_the_gallery_follows(
     assert renders == [PAPER]
 
 
-@pytest.mark.parametrize("output", [*FILES, "../index.html", f"../{GALLERY_RECORD}"])
+@pytest.mark.parametrize("output", [*FILES, "../index.html", f"../{RECORD}"])
 def test_a_missing_output_renders_again(
     project: Path, run: Run, built: str, renders: list[str], output: str
 ) -> None:
@@ -191,34 +194,54 @@ def test_an_output_edited_by_hand_is_rendered_again(
     assert "<!-- mine -->" not in email.read_text(encoding="utf-8")
 
 
-CORRUPTIONS: dict[str, Callable[[str], str]] = {
+ENTRY_CORRUPTIONS: dict[str, Callable[[dict[str, Any]], object]] = {
+    "another key": lambda entry: entry | {"inputs": "0" + entry["inputs"]},
+    "a wrong type": lambda entry: entry | {"html_bytes": "x"},
+    "a field missing": lambda entry: {k: v for k, v in entry.items() if k != "books"},
+    "a list": lambda entry: [],
+}
+RECORD_CORRUPTIONS: dict[str, Callable[[str], str]] = {
     "not JSON": lambda text: text[: len(text) // 2],
     "empty": lambda text: "",
-    "another key": lambda text: text.replace('"inputs": "', '"inputs": "0'),
-    "a wrong type": lambda text: json.dumps(json.loads(text) | {"html_bytes": "x"}),
-    "a field missing": lambda text: json.dumps({k: v for k, v in json.loads(text).items() if k != "books"}),
-    "another format": lambda text: text.replace('"format": 1', '"format": 99'),
+    "another format": lambda text: text.replace('"format": 2', '"format": 99'),
     "a list": lambda text: "[]",
+    "campaigns not a mapping": lambda text: json.dumps(json.loads(text) | {"campaigns": []}),
 }
 
 
-@pytest.mark.parametrize("corruption", sorted(CORRUPTIONS))
-def test_a_corrupted_record_renders_again(
+@pytest.mark.parametrize("corruption", sorted(ENTRY_CORRUPTIONS))
+def test_a_corrupted_campaign_record_renders_that_campaign_again(
     project: Path, run: Run, built: str, renders: list[str], corruption: str
 ) -> None:
-    record = project / "build" / SCHRIJVEN / ".inputs.json"
-    record.write_text(CORRUPTIONS[corruption](record.read_text(encoding="utf-8")), encoding="utf-8")
+    record = project / "build" / RECORD
+    data = json.loads(record.read_text(encoding="utf-8"))
+    data["campaigns"][SCHRIJVEN] = ENTRY_CORRUPTIONS[corruption](data["campaigns"][SCHRIJVEN])
+    record.write_text(json.dumps(data), encoding="utf-8")
     again = run("build")
     assert again.exit_code == 0, again.output
     assert again.stdout == built
     assert renders == [SCHRIJVEN]
-    assert pipeline.read_record(record.parent) is not None
+    stored = pipeline.read_build_record(record.parent)["campaigns"][SCHRIJVEN]
+    assert pipeline.Record.read(stored, FILES) is not None
+
+
+@pytest.mark.parametrize("corruption", sorted(RECORD_CORRUPTIONS))
+def test_a_corrupted_record_renders_everything(
+    project: Path, run: Run, built: str, renders: list[str], corruption: str
+) -> None:
+    record = project / "build" / RECORD
+    record.write_text(RECORD_CORRUPTIONS[corruption](record.read_text(encoding="utf-8")), encoding="utf-8")
+    assert run("build").stdout == built
+    assert sorted(renders) == [PAPER, SCHRIJVEN]
+    assert set(pipeline.read_build_record(record.parent)["campaigns"]) == {PAPER, SCHRIJVEN}
 
 
 def test_a_corrupted_gallery_record_renders_everything(
     project: Path, run: Run, built: str, renders: list[str]
 ) -> None:
-    (project / "build" / GALLERY_RECORD).write_text("{", encoding="utf-8")
+    record = project / "build" / RECORD
+    data = json.loads(record.read_text(encoding="utf-8"))
+    record.write_text(json.dumps(data | {"gallery": {"index": 1}}), encoding="utf-8")
     assert run("build").stdout == built
     assert sorted(renders) == [PAPER, SCHRIJVEN]
 
@@ -240,7 +263,7 @@ def test_a_build_that_died_half_way_is_not_taken_for_done(
     with pytest.raises(Died):
         run("build", SCHRIJVEN)
     monkeypatch.setattr(pipeline, "atomic_write", atomic_write)
-    assert not (project / "build" / SCHRIJVEN / ".inputs.json").exists()
+    assert SCHRIJVEN not in pipeline.read_build_record(project / "build")["campaigns"]
     assert run("build", SCHRIJVEN).exit_code == 0
     assert renders == [SCHRIJVEN, SCHRIJVEN]
 

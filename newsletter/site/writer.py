@@ -8,7 +8,8 @@ every `newsletter build`, also when every campaign is skipped as unchanged; it m
 to nothing. So it never renders: a web version is the campaign's built `email.html`, which the
 renderer fills with the values for no one in particular (the plain unsubscribe page, order links
 without a reader's address, "Beste lezer,"). And what it needs from the campaign files (locale,
-subject, preheader, `publish`) is kept in `SITE_RECORD` beside the site, keyed by each file's
+subject, preheader, `publish`) is kept in the site's section of the build record
+(`pipeline.RECORD`, beside the site, not in it: it is not for the web server), keyed by each file's
 digest, so that an unchanged project is answered without opening it (no pydantic, no YAML). The
 record also holds a hash of everything the site's files are made from and a digest of the files as
 written: when both still hold, nothing is written at all.
@@ -33,7 +34,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from newsletter.errors import NewsletterError, NewsletterErrors
-from newsletter.pipeline import SETTINGS_FILE, Inputs, campaign_paths, digest
+from newsletter.pipeline import (
+    SETTINGS_FILE,
+    Inputs,
+    campaign_paths,
+    digest,
+    read_build_record,
+    update_build_record,
+)
 from newsletter.site.layout import Layout
 from newsletter.store.published import first_sends
 
@@ -42,8 +50,6 @@ if TYPE_CHECKING:
     from newsletter.project.settings import Project
 
 SITE = "site"  # build/site/
-SITE_RECORD = ".site.inputs.json"  # beside site/, not in it: it is not for the web server
-SITE_FORMAT = 1
 
 
 class CampaignProblems(NewsletterErrors):
@@ -207,7 +213,7 @@ def _file_date(root: Path, key: str) -> str:
 
 def _plan_key(inputs: Inputs, config: Config, items: Sequence[Mapping[str, Any]]) -> str:
     """Everything the site's files are made from: the tool and settings, and each published item."""
-    parts = [SITE_FORMAT, inputs.gallery_key(), asdict(config), list(items)]
+    parts = [inputs.gallery_key(), asdict(config), list(items)]
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
@@ -216,11 +222,8 @@ def _plan_key(inputs: Inputs, config: Config, items: Sequence[Mapping[str, Any]]
 
 def _read_record(out: Path) -> dict[str, Any]:
     """The record of the last site written into `out`; empty when there is none to trust."""
-    try:
-        data = json.loads((out / SITE_RECORD).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict) or data.get("format") != SITE_FORMAT:
+    data = read_build_record(out).get("site")
+    if not isinstance(data, dict):
         return {}
     try:
         Config(**data["config"])
@@ -237,17 +240,14 @@ def _stored_issues(record: Mapping[str, Any]) -> dict[str, Issue]:
 def _write_record(
     out: Path, inputs: Inputs, config: Config, issues: Mapping[str, Issue], plan: str, tree: str
 ) -> None:
-    from newsletter.files import atomic_write
-
     data = {
-        "format": SITE_FORMAT,
         "settings": inputs.gallery_key(),
         "config": asdict(config),
         "issues": {key: asdict(issue) for key, issue in sorted(issues.items())},
         "plan": plan,
         "tree": tree,
     }
-    atomic_write(out / SITE_RECORD, json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True) + "\n")
+    update_build_record(out, site=data)
 
 
 def _tree_digest(site: Path) -> str:
