@@ -1,9 +1,10 @@
 """A rebuild whose inputs did not change renders nothing, and anything that can change the output does.
 
 Through the CLI as a user runs it: the first `newsletter build` writes the record `build/.build.json`
-(what each campaign, the gallery and the site were made from); the next one finds every input and output as it was, prints the same lines and
-leaves every file alone (same inode: `atomic_write` would have replaced it). Each kind of input is
-then changed in turn, and each must render the campaign again.
+(what each campaign, the gallery and the site were made from); the next one finds every input and
+output as it was, prints the same lines and leaves every file alone (same inode: `atomic_write` would
+have replaced it). Each kind of input is then changed in turn, and each must render the campaign
+again.
 """
 
 from __future__ import annotations
