@@ -244,6 +244,7 @@ def test_duplicates_in_different_batches_are_merged_as_within_one(
 
     monkeypatch.setattr(imports, "_BATCH", 1)
     monkeypatch.setattr(imports, "_LOOKUP", 1)
+    monkeypatch.setattr(imports, "_APPLY", 2)
     test_duplicates_are_merged_within_the_file_and_across_imports(project, run)
 
 
@@ -264,24 +265,48 @@ def test_import_never_reactivates_a_suppressed_address(project: Path, run: Run) 
     assert emails(project) == ["nieuw@example.nl"]
 
 
-def test_import_is_one_transaction(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _failing_at(monkeypatch: pytest.MonkeyPatch, failing_call: int) -> None:
     from newsletter.store import Store
 
-    path = write(project / "a.csv", "email\na@example.nl\nb@example.nl\n")
     calls = 0
     insert = Store.add_subscriber
 
     def failing_insert(self: Store, *args: object, **kwargs: object) -> None:
         nonlocal calls
         calls += 1
-        if calls == 2:
+        if calls == failing_call:
             raise RuntimeError("disk on fire")
         insert(self, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(Store, "add_subscriber", failing_insert)
+
+
+def test_a_batch_is_one_transaction(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(project / "a.csv", "email\na@example.nl\nb@example.nl\n")
+    _failing_at(monkeypatch, 2)
     with pytest.raises(RuntimeError):
         import_csv(project / "db.sqlite3", path, default_locale="nl", source="x", now=NOW)
     assert select(project / "db.sqlite3", status=None) == []
+
+
+def test_an_import_stopped_between_batches_is_finished_by_running_it_again(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches keep the write lock short for everyone else; a stop between them leaves the batches
+    applied so far, and the same import again applies the rest and nothing twice."""
+    from newsletter.store import imports
+
+    monkeypatch.setattr(imports, "_APPLY", 2)
+    path = write(project / "a.csv", "email\na@example.nl\nb@example.nl\nc@example.nl\n")
+    database = project / "db.sqlite3"
+    with monkeypatch.context() as failing:
+        _failing_at(failing, 3)
+        with pytest.raises(RuntimeError):
+            import_csv(database, path, default_locale="nl", source="x", now=NOW)
+    assert [s.email for s in select(database)] == ["a@example.nl", "b@example.nl"]
+    again = import_csv(database, path, default_locale="nl", source="x", now=NOW)
+    assert (again.added, again.unchanged) == (1, 2)
+    assert [s.email for s in select(database)] == ["a@example.nl", "b@example.nl", "c@example.nl"]
 
 
 def test_timestamps_come_from_the_clock(project: Path) -> None:

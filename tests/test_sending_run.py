@@ -681,3 +681,25 @@ def test_a_transport_that_cannot_get_ready_stops_the_run_before_a_row_says_sendi
     assert report.stopped is not None and report.stopped.message == "no connection"
     assert states(sender) == dict.fromkeys(READERS, "pending")
     assert memory.messages == []
+
+
+def test_a_reader_who_unsubscribes_while_the_run_is_under_way_is_not_mailed(sender: Path) -> None:
+    """The run took its rows at the start; the one-click unsubscribe of the last reader arrives while
+    the first message is being delivered. The status is read as each row is marked `sending`."""
+    import newsletter
+    from newsletter.sending.transport import Memory
+    from newsletter.store import Result
+
+    project = newsletter.open_project(sender)
+    last = READERS[-1]
+
+    def reply(outgoing: Outgoing) -> Result:
+        if outgoing.envelope_to == READERS[0]:
+            project.suppress([last])  # another connection, as `serve` would
+        return Result("sent", 250, "ok")
+
+    memory = Memory(reply)
+    report = project.send(CAMPAIGN, transport=lambda: memory, force=True)
+    assert report.skipped == 1 and report.outcomes["sent"] == len(READERS) - 1
+    assert last not in [outgoing.envelope_to for outgoing in memory.messages]
+    assert states(sender)[last] == "failed"

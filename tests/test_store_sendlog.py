@@ -59,3 +59,26 @@ def test_a_hard_bounce_marks_the_subscriber_bounced_with_the_row(tmp_path: Path)
         bounce = Result("failed", 550, "RCPT: 550 5.1.1 user unknown", bounce=True)
         assert store.record_result(entry, bounce, NOW, retry_after=60, max_attempts=3) == "failed"
         assert [s.status for s in select(store, status=None)] == ["bounced"]
+
+
+def test_a_reader_who_left_after_the_run_took_the_rows_is_not_marked_sending(tmp_path: Path) -> None:
+    """The status is read in the transaction that marks the row: an unsubscribe answered a moment
+    before means the row is closed, never `sending`."""
+    with one_reader(tmp_path / "db.sqlite3") as store:
+        [entry] = store.due("c", NOW)
+        [reader] = select(store)
+        with store.transaction():
+            store.change_status(reader.id, "active", "unsubscribed", source="one-click", stamp="y")
+        assert store.mark_sending(entry, "<m>", NOW) == "unsubscribed"
+        [row] = store.send_rows("c", ["failed"])
+        assert row.smtp_response == "not sent: the subscriber is unsubscribed now"
+        assert row.attempts == 0 and row.message_id is None
+        assert store.send_rows("c", ["sending"]) == []
+
+
+def test_an_active_reader_is_marked_sending_with_the_message_id(tmp_path: Path) -> None:
+    with one_reader(tmp_path / "db.sqlite3") as store:
+        [entry] = store.due("c", NOW)
+        assert store.mark_sending(entry, "<m>", NOW) is None
+        [row] = store.send_rows("c", ["sending"])
+        assert (row.attempts, row.message_id) == (1, "<m>")

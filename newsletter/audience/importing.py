@@ -8,8 +8,9 @@ header, no email column, quoting that swallows rows) is one error, and nothing o
 
 An import streams: the rows are parsed in batches into a temporary table of the store, merged there
 with earlier rows for the same address, and only when the whole file has been read are they applied
-to the subscribers, in one transaction. A list of a million rows so takes no more memory than one of
-a thousand, and a file that turns out to be broken on its last line leaves the store as it was.
+to the subscribers, a batch per transaction (store/imports.py). A list of a million rows so takes no
+more memory than one of a thousand, and a file that turns out to be broken on its last line leaves
+the store as it was.
 
 An export defuses cells that a spreadsheet would run as a formula; an import takes that defusing off.
 An import never makes a suppressed address active again (it counts as "kept suppressed"); a status it
@@ -151,7 +152,8 @@ def import_csv(
     source: str,
     now: datetime | None = None,
 ) -> ImportReport:
-    """Import a subscriber list. Bad rows are reported, not imported; the good rows go in one transaction.
+    """Import a subscriber list. Bad rows are reported, not imported; the good rows are applied once the
+    whole file has been read, a batch per transaction.
 
     A file-level problem (not UTF-8, no header, no email column) raises NewsletterError and imports
     nothing.

@@ -39,6 +39,7 @@ from newsletter.store import Store, email_key, normalise_address, timestamp
 if TYPE_CHECKING:
     from newsletter.project.settings import Project
 
+APPLY_BATCH = 200  # reports per transaction
 NEW_STATUS = {
     "bounce": "bounced",
     "soft": "bounced",
@@ -199,7 +200,10 @@ def import_paths(
     now: datetime | None = None,
 ) -> Summary:
     """`newsletter bounces import`: every message of every path read first (no write lock is held
-    while the detectors work), then applied in one transaction."""
+    while the detectors work), then applied, `APPLY_BATCH` reports per transaction: a one-click
+    unsubscribe arriving meanwhile waits milliseconds, not for the whole import. A report is applied
+    whole or not at all, and remembered in its transaction, so an import stopped half way and run
+    again applies the rest once."""
     checked = kinds(list(paths))
     read = token_reader(project, secret_if_set(project))
     unsubscribe_to = unsubscribe_addresses(project)
@@ -217,9 +221,11 @@ def import_paths(
                     found.append((where, report))
     stamp = timestamp(now)
     limit = project.settings.bounces.soft_bounce_limit
-    with store.transaction():
-        for where, report in found:
-            apply(store, report, where, summary, soft_limit=limit, stamp=stamp)
+    for start in range(0, len(found), APPLY_BATCH):
+        store.let_writers_in()
+        with store.transaction():
+            for where, report in found[start : start + APPLY_BATCH]:
+                apply(store, report, where, summary, soft_limit=limit, stamp=stamp)
     return summary
 
 

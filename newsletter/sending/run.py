@@ -247,7 +247,11 @@ class _Run:
     def send_one(self, store: Store, transport: Transport, entry: Entry) -> bool:
         """One reader, its row committed before and after; False when the run must stop."""
         outgoing = self.composer.compose(Recipient(entry.email, entry.name, entry.subscriber_id))
-        store.mark_sending(entry, outgoing.message_id, self.clock())
+        if store.mark_sending(entry, outgoing.message_id, self.clock()) is not None:
+            with self.lock:  # unsubscribed, bounced or complained since the run took its rows
+                self.report.skipped += 1
+            self.on_result(entry, "failed")
+            return True
         result = transport.deliver(outgoing)
         if result.state == "pending" and (result.sender_refused or self.first_try(entry)):
             # Nothing reached the server: once more, first in line, on a new connection.

@@ -1,17 +1,27 @@
 """An open connection to the subscriber database and its transactions: what every part of the store
 builds on. The queries themselves are the mixins beside this module, one per table group, put
 together as `Store` in database.py.
+
+Writers take turns through SQLite's write lock, and SQLite's busy handler is no queue: a writer that
+waits sleeps up to 100 ms between tries, so one that commits batch after batch (an import of a
+million rows) would win the lock again and again while a one-click unsubscribe waits for seconds. So
+every transaction first announces itself with a shared `flock` on a file beside the database
+(`<database>.writers`), and a long writer lets the announced ones in between its batches
+(`let_writers_in`: an exclusive lock it takes and drops at once, which waits while any is announced).
+A short write waits for one batch at most. The kernel drops a dead process's locks.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from newsletter.store.database_file import BUSY_TIMEOUT, explain
+from newsletter.store.database_file import BUSY_TIMEOUT, explain, unavailable
 
 
 class StoreBase:
@@ -23,9 +33,13 @@ class StoreBase:
         self.connection = connection
         self.path = path
         self.busy_timeout = busy_timeout
+        self._writers = -1  # the announcement file, opened on the first transaction
 
     def close(self) -> None:
         self.connection.close()
+        if self._writers >= 0:
+            os.close(self._writers)
+            self._writers = -1
 
     def __enter__(self) -> StoreBase:
         return self
@@ -38,6 +52,32 @@ class StoreBase:
         """All or nothing: BEGIN IMMEDIATE takes the write lock up front, so readers never wait on us.
         A lock held elsewhere too long, or a file that cannot be written, is a user error. Queries
         called inside take part in it."""
+        writers = self._announcement()
+        fcntl.flock(writers, fcntl.LOCK_SH)
+        try:
+            yield from self._transaction()
+        finally:
+            fcntl.flock(writers, fcntl.LOCK_UN)
+
+    def let_writers_in(self) -> None:
+        """Between the batches of a long write: wait until the transactions announced meanwhile are
+        done. Call it outside a transaction."""
+        writers = self._announcement()
+        fcntl.flock(writers, fcntl.LOCK_EX)
+        fcntl.flock(writers, fcntl.LOCK_UN)
+
+    def _announcement(self) -> int:
+        if self._writers < 0:
+            name = self.path.with_name(self.path.name + ".writers")
+            try:
+                self._writers = os.open(name, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            except OSError as exc:
+                raise unavailable(
+                    self.path, f"cannot open {name.name} beside it: {exc.strerror or exc}"
+                ) from None
+        return self._writers
+
+    def _transaction(self) -> Iterator[None]:
         try:
             self.connection.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:

@@ -1,10 +1,15 @@
 """A list import as the store sees it: rows staged in a temporary table, then applied in one
 transaction. Reading the file, and what a row may hold, is `audience.importing`.
 
-The rows are staged in batches, merged there with earlier rows for the same address, and only when
-the whole file has been read are they applied to the subscribers, in one transaction. A list of a
-million rows so takes no more memory than one of a thousand, and a file that turns out to be broken
-on its last line leaves the store as it was.
+The rows are staged in batches (in a temporary table of this connection, which locks nobody out),
+merged there with earlier rows for the same address, and only when the whole file has been read are
+they applied to the subscribers. A list of a million rows so takes no more memory than one of a
+thousand, and a file that turns out to be broken on its last line leaves the store as it was.
+
+The rows are applied in transactions of `_APPLY` rows, each holding the write lock for some tens of
+milliseconds: a one-click unsubscribe or a webhook that arrives meanwhile waits that long, not for the
+whole import (a million rows take a minute). A process killed while applying leaves the rows applied
+so far; importing the same file again applies the rest and changes nothing twice.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from newsletter.vocabulary import SUPPRESSED
 
 _BATCH = 10_000  # rows parsed before they are staged
 _LOOKUP = 500  # addresses per query for rows staged by an earlier batch
+_APPLY = 2_000  # rows applied per transaction: the longest another writer waits for the lock
 _STAGED = "temp.newsletter_import"
 
 
@@ -73,7 +79,7 @@ class Imports(Subscribers):
         source: str,
         stamp: str,
     ) -> None:
-        """Stage every row first, then apply them all in one transaction: a file found broken on its
+        """Stage every row first, then apply them a batch per transaction: a file found broken on its
         last line leaves the store as it was."""
         self.connection.execute(f"DROP TABLE IF EXISTS {_STAGED}")
         self.connection.execute(
@@ -82,8 +88,7 @@ class Imports(Subscribers):
         )
         try:
             self._stage(good, report)
-            with self.transaction():
-                self._apply_staged(report, default_locale=default_locale, source=source, stamp=stamp)
+            self._apply_staged(report, default_locale=default_locale, source=source, stamp=stamp)
         finally:
             self.connection.execute(f"DROP TABLE IF EXISTS {_STAGED}")
 
@@ -121,17 +126,33 @@ class Imports(Subscribers):
                 found[key] = (line, _staged_row(values))
         return found
 
-    def _staged_rows(self) -> Iterator[ImportRow]:
-        """In the order of the file, as the rows were first seen."""
-        query = f"SELECT email, name, locale, tags, status FROM {_STAGED} ORDER BY line"
-        for values in self.connection.execute(query):
-            yield _staged_row(values)
+    def _staged_batch(self, after: int) -> list[tuple[int, ImportRow]]:
+        """The next `_APPLY` rows after line `after`, in the order of the file. Each batch is a query
+        of its own: a cursor kept open across commits would keep the connection reading an old
+        snapshot, and SQLite refuses it the write lock once another process has written since."""
+        query = (
+            f"SELECT line, email, name, locale, tags, status FROM {_STAGED}"
+            " WHERE line > ? ORDER BY line LIMIT ?"
+        )
+        return [
+            (line, _staged_row(values)) for line, *values in self.connection.execute(query, (after, _APPLY))
+        ]
 
     def _apply_staged(self, report: ImportReport, *, default_locale: str, source: str, stamp: str) -> None:
         """In the file's order, the subscribers looked up a chunk at a time: each address is staged
         once, so a row applied cannot change what a later one of the chunk finds."""
-        staged = self._staged_rows()
-        while chunk := list(islice(staged, _LOOKUP)):
+        after = 0
+        while batch := self._staged_batch(after):
+            self.let_writers_in()
+            with self.transaction():
+                self._apply_batch([row for _, row in batch], report, default_locale, source, stamp)
+            after = batch[-1][0]
+
+    def _apply_batch(
+        self, batch: list[ImportRow], report: ImportReport, default_locale: str, source: str, stamp: str
+    ) -> None:
+        for at in range(0, len(batch), _LOOKUP):
+            chunk = batch[at : at + _LOOKUP]
             known = self.find_subscribers([row.email for row in chunk])
             for row in chunk:
                 self._apply(row, known.get(email_key(row.email)), report, default_locale, source, stamp)

@@ -148,20 +148,34 @@ class SendLog(Subscribers):
     def skip(self, entry: Entry, reason: str, now: datetime) -> None:
         """A subscriber who unsubscribed (or bounced elsewhere) after the send began is not mailed."""
         with self.transaction():
-            self.connection.execute(
-                "UPDATE sends SET state = 'failed', smtp_code = NULL, smtp_response = ?, updated_at = ? "
-                "WHERE campaign = ? AND subscriber_id = ?",
-                (reason, timestamp(now), entry.campaign, entry.subscriber_id),
-            )
+            self._skip(entry, reason, timestamp(now))
 
-    def mark_sending(self, entry: Entry, message_id: str, now: datetime) -> None:
-        """Committed before the SMTP transaction starts: after a crash, this row says "maybe sent"."""
+    def _skip(self, entry: Entry, reason: str, stamp: str) -> None:
+        self.connection.execute(
+            "UPDATE sends SET state = 'failed', smtp_code = NULL, smtp_response = ?, updated_at = ? "
+            "WHERE campaign = ? AND subscriber_id = ?",
+            (reason, stamp, entry.campaign, entry.subscriber_id),
+        )
+
+    def mark_sending(self, entry: Entry, message_id: str, now: datetime) -> str | None:
+        """Committed before the SMTP transaction starts: after a crash, this row says "maybe sent".
+
+        The reader's status is read in the same transaction: one who unsubscribed, bounced or
+        complained since the send began (a one-click POST, a webhook, during a run of hours) is not
+        mailed; their row is closed as `failed` with the reason. Returns None when the row is marked
+        `sending`, else the status that stopped it."""
+        stamp = timestamp(now)
         with self.transaction():
+            status = self.subscriber_status(entry.subscriber_id)
+            if status != "active":
+                self._skip(entry, f"not sent: the subscriber is {status} now", stamp)
+                return status or "gone"
             self.connection.execute(
                 "UPDATE sends SET state = 'sending', attempts = attempts + 1, message_id = ?, updated_at = ? "
                 "WHERE campaign = ? AND subscriber_id = ?",
-                (message_id, timestamp(now), entry.campaign, entry.subscriber_id),
+                (message_id, stamp, entry.campaign, entry.subscriber_id),
             )
+        return None
 
     def release(self, entry: Entry, now: datetime) -> None:
         """Nothing reached the server: the row goes back exactly as it was (an `unknown` row tried with
