@@ -7,9 +7,11 @@ List-Unsubscribe mailto: makes.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -17,11 +19,14 @@ import pytest
 from newsletter.audience.unsubscribe import make_token
 from newsletter.bounces.formats import classify, parse
 from newsletter.project.environment import UNSUBSCRIBE_SECRET as SECRET_ENV
+from newsletter.store import Result, connect
 from tests.conftest import Run, write
 from tests.store_util import history, select
 
 SECRET = "a-test-secret-of-enough-length"
 SENDER = "nieuwsbrief@uitgeverijlindenhof.nl"
+BOUNCES = "bounces@uitgeverijlindenhof.nl"  # [bounces] address: the VERP envelope senders' mailbox
+CAMPAIGN = "2026-12-schrijven"
 READERS = ["anna", "bert", "carla", "dirk", "eva", "frank", "gerda", "henk", "ilse", "joop"]
 DOMAIN = {"eva": "yahoo.com", "frank": "gmail.com", "carla": "example.com"}
 
@@ -30,8 +35,23 @@ def address(name: str) -> str:
     return f"{name}@{DOMAIN.get(name, 'example.nl')}"
 
 
-def dsn(name: str, status: str, *, action: str = "failed", message_id: str = "") -> str:
-    """Postfix's bounce: an RFC 3464 multipart/report with a message/delivery-status part."""
+def return_token(name: str) -> str:
+    """The VERP token of the message the campaign sent to this reader (see `readers`)."""
+    return hashlib.sha256(name.encode()).hexdigest()[:16]
+
+
+def message_id(name: str) -> str:
+    return f"<{CAMPAIGN}.{name}.{return_token(name)}@uitgeverijlindenhof.nl>"
+
+
+def returned_to(name: str) -> str:
+    """Where the bounce of that message goes: the VERP envelope sender it was sent with."""
+    return f"bounces+{return_token(name)}@uitgeverijlindenhof.nl"
+
+
+def dsn(name: str, status: str, *, action: str = "failed", own_id: str = "", quoted: str = "") -> str:
+    """Postfix's bounce: an RFC 3464 multipart/report with a message/delivery-status part, the
+    returned message's headers quoted (by default those of the message sent to `name`)."""
     to = address(name)
     return f"""Return-Path: <>
 Date: Wed, 02 Dec 2026 10:15:02 +0100 (CET)
@@ -42,7 +62,7 @@ Auto-Submitted: auto-replied
 MIME-Version: 1.0
 Content-Type: multipart/report; report-type=delivery-status;
 \tboundary="8C2F01234.1764666902/mail.uitgeverijlindenhof.nl"
-Message-Id: <{message_id or name + status}.8C2F01234@mail.uitgeverijlindenhof.nl>
+Message-Id: <{own_id or name + status}.8C2F01234@mail.uitgeverijlindenhof.nl>
 
 This is a MIME-encapsulated message.
 
@@ -80,14 +100,14 @@ Content-Type: text/rfc822-headers
 From: Uitgeverij Lindenhof <{SENDER}>
 To: {to}
 Subject: De kunst van het weglaten
-Message-ID: <2026-12-schrijven.1.0a1b2c3d4e5f6a7b@uitgeverijlindenhof.nl>
+Message-ID: {quoted or message_id(name)}
 
 --8C2F01234.1764666902/mail.uitgeverijlindenhof.nl--
 """
 
 
 EXCHANGE = f"""From: System Administrator <postmaster@exchange.example.com>
-To: {SENDER}
+To: {returned_to("carla")}
 Subject: Undeliverable: De kunst van het weglaten
 Date: Wed, 2 Dec 2026 10:16:40 +0100
 Message-ID: <A1B2C3D4E5F6@EXCH01.exchange.example.com>
@@ -111,7 +131,7 @@ carla@example.com on Wed, 2 Dec 2026 10:16:40 +0100
 
 QMAIL = f"""Return-Path: <>
 From: MAILER-DAEMON@mail.example.nl
-To: {SENDER}
+To: {returned_to("dirk")}
 Subject: failure notice
 Date: 2 Dec 2026 09:17:03 -0000
 Message-ID: <20261202091703.4242.qmail@mail.example.nl>
@@ -134,7 +154,7 @@ Subject: De kunst van het weglaten
 """
 
 YAHOO = f"""From: MAILER-DAEMON@yahoo.com
-To: {SENDER}
+To: {returned_to("eva")}
 Subject: Failure Notice
 Date: Wed, 2 Dec 2026 09:18:11 +0000
 Message-ID: <bounce-77123@mta1234.mail.ne1.yahoo.com>
@@ -152,7 +172,7 @@ To: eva@yahoo.com
 """
 
 GMAIL = f"""From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>
-To: {SENDER}
+To: {returned_to("frank")}
 Subject: Delivery Status Notification (Failure)
 Date: Wed, 2 Dec 2026 01:19:20 -0800
 Message-ID: <0016e6d99d5a2c8f5b04a1@google.com>
@@ -171,8 +191,9 @@ To: frank@gmail.com
 """
 
 
-def arf(rcpt_to: str, original_to: str, list_unsubscribe: str = "") -> str:
-    """An RFC 5965 feedback report, as a mailbox provider's feedback loop sends it."""
+def arf(rcpt_to: str, original_to: str, list_unsubscribe: str = "", quoted: str = "") -> str:
+    """An RFC 5965 feedback report, as a mailbox provider's feedback loop sends it, the complained-about
+    message returned with its Message-ID `quoted` (by default one that is not ours)."""
     unsubscribe = f"List-Unsubscribe: {list_unsubscribe}\n" if list_unsubscribe else ""
     rcpt = f"Original-Rcpt-To: <{rcpt_to}>\n" if rcpt_to else ""
     return f"""From: <fbl@example.net>
@@ -208,7 +229,7 @@ Content-Disposition: inline
 From: Uitgeverij Lindenhof <{SENDER}>
 To: {original_to}
 Subject: De kunst van het weglaten
-{unsubscribe}Message-ID: <2026-12-schrijven.7.99aa@uitgeverijlindenhof.nl>
+{unsubscribe}Message-ID: {quoted or "<2026-12-schrijven.7.99aa@uitgeverijlindenhof.nl>"}
 
 Beste lezer, ...
 --part1_13d.2e68ed54_boundary--
@@ -227,11 +248,28 @@ Message-ID: <unsub-{abs(hash(subject))}@mail.example.nl>
 
 @pytest.fixture
 def readers(project: Path, run: Run, monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
-    """Ten active subscribers, by name with their ids; the unsubscribe secret set."""
+    """Ten active subscribers, by name with their ids, each sent the campaign (with the Message-ID
+    and VERP token above); the unsubscribe secret and the bounce address set."""
     monkeypatch.setenv(SECRET_ENV, SECRET)
+    settings = project / "newsletter.toml"
+    settings.write_text(settings.read_text(encoding="utf-8") + f'\n[bounces]\naddress = "{BOUNCES}"\n')
     write(project / "lezers.csv", "email\n" + "".join(address(name) + "\n" for name in READERS))
     assert run("audience", "import", str(project / "lezers.csv")).exit_code == 0
-    return {s.email.split("@")[0]: s.id for s in select(project / "audience.sqlite3")}
+    found = {s.email.split("@")[0]: s.id for s in select(project / "audience.sqlite3")}
+    sent(project, READERS)
+    return found
+
+
+def sent(project: Path, names: list[str]) -> None:
+    """The send log as a real send leaves it: each reader's message went out with its Message-ID."""
+    now = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+    with connect(project / "audience.sqlite3") as store:
+        wanted = {address(name) for name in names}
+        store.enqueue(CAMPAIGN, [s for s in store.select() if s.email in wanted], now)
+        for entry in store.due(CAMPAIGN, now):
+            name = entry.email.split("@")[0]
+            assert store.mark_sending(entry, message_id(name), now, return_token(name)) is None
+            store.record_result(entry, Result("sent", 250, "ok"), now, retry_after=0, max_attempts=1)
 
 
 def statuses(project: Path) -> dict[str, str]:
@@ -262,7 +300,7 @@ def test_a_maildir_of_bounces_complaints_and_unsubscribes(
             "qmail": QMAIL,
             "yahoo": YAHOO,
             "gmail": GMAIL,
-            "arf": arf("gerda@example.nl", "gerda@example.nl"),
+            "arf": arf("gerda@example.nl", "gerda@example.nl", quoted=message_id("gerda")),
             "unsub": mailed_unsubscribe(address("henk"), "unsubscribe " + token("henk", readers)),
             "garbage": "\x00\x01 not mail at all \x7f",
         },
@@ -271,7 +309,8 @@ def test_a_maildir_of_bounces_complaints_and_unsubscribes(
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[0] == (
         "9 messages read: 5 bounced, 1 soft bounces counted, 1 complained, 1 unsubscribed, "
-        "0 already suppressed, 0 unknown addresses, 0 already imported, 0 ignored, 1 not understood"
+        "0 already suppressed, 0 unknown addresses, 0 not ours, 0 already imported, 0 ignored, "
+        "1 not understood"
     )
     assert "not understood: Maildir/new/1764666902.garbage.mx:2,: not an email message" in result.output
     assert statuses(project) == {
@@ -290,7 +329,7 @@ def test_a_maildir_of_bounces_complaints_and_unsubscribes(
 
 def test_history_says_where_each_status_came_from(project: Path, run: Run, readers: dict[str, int]) -> None:
     write(project / "anna.eml", dsn("anna", "5.1.1"))
-    write(project / "gerda.eml", arf("gerda@example.nl", "gerda@example.nl"))
+    write(project / "gerda.eml", arf("gerda@example.nl", "gerda@example.nl", quoted=message_id("gerda")))
     write(project / "henk.eml", mailed_unsubscribe(address("henk"), "unsubscribe " + token("henk", readers)))
     assert (
         run("bounces", "import", *(str(project / f) for f in ("anna.eml", "gerda.eml", "henk.eml"))).exit_code
@@ -331,12 +370,12 @@ def test_transient_failures_bounce_at_the_limit_counted_once_per_report(
 ) -> None:
     """A 4.2.2 (mailbox full) with Action: failed is still transient: the mailbox may empty."""
     settings = project / "newsletter.toml"
-    settings.write_text(settings.read_text() + "\n[bounces]\nsoft_bounce_limit = 2\n")
-    write(project / "one.eml", dsn("bert", "4.2.2", message_id="one"))
+    settings.write_text(settings.read_text() + "soft_bounce_limit = 2\n")  # [bounces] is the last table
+    write(project / "one.eml", dsn("bert", "4.2.2", own_id="one"))
     assert "1 soft bounces counted" in run("bounces", "import", str(project / "one.eml")).output
     assert "1 already imported" in run("bounces", "import", str(project / "one.eml")).output
     assert statuses(project)["bert"] == "active"
-    write(project / "two.eml", dsn("bert", "4.2.2", action="delayed", message_id="two"))
+    write(project / "two.eml", dsn("bert", "4.2.2", action="delayed", own_id="two"))
     result = run("bounces", "import", str(project / "two.eml"))
     assert "1 bounced" in result.output
     assert statuses(project)["bert"] == "bounced"
@@ -354,7 +393,7 @@ def test_a_bounce_does_not_overwrite_an_unsubscribe_and_unknown_addresses_are_re
     result = run("bounces", "import", str(project / "anna.eml"), str(project / "stranger.eml"))
     assert result.exit_code == 0
     assert "0 bounced" in result.output and "1 already suppressed" in result.output
-    assert "unknown: stranger.eml: Zoe@example.nl is not a subscriber" in result.output
+    assert "not ours: stranger.eml: names no message of ours to Zoe@example.nl" in result.output
     assert statuses(project)["anna"] == "unsubscribed"
     assert "zoe" not in statuses(project)
 
@@ -472,3 +511,95 @@ def test_a_success_report_is_ignored_and_an_out_of_office_reply_not_understood(
     assert "ignored: delivered.eml: a delivery status report without failures" in result.output
     assert "not understood: ooo.eml: no bounce, complaint or unsubscribe request found" in result.output
     assert set(statuses(project).values()) == {"active"}
+
+
+# -- only a message of ours is answered ------------------------------------------------------------------
+
+
+def forged_dsn(recipients: list[str]) -> str:
+    """A delivery status report anyone could mail to the bounce mailbox, naming whom they like."""
+    blocks = "".join(
+        f"\nFinal-Recipient: rfc822; {r}\nAction: failed\nStatus: 5.1.1\nDiagnostic-Code: smtp; 550 5.1.1\n"
+        for r in recipients
+    )
+    return f"""From: MAILER-DAEMON@evil.example
+To: {BOUNCES}
+Subject: Undelivered Mail Returned to Sender
+Message-Id: <forged-{len(recipients)}@evil.example>
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="b"
+
+--b
+Content-Type: text/plain
+
+Not delivered.
+
+--b
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; evil.example
+{blocks}
+--b--
+"""
+
+
+def test_a_forged_report_naming_readers_never_sent_anything_changes_nobody(
+    project: Path, run: Run, readers: dict[str, int]
+) -> None:
+    others = [f"lezer{n}@example.org" for n in range(200)]
+    write(project / "others.csv", "email\n" + "\n".join(others) + "\n")
+    assert run("audience", "import", str(project / "others.csv")).exit_code == 0
+    write(project / "forged.eml", forged_dsn(others))
+    result = run("bounces", "import", str(project / "forged.eml"))
+    assert result.exit_code == 0, result.output
+    assert "0 bounced" in result.output and "200 not ours" in result.output
+    assert "not ours: forged.eml: names no message of ours to lezer0@example.org" in result.output
+    assert {s.status for s in select(project / "audience.sqlite3", status=None)} == {"active"}
+
+
+def test_a_forged_complaint_without_a_message_of_ours_changes_nobody(
+    project: Path, run: Run, readers: dict[str, int]
+) -> None:
+    write(project / "arf.eml", arf("ilse@example.nl", "ilse@example.nl"))
+    result = run("bounces", "import", str(project / "arf.eml"))
+    assert "0 complained" in result.output and "1 not ours" in result.output
+    assert statuses(project)["ilse"] == "active"
+
+
+def test_a_report_quoting_our_message_to_someone_else_changes_nobody(
+    project: Path, run: Run, readers: dict[str, int]
+) -> None:
+    """Anna's Message-ID (from an email she forwarded, say) does not make a bounce for Bert ours."""
+    write(project / "bert.eml", dsn("bert", "5.1.1", quoted=message_id("anna")))
+    verp = dsn("carla", "5.1.1", quoted="<nothing@example.nl>").replace(
+        f"To: {SENDER}", f"To: {returned_to('anna')}"
+    )
+    write(project / "carla.eml", verp)
+    result = run("bounces", "import", str(project / "bert.eml"), str(project / "carla.eml"))
+    assert "0 bounced" in result.output and "2 not ours" in result.output
+    assert (statuses(project)["bert"], statuses(project)["carla"], statuses(project)["anna"]) == (
+        "active",
+    ) * 3
+
+
+def test_a_soft_bounce_counts_only_when_it_is_ours(project: Path, run: Run, readers: dict[str, int]) -> None:
+    settings = project / "newsletter.toml"
+    settings.write_text(settings.read_text() + "soft_bounce_limit = 1\n")
+    write(project / "forged.eml", dsn("bert", "4.2.2", quoted="<forged@example.nl>"))
+    result = run("bounces", "import", str(project / "forged.eml"))
+    assert "0 soft bounces counted" in result.output and "1 not ours" in result.output
+    assert statuses(project)["bert"] == "active"
+    write(project / "real.eml", dsn("bert", "4.2.2", own_id="real"))
+    assert "1 bounced" in run("bounces", "import", str(project / "real.eml")).output
+
+
+def test_a_bounce_is_matched_by_its_verp_address_alone(
+    project: Path, run: Run, readers: dict[str, int]
+) -> None:
+    """No returned headers at all (Exchange's NDR): the address it came back to names the message."""
+    write(project / "carla.eml", EXCHANGE)
+    without_verp = EXCHANGE.replace(returned_to("carla"), SENDER)
+    write(project / "carla-plain.eml", without_verp.replace("A1B2C3D4E5F6", "OTHER"))
+    result = run("bounces", "import", str(project / "carla-plain.eml"))
+    assert "1 not ours" in result.output and statuses(project)["carla"] == "active"
+    assert "1 bounced" in run("bounces", "import", str(project / "carla.eml")).output

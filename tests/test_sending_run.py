@@ -703,3 +703,29 @@ def test_a_reader_who_unsubscribes_while_the_run_is_under_way_is_not_mailed(send
     assert report.skipped == 1 and report.outcomes["sent"] == len(READERS) - 1
     assert last not in [outgoing.envelope_to for outgoing in memory.messages]
     assert states(sender)[last] == "failed"
+
+
+def test_with_a_bounce_address_each_message_has_its_own_verp_envelope_sender(
+    sender: Path, fake: FakeSMTP, run: Run
+) -> None:
+    settings = sender / "newsletter.toml"
+    text = settings.read_text(encoding="utf-8").replace(
+        "\n[smtp]\n", '\n[bounces]\naddress = "retour@uitgeverijlindenhof.nl"\n\n[smtp]\n'
+    )
+    settings.write_text(text, encoding="utf-8")
+    assert send(run).exit_code == 0
+    with sqlite3.connect(sender / "audience.sqlite3") as db:
+        logged = dict(db.execute("SELECT message_id, return_token FROM sends").fetchall())
+    envelopes = {message.message["Message-ID"]: message.mail_from for message in fake.messages}
+    assert len(envelopes) == len(READERS) and len(set(envelopes.values())) == len(READERS)
+    for message_id, envelope in envelopes.items():
+        assert envelope == f"retour+{logged[message_id]}@uitgeverijlindenhof.nl"
+        assert re.fullmatch(r"[0-9a-f]{16}", logged[message_id])
+    assert all("Return-Path" not in message.message for message in fake.messages)
+
+
+def test_without_a_bounce_address_the_envelope_sender_is_the_sender(
+    sender: Path, fake: FakeSMTP, run: Run
+) -> None:
+    assert send(run).exit_code == 0
+    assert {message.mail_from for message in fake.messages} == {"nieuwsbrief@uitgeverijlindenhof.nl"}

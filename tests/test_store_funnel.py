@@ -14,8 +14,10 @@ from tests.test_sending_run import CAMPAIGN, READERS, SECRET, fake, send, sender
 __all__ = ["fake", "sender"]  # the fixtures, used by name
 
 
-def returned(address: str) -> str:
-    """A bounce that arrives by mail after the send: an RFC 3464 report for `address`."""
+def returned(address: str, fake: FakeSMTP) -> str:
+    """A bounce that arrives by mail after the send: an RFC 3464 report for `address`, quoting the
+    headers of the last message sent to it."""
+    quoted = [m.message["Message-ID"] for m in fake.messages if address in m.rcpt_tos][-1]
     return f"""From: MAILER-DAEMON@mx.example.org
 To: nieuwsbrief@uitgeverijlindenhof.nl
 Subject: Undelivered Mail Returned to Sender
@@ -38,6 +40,12 @@ Action: failed
 Status: 5.1.1
 Diagnostic-Code: smtp; 550 5.1.1 user unknown
 
+--b
+Content-Type: text/rfc822-headers
+
+To: {address}
+Message-ID: {quoted}
+
 --b--
 """
 
@@ -46,7 +54,7 @@ def test_the_report_shows_the_funnel_of_a_campaign(sender: Path, fake: FakeSMTP,
     fake.fail_rcpt(READERS[0], 550, "5.1.1 <lezer1@example.org>: User unknown")  # bounced while sending
     fake.fail_rcpt(READERS[1], 451, "4.7.1 greylisted, try again later")  # deferred
     assert send(run).exit_code == 1
-    write(sender / "bounce.eml", returned(READERS[2]))  # bounced afterwards: counted by last touch
+    write(sender / "bounce.eml", returned(READERS[2], fake))  # bounced afterwards: counted by last touch
     assert run("bounces", "import", str(sender / "bounce.eml")).exit_code == 0
     ids = {s.email: s.id for s in select(sender / "audience.sqlite3")}
     token = make_token(READERS[3], CAMPAIGN, SECRET.encode(), ids[READERS[3]])
@@ -92,7 +100,7 @@ def test_a_change_counts_for_the_campaign_it_names_else_for_the_last_one_deliver
     ids = {s.email: s.id for s in select(sender / "audience.sqlite3")}
     token = make_token(READERS[0], CAMPAIGN, SECRET.encode(), ids[READERS[0]])  # from the first email
     assert run("unsubscribe", "verify", token, "--apply").exit_code == 0
-    write(sender / "bounce.eml", returned(READERS[1]))  # arrives after both: the later one's
+    write(sender / "bounce.eml", returned(READERS[1], fake))  # arrives after both: the later one's
     assert run("bounces", "import", str(sender / "bounce.eml")).exit_code == 0
 
     def outcomes(campaign: str) -> tuple[int, int]:

@@ -9,6 +9,14 @@ What each message or notification says is bounce_formats.py (mail) and bounce_no
   marks the subscriber `bounced` when it reaches `[bounces] soft_bounce_limit` (default 3);
 - a complaint marks them `complained`; a mailed unsubscribe `unsubscribed`.
 
+Only a message of ours is answered: a bounce or a complaint that came by mail changes a reader only
+when it names a message the send log says went to that very address — by the token of the VERP
+envelope sender it was returned to, by the returned message's Message-ID, or by the signed unsubscribe
+token in its List-Unsubscribe header (formats.Evidence). Anyone can mail the bounce mailbox; a report
+that names no message of ours, or names one sent to somebody else, is counted as "not ours" and
+changes nothing, and a soft bounce counts towards the limit only when it is ours. The webhooks of
+email services are authenticated instead, and their notifications are applied as they come.
+
 Only an active subscriber changes: one already unsubscribed, bounced or complained keeps the status
 they have (counted as "already suppressed"), so a bounce never overwrites the reader's own choice.
 Addresses match subscribers case-insensitively (`email_key`); an address that is not a subscriber
@@ -30,7 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from newsletter.bounces import notifications as bounce_notifications
-from newsletter.bounces.formats import Finding, Report, TokenReader, read_message
+from newsletter.bounces.formats import Evidence, Finding, Report, TokenReader, read_message
 from newsletter.bounces.notifications import Confirmation
 from newsletter.bounces.sources import Item, items, kinds
 from newsletter.errors import NewsletterError
@@ -40,6 +48,7 @@ if TYPE_CHECKING:
     from newsletter.project.settings import Project
 
 APPLY_BATCH = 200  # reports per transaction
+ANSWERS_A_MESSAGE = ("bounce", "soft", "complaint")  # a mailed unsubscribe is the reader's own wish
 NEW_STATUS = {
     "bounce": "bounced",
     "soft": "bounced",
@@ -61,6 +70,7 @@ class Summary:
     already_suppressed: int = 0
     already_imported: int = 0
     unknown: list[tuple[str, str]] = field(default_factory=list)
+    not_ours: list[tuple[str, str]] = field(default_factory=list)  # (where, address): no message of ours
     ignored: list[tuple[str, str]] = field(default_factory=list)
     not_understood: list[tuple[str, str]] = field(default_factory=list)
     confirmations: list[tuple[str, Confirmation]] = field(default_factory=list)
@@ -111,10 +121,14 @@ def secret_if_set(project: Project) -> bytes | None:
         return None
 
 
-def reports(item: Item, unsubscribe_to: Sequence[str], read: TokenReader) -> list[Report | Confirmation]:
+def reports(
+    item: Item, unsubscribe_to: Sequence[str], read: TokenReader, return_address: str | None = None
+) -> list[Report | Confirmation]:
     """What one message or JSON document says (a JSON list: each of its notifications)."""
     if item.kind == "message":
-        return [read_message(item.data, unsubscribe_to=unsubscribe_to, read=read)]
+        return [
+            read_message(item.data, unsubscribe_to=unsubscribe_to, read=read, return_address=return_address)
+        ]
     try:
         document = json.loads(item.data.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
@@ -140,8 +154,10 @@ def apply(
     *,
     soft_limit: int,
     stamp: str,
+    secret: bytes | None = None,
 ) -> None:
-    """One report, inside the caller's transaction."""
+    """One report, inside the caller's transaction. `secret` checks the unsubscribe tokens a returned
+    message quotes."""
     if report.problem:
         summary.not_understood.append((where, report.problem))
         return
@@ -151,9 +167,44 @@ def apply(
     if store.report_seen(report.key):
         summary.already_imported += 1
         return
+    ours = None if report.trusted else sent_to(store, report.evidence, secret)
     for finding in report.findings:
+        named = _as_stored(finding.address)
+        if ours is not None and finding.kind in ANSWERS_A_MESSAGE and email_key(named) not in ours:
+            summary.not_ours.append((where, named))
+            continue
         _apply_finding(store, finding, report.key, where, summary, soft_limit=soft_limit, stamp=stamp)
     store.remember_report(report.key, where, stamp)
+
+
+def _as_stored(address: str) -> str:
+    """The address as the store would hold it, or as written when it is not one."""
+    try:
+        return normalise_address(address)
+    except ValueError:
+        return address
+
+
+def sent_to(store: Store, evidence: Evidence, secret: bytes | None) -> set[str]:
+    """The addresses (by `email_key`) of the messages in the send log that the evidence names."""
+    from newsletter.audience.unsubscribe import read_token
+
+    rows: list[tuple[str, int]] = []
+    for token in evidence.unsubscribe_tokens:
+        if secret is None:
+            break
+        try:
+            checked = read_token(token, secret)
+        except NewsletterError:
+            continue  # forged or damaged: names nothing
+        if checked.subscriber_id is not None:
+            rows.append((checked.campaign_id, checked.subscriber_id))
+        elif checked.address is not None and (found := store.find_subscriber(checked.address)):
+            rows.append((checked.campaign_id, found.id))
+    sent = store.sent_messages(
+        message_ids=evidence.message_ids, return_tokens=evidence.return_tokens, rows=rows
+    )
+    return {email_key(message.email) for message in sent}
 
 
 def _apply_finding(
@@ -205,15 +256,17 @@ def import_paths(
     whole or not at all, and remembered in its transaction, so an import stopped half way and run
     again applies the rest once."""
     checked = kinds(list(paths))
-    read = token_reader(project, secret_if_set(project))
+    secret = secret_if_set(project)
+    read = token_reader(project, secret)
     unsubscribe_to = unsubscribe_addresses(project)
+    return_address = project.settings.bounces.address
     summary = Summary()
     found: list[tuple[str, Report]] = []
     root = project.root
     for path, kind in checked:
         for item in items(path, kind):
             where = _relative(item.label, root)
-            for report in reports(item, unsubscribe_to, read):
+            for report in reports(item, unsubscribe_to, read, return_address):
                 summary.read += 1
                 if isinstance(report, Confirmation):
                     summary.confirmations.append((where, report))
@@ -225,7 +278,7 @@ def import_paths(
         store.let_writers_in()
         with store.transaction():
             for where, report in found[start : start + APPLY_BATCH]:
-                apply(store, report, where, summary, soft_limit=limit, stamp=stamp)
+                apply(store, report, where, summary, soft_limit=limit, stamp=stamp, secret=secret)
     return summary
 
 

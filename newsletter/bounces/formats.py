@@ -19,6 +19,12 @@ One message, one `Report`, in this order of trust:
 
 Anything else (an out-of-office reply, a message no detector understands) is not understood, with
 the reason. Nothing here raises on a broken message.
+
+Anyone can mail the bounce mailbox, so what a bounce or complaint says is not taken on its word: the
+report also carries its `Evidence`, whatever in it can tie it to a message we sent — the token of the
+VERP envelope sender it was returned to (`[bounces] address`), the Message-IDs of the returned message,
+the unsubscribe tokens in its List-Unsubscribe headers. bounces/apply.py checks them against the send
+log before it changes anyone's status.
 """
 
 from __future__ import annotations
@@ -40,6 +46,9 @@ Kind = Literal["bounce", "soft", "complaint", "unsubscribe"]
 _UNSUBSCRIBE_SUBJECT = re.compile(r"^\s*(?:(?:re|fwd?|aw|antw)\s*:\s*)*unsubscribe\b\s*(\S*)", re.IGNORECASE)
 _TOKEN_IN_URL = re.compile(r"[?&]token=([A-Za-z0-9_.%-]+)")
 _RECIPIENT_HEADERS = ("to", "cc", "delivered-to", "x-original-to", "envelope-to")
+_QUOTED_MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(<[^<>\s]{1,250}>)", re.IGNORECASE | re.MULTILINE)
+_QUOTED_UNSUBSCRIBE = re.compile(rb"^list-unsubscribe:[^\n]*?[?&]token=([A-Za-z0-9_.%-]{1,200})", re.I | re.M)
+_EVIDENCE_LIMIT = 20  # references of each kind read from one message: a real bounce has one or two
 # flufl.bounce logs a detector's exception with its traceback before re-raising it; `classify`
 # reports that failure itself, so the library's log must not reach a terminal through logging's
 # last-resort handler. A NullHandler does exactly that and leaves an application's own logging alone.
@@ -54,15 +63,27 @@ class Finding:
     source: str
 
 
+@dataclass(frozen=True)
+class Evidence:
+    """What in a returned message can tie it to a message we sent, each checked against the send log."""
+
+    return_tokens: tuple[str, ...] = ()  # from the VERP address it was returned to
+    message_ids: tuple[str, ...] = ()  # of the returned message
+    unsubscribe_tokens: tuple[str, ...] = ()  # in the returned message's List-Unsubscribe
+
+
 @dataclass
 class Report:
     """What one message or notification said. `findings` empty and `problem` set: not understood;
-    both empty: understood, nothing to do (`ignored` says why)."""
+    both empty: understood, nothing to do (`ignored` says why). `trusted`: it came authenticated (a
+    webhook of the email service), so its findings need no `evidence`."""
 
     key: str
     findings: list[Finding] = field(default_factory=list)
     problem: str = ""
     ignored: str = ""
+    evidence: Evidence = field(default_factory=Evidence)
+    trusted: bool = False
 
 
 # Reads a token: the address it names, None for one that unsubscribes nobody (a test send's), or
@@ -82,17 +103,26 @@ def report_key(message: Message, data: bytes) -> str:
     return f"message-id:{message_id}" if message_id else "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def read_message(data: bytes, *, unsubscribe_to: Iterable[str], read: TokenReader) -> Report:
+def read_message(
+    data: bytes, *, unsubscribe_to: Iterable[str], read: TokenReader, return_address: str | None = None
+) -> Report:
     """`classify` the message in these bytes; one too deeply nested to parse is not understood."""
     try:
         message = parse(data)
     except RecursionError:
         return Report("sha256:" + hashlib.sha256(data).hexdigest(), problem="nested too deeply to read")
-    return classify(message, data, unsubscribe_to=unsubscribe_to, read=read)
+    return classify(message, data, unsubscribe_to=unsubscribe_to, read=read, return_address=return_address)
 
 
-def classify(message: Message, data: bytes, *, unsubscribe_to: Iterable[str], read: TokenReader) -> Report:
-    report = Report(report_key(message, data))
+def classify(
+    message: Message,
+    data: bytes,
+    *,
+    unsubscribe_to: Iterable[str],
+    read: TokenReader,
+    return_address: str | None = None,
+) -> Report:
+    report = Report(report_key(message, data), evidence=evidence(message, data, return_address))
     if not message.keys():
         report.problem = "not an email message: it has no header lines"
         return report
@@ -109,6 +139,36 @@ def classify(message: Message, data: bytes, *, unsubscribe_to: Iterable[str], re
     except Exception as exc:  # a detector tripping over a broken message: report it, never crash
         report.findings, report.problem = [], f"the bounce detectors could not read it ({type(exc).__name__})"
     return report
+
+
+def evidence(message: Message, data: bytes, return_address: str | None) -> Evidence:
+    """The references in a returned message to a message of ours. The Message-IDs and List-Unsubscribe
+    headers are looked for in the whole message, not only in a message/rfc822 part: qmail, Yahoo and
+    Gmail quote the returned headers as plain text."""
+    own = _header(message, "message-id").strip()
+    message_ids = [found.decode("ascii", "replace") for found in _QUOTED_MESSAGE_ID.findall(data)]
+    tokens = [unquote(found.decode("ascii")) for found in _QUOTED_UNSUBSCRIBE.findall(data)]
+    return Evidence(
+        return_tokens=_return_tokens(message, return_address),
+        message_ids=tuple(dict.fromkeys(m for m in message_ids if m != own))[:_EVIDENCE_LIMIT],
+        unsubscribe_tokens=tuple(dict.fromkeys(tokens))[:_EVIDENCE_LIMIT],
+    )
+
+
+def _return_tokens(message: Message, return_address: str | None) -> tuple[str, ...]:
+    """The tokens of the VERP addresses (`local+token@domain` of `[bounces] address`) the message was
+    delivered to, as its recipient headers say."""
+    if return_address is None:
+        return ()
+    local, _, domain = return_address.lower().rpartition("@")
+    pattern = re.compile(rf"{re.escape(local)}\+([0-9a-f]{{8,32}})@{re.escape(domain)}")
+    found = [
+        match.group(1)
+        for name in _RECIPIENT_HEADERS
+        for _, address in getaddresses(message.get_all(name, []))
+        if (match := pattern.fullmatch(address.lower()))
+    ]
+    return tuple(dict.fromkeys(found))[:_EVIDENCE_LIMIT]
 
 
 # -- complaints ----------------------------------------------------------------------------------

@@ -11,7 +11,9 @@
   the spam complaint webhook (`RecordType: SpamComplaint`), each naming one `Email`.
 
 A report's key is the service's id for the event, so the same notification delivered twice (a
-retried webhook, a file imported again) is applied once.
+retried webhook, a file imported again) is applied once. Its findings are `trusted`: a webhook is
+authenticated by its secret, a file is one the operator exported from the service; mail, which
+anyone can send, must match a message of ours instead (formats.py).
 """
 
 from __future__ import annotations
@@ -66,13 +68,16 @@ def read(data: object, service: str) -> Report | Confirmation:
     if not isinstance(data, dict):
         return Report("", problem=f"not a {service} notification: a JSON object was expected")
     try:
-        return _ses(data) if service == "ses" else _postmark(data)
+        found = _ses(data) if service == "ses" else _postmark(data)
     except KeyError as exc:
         return Report("", problem=f"not the shape of a {service} notification: {exc} is missing")
     except (TypeError, ValueError, AttributeError):
         return Report(
             "", problem=f"not the shape of a {service} notification: a field holds the wrong kind of value"
         )
+    if isinstance(found, Report):
+        found.trusted = True
+    return found
 
 
 def _ses(envelope: dict[str, Any]) -> Report | Confirmation:

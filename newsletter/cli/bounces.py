@@ -23,8 +23,10 @@ def bounces_import(obj: Context, paths: tuple[Path, ...]) -> None:
     Permanent failures (RFC 3464 reports and the formats of Exchange, Gmail, Yahoo, qmail, ...) make
     the subscriber bounced; transient ones (4.x.x) are counted and make them bounced at [bounces]
     soft_bounce_limit; spam complaints (ARF) make them complained; mail to the unsubscribe address
-    makes them unsubscribed. Only active subscribers change. Importing the same files again changes
-    nothing. Amazon SES (SNS) and Postmark webhook JSON is read too.
+    makes them unsubscribed. A bounce or complaint counts only when it names a message of ours to
+    that address (VERP token, Message-ID or unsubscribe token); others are listed as not ours. Only
+    active subscribers change. Importing the same files again changes nothing. Amazon SES (SNS) and
+    Postmark webhook JSON is read too.
 
     Exit code 0, also when some messages were not understood (they are listed); 2 when a PATH does
     not exist or is not mail (nothing is imported).
@@ -34,9 +36,12 @@ def bounces_import(obj: Context, paths: tuple[Path, ...]) -> None:
         f"{summary.read} messages read: {summary.bounced} bounced, {summary.soft_counted} soft bounces "
         f"counted, {summary.complained} complained, {summary.unsubscribed} unsubscribed, "
         f"{summary.already_suppressed} already suppressed, {len(summary.unknown)} unknown addresses, "
+        f"{len(summary.not_ours)} not ours, "
         f"{summary.already_imported} already imported, {len(summary.ignored)} ignored, "
         f"{len(summary.not_understood)} not understood"
     )
+    for where, address in summary.not_ours:
+        click.echo(f"not ours: {where}: names no message of ours to {address}; nothing changed")
     for where, address in summary.unknown:
         click.echo(f"unknown: {where}: {address} is not a subscriber")
     for where, reason in summary.ignored:

@@ -30,6 +30,7 @@ from newsletter.project.validation import (
 from newsletter.vocabulary import Locale
 
 SETTINGS_FILE = "newsletter.toml"
+VERP_TOKEN_CHARS = 16  # the token after "+" in a VERP envelope sender (sending/message.py)
 
 
 def _local_or_https(value: str) -> str:
@@ -160,6 +161,19 @@ class BouncesSettings(StrictModel):
     soft_bounce_limit: int = Field(
         default=3, ge=1, le=100, description="Transient failures (4.x.x) of an address that make it bounced."
     )
+    address: EmailAddress | None = Field(
+        default=None,
+        description="The mailbox returned mail goes to. When set, each message's envelope sender is "
+        "<local>+<token>@<domain> (VERP), so that its bounce names the message it answers.",
+    )
+
+    @model_validator(mode="after")
+    def _room_for_a_token(self) -> BouncesSettings:
+        if self.address is not None and len(self.address.rpartition("@")[0]) > 64 - VERP_TOKEN_CHARS - 1:
+            raise ValueError(
+                f"address: its local part leaves no room for the {VERP_TOKEN_CHARS}-character token"
+            )
+        return self
 
 
 class Settings(StrictModel):

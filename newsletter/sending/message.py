@@ -33,6 +33,7 @@ import idna
 from newsletter.audience.unsubscribe import make_token, unsubscribe_url
 from newsletter.errors import NewsletterError
 from newsletter.payments.lock import personalised_order_url
+from newsletter.project.settings import VERP_TOKEN_CHARS
 from newsletter.render.links import LinkKind
 from newsletter.render.merge import MergeTemplate, escape_html, escape_text, personal
 from newsletter.render.view import order_field
@@ -81,6 +82,7 @@ class Outgoing:
     message_id: str
     data: bytes  # CRLF line ends, as sent
     smtputf8: bool  # the address needs a server that accepts SMTPUTF8
+    return_token: str = ""  # the token in a VERP envelope sender, recorded to match its bounce
 
     def parsed(self) -> EmailMessage:
         import email
@@ -152,6 +154,7 @@ class Composer:
         self.dkim = dkim
         self.now = now
         self.sender = envelope_address(settings.sender.address)[0]
+        self.bounce_address = settings.bounces.address
         self.domain = _idna_domain(settings.sender.domain)
         self.defaults = dict(rendered.merge_defaults)
         html = MergeTemplate.parse(rendered.html_source, self.defaults)
@@ -212,7 +215,8 @@ class Composer:
     def compose(self, recipient: Recipient, *, message_id: str | None = None) -> Outgoing:
         values = self.merge_values(recipient)
         envelope_to, smtputf8 = envelope_address(recipient.email)
-        message_id = message_id or self.new_message_id(recipient)
+        token = secrets.token_hex(VERP_TOKEN_CHARS // 2)
+        message_id = message_id or self.new_message_id(recipient, token)
         head = (
             f"Date: {format_datetime(self.now().astimezone(UTC))}\r\n"
             f"Message-ID: {message_id}\r\n"
@@ -241,16 +245,28 @@ class Composer:
             data = self.dkim.sign(data)
         return Outgoing(
             recipient=recipient,
-            envelope_from=self.sender,
+            envelope_from=self.envelope_from(token),
             envelope_to=envelope_to,
             message_id=message_id,
             data=data,
             smtputf8=smtputf8,
+            return_token=token,
         )
 
-    def new_message_id(self, recipient: Recipient) -> str:
+    def new_message_id(self, recipient: Recipient, token: str) -> str:
+        """Unique and unguessable (the token is 64 random bits): a returned message that quotes it
+        names this very message, which is how a bounce is told from a forgery."""
         who = recipient.subscriber_id if recipient.subscriber_id is not None else "test"
-        return f"<{self.campaign.id}.{who}.{secrets.token_hex(8)}@{self.domain}>"
+        return f"<{self.campaign.id}.{who}.{token}@{self.domain}>"
+
+    def envelope_from(self, token: str) -> str:
+        """The SMTP MAIL FROM: with `[bounces] address`, that address with "+<token>" after its local
+        part (VERP), so that a bounce, which goes there, says which message it answers; else the
+        sender. No Return-Path header is written: the receiving server adds it from this."""
+        if self.bounce_address is None:
+            return self.sender
+        local, _, domain = envelope_address(self.bounce_address)[0].rpartition("@")
+        return f"{local}+{token}@{domain}"
 
     @staticmethod
     def _token_of(values: dict[str, str]) -> str:

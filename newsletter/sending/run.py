@@ -247,7 +247,7 @@ class _Run:
     def send_one(self, store: Store, transport: Transport, entry: Entry) -> bool:
         """One reader, its row committed before and after; False when the run must stop."""
         outgoing = self.composer.compose(Recipient(entry.email, entry.name, entry.subscriber_id))
-        if store.mark_sending(entry, outgoing.message_id, self.clock()) is not None:
+        if store.mark_sending(entry, outgoing.message_id, self.clock(), outgoing.return_token) is not None:
             with self.lock:  # unsubscribed, bounced or complained since the run took its rows
                 self.report.skipped += 1
             self.on_result(entry, "failed")

@@ -10,7 +10,7 @@ from newsletter.store.funnel import Funnel
 from newsletter.store.history import StatusChange
 from newsletter.store.imports import ImportReport, ImportRow
 from newsletter.store.published import first_sends
-from newsletter.store.sendlog import Entry, Result, Row, campaign_lock, sender_running
+from newsletter.store.sendlog import Entry, Result, Row, SentMessage, campaign_lock, sender_running
 from newsletter.store.subscribers import BadRow, Subscriber, SuppressReport
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "ImportRow",
     "Result",
     "Row",
+    "SentMessage",
     "StatusChange",
     "Store",
     "Subscriber",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from newsletter.vocabulary import LOCALES, SEND_STATES, STATUSES, sql_in
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # Every change of a subscriber's status (history.py). A writer that does not record its change (an
 # UPDATE added somewhere later, a tool outside this package) is still caught: the trigger records it
@@ -100,5 +100,12 @@ MIGRATIONS: tuple[str, ...] = (
     " SELECT id, NULL, status, 'other', 'status before the history began', updated_at FROM subscribers",
     # 5: the reports the bounce import applied, and the soft bounces it counted.
     _BOUNCE_RECORDS,
+    # 6: a returned message is matched to the message it answers: by the token of its VERP envelope
+    # sender (return_token, recorded with the Message-ID), or by the Message-ID itself.
+    """
+    ALTER TABLE sends ADD COLUMN return_token TEXT;
+    CREATE UNIQUE INDEX sends_return_token ON sends (return_token);
+    CREATE INDEX sends_message_id ON sends (message_id);
+    """,
 )
 assert len(MIGRATIONS) == SCHEMA_VERSION

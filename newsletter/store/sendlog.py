@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import fcntl
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -35,6 +35,8 @@ from newsletter.vocabulary import SEND_STATES
 
 # The send states a delivery can end in (all of SEND_STATES but `sending`, which is the run's own).
 Outcome = Literal["sent", "failed", "deferred", "unknown", "pending"]
+# How many of each kind of reference one returned message is matched by: a real one names one message.
+_MATCH_LIMIT = 20
 # What an `unknown` row left by a sender that stopped mid-transaction says.
 INTERRUPTED = "the sender stopped during the SMTP transaction"
 
@@ -62,6 +64,15 @@ class Entry:
     state: str
     attempts: int
     subscriber_status: str
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """A message of the log that went to a server: what a returned message can be matched to."""
+
+    campaign: str
+    subscriber_id: int
+    email: str
 
 
 @dataclass(frozen=True)
@@ -157,13 +168,16 @@ class SendLog(Subscribers):
             (reason, stamp, entry.campaign, entry.subscriber_id),
         )
 
-    def mark_sending(self, entry: Entry, message_id: str, now: datetime) -> str | None:
+    def mark_sending(
+        self, entry: Entry, message_id: str, now: datetime, return_token: str | None = None
+    ) -> str | None:
         """Committed before the SMTP transaction starts: after a crash, this row says "maybe sent".
 
         The reader's status is read in the same transaction: one who unsubscribed, bounced or
         complained since the send began (a one-click POST, a webhook, during a run of hours) is not
         mailed; their row is closed as `failed` with the reason. Returns None when the row is marked
-        `sending`, else the status that stopped it."""
+        `sending`, else the status that stopped it. `return_token` is the token of the message's
+        VERP envelope sender, recorded with its Message-ID to match a bounce to it."""
         stamp = timestamp(now)
         with self.transaction():
             status = self.subscriber_status(entry.subscriber_id)
@@ -171,11 +185,35 @@ class SendLog(Subscribers):
                 self._skip(entry, f"not sent: the subscriber is {status} now", stamp)
                 return status or "gone"
             self.connection.execute(
-                "UPDATE sends SET state = 'sending', attempts = attempts + 1, message_id = ?, updated_at = ? "
-                "WHERE campaign = ? AND subscriber_id = ?",
-                (message_id, stamp, entry.campaign, entry.subscriber_id),
+                "UPDATE sends SET state = 'sending', attempts = attempts + 1, message_id = ?,"
+                " return_token = ?, updated_at = ? WHERE campaign = ? AND subscriber_id = ?",
+                (message_id, return_token, stamp, entry.campaign, entry.subscriber_id),
             )
         return None
+
+    def sent_messages(
+        self,
+        *,
+        message_ids: Sequence[str] = (),
+        return_tokens: Sequence[str] = (),
+        rows: Sequence[tuple[str, int]] = (),
+    ) -> list[SentMessage]:
+        """The logged messages with these Message-IDs, VERP tokens or (campaign, subscriber id), of
+        those that reached a server (a Message-ID is recorded when the transaction starts)."""
+        found: list[SentMessage] = []
+        select = "SELECT campaign, subscriber_id, email FROM sends WHERE message_id IS NOT NULL AND "
+        for column, values in (("message_id", message_ids), ("return_token", return_tokens)):
+            wanted = list(dict.fromkeys(values))[:_MATCH_LIMIT]
+            if wanted:
+                marks = ",".join("?" * len(wanted))
+                found += [
+                    SentMessage(*row)
+                    for row in self.connection.execute(f"{select}{column} IN ({marks})", wanted)
+                ]
+        for campaign, subscriber_id in list(dict.fromkeys(rows))[:_MATCH_LIMIT]:
+            query = f"{select}campaign = ? AND subscriber_id = ?"
+            found += [SentMessage(*row) for row in self.connection.execute(query, (campaign, subscriber_id))]
+        return found
 
     def release(self, entry: Entry, now: datetime) -> None:
         """Nothing reached the server: the row goes back exactly as it was (an `unknown` row tried with
