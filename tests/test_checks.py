@@ -123,6 +123,14 @@ class Case:
     edit: Edit
     expected: Expected
     campaign: str = SCHRIJVEN
+    secret: bool = True  # NEWSLETTER_UNSUBSCRIBE_SECRET set, as where campaigns are sent from
+
+
+@pytest.fixture(autouse=True)
+def unsubscribe_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`check` reports what stops a real send, a missing unsubscribe secret too: set it, as on the
+    machine that sends."""
+    monkeypatch.setenv("NEWSLETTER_UNSUBSCRIBE_SECRET", "a-test-secret-of-enough-length")
 
 
 CASES = [
@@ -230,6 +238,23 @@ CASES = [
             raw('<a href="https://buy.stripe.com/test_5kA0">Koop</a>'),
         ),
         [("order-link-fallback", "error", "book-1"), ("order-link-test-mode", "error", "template")],
+    ),
+    # -- what stops a real send besides the email (readiness.py)
+    Case(
+        "order-test-link-in-test-project",
+        lock_file(TEST_LINK),
+        [("order-link-test-mode", "error", "book-1")],
+    ),
+    Case(
+        "promotion-ended",
+        campaign("subject:", "ends: 2020-01-31\nsubject:"),
+        [("promotion-ended", "error", "ends: 2020-01-31")],
+    ),
+    Case(
+        "unsubscribe-secret-missing",
+        lambda root: None,
+        [("unsubscribe-secret", "error", "NEWSLETTER_UNSUBSCRIBE_SECRET")],
+        secret=False,
     ),
     # -- the inbox
     Case(
@@ -365,7 +390,6 @@ PASSING: dict[str, Edit] = {
         f'<a href="{SITE}/agenda?utm_source=nieuwsbrief&amp;utm_medium=email&amp;utm_campaign={SCHRIJVEN}">'
         "Agenda</a>"
     ),
-    "test-mode Payment Link in a test project": lock_file(TEST_LINK),
     "subject of 60 characters": campaign(SCHRIJVEN_SUBJECT, SCHRIJVEN_SUBJECT + "!!"),
     "preheader of 40 characters": campaign(SCHRIJVEN_PREHEADER, "Marieke de Wit over het rode potlood...."),
     "sender on a subdomain": settings(
@@ -424,9 +448,11 @@ def check_json(run: Run, campaign_id: str, *options: str) -> tuple[int, list[dic
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
-def test_rule(case: Case, project: Path, run: Run) -> None:
+def test_rule(case: Case, project: Path, run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
     """One run per case: errors exit 1 as they are; warnings exit 1 with --strict (and 0 without,
     see the next test); a clean campaign exits 0 even with --strict."""
+    if not case.secret:
+        monkeypatch.delenv("NEWSLETTER_UNSUBSCRIBE_SECRET")
     case.edit(project)
     errors = any(severity == "error" for _, severity, _ in case.expected)
     exit_code, findings = check_json(run, case.campaign, *([] if errors else ["--strict"]))
@@ -526,7 +552,8 @@ def test_test_mode_payment_link_kind_in_a_live_project(project: Path) -> None:
 
 def test_every_rule_is_registered_once_with_a_one_line_description() -> None:
     ids = [rule_id for rule_ids in registered().values() for rule_id in rule_ids]
-    assert sorted(ids) == sorted(RULES) and len(ids) == len(set(ids))
+    only_for_sending = {"promotion-ended", "unsubscribe-secret"}  # readiness.py: not over the email
+    assert sorted([*ids, *only_for_sending]) == sorted(RULES) and len(ids) == len(set(ids))
     docs = [text for rule in RULES.values() for text in (rule.severity, rule.checks)]
     assert all(text.strip() and "\n" not in text and "|" not in text for text in docs)  # a table row each
     assert {rule.severity.split()[0].rstrip(",") for rule in RULES.values()} == {"error", "warning"}

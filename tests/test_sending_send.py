@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 import sqlite3
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 
 from newsletter.audience.unsubscribe import read_token
 from newsletter.store import connect
-from tests.conftest import Run, write
+from tests.conftest import LOCKED, Run, write, write_lock
 
 CAMPAIGN = "2026-12-schrijven"
 SECRET = "a-test-secret-of-enough-length"
@@ -93,7 +94,7 @@ def test_dry_run_lists_what_would_stop_a_real_send(
     assert result.exit_code == 0, result.output
     assert "checks that would stop a real send: 2" in result.output
     assert "order-link-fallback (book-1)" in result.output
-    assert "unsubscribe (NEWSLETTER_UNSUBSCRIBE_SECRET): not set" in result.output
+    assert "unsubscribe-secret (NEWSLETTER_UNSUBSCRIBE_SECRET): not set" in result.output
     assert "signed with a throw-away secret" in result.output
     assert len(outbox(readers)) == 3
 
@@ -109,6 +110,30 @@ def test_a_campaign_whose_promotion_ended_is_not_sent_without_force(
     assert "promotion-ended (ends: 2020-01-31): the campaign's promotion is over" in result.output
     refused = run("send", CAMPAIGN, "--yes")
     assert refused.exit_code == 2 and "promotion-ended" in refused.stderr
+
+
+def test_check_finds_every_reason_send_refuses_in_the_same_words(
+    readers: Path, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Stripe test-mode link in a test project, an ended promotion, no unsubscribe secret: none is
+    wrong with the email itself, and each stops a real send."""
+    monkeypatch.delenv("NEWSLETTER_UNSUBSCRIBE_SECRET", raising=False)
+    write_lock(readers, LOCKED)
+    campaign = readers / "campaigns" / f"{CAMPAIGN}.yaml"
+    campaign.write_text(campaign.read_text(encoding="utf-8") + "ends: 2020-01-31\n", encoding="utf-8")
+    checked = run("check", CAMPAIGN, "--format", "json")
+    assert checked.exit_code == 1, checked.output
+    [entry] = json.loads(checked.stdout)["campaigns"]
+    said = {f"{f['rule']} ({f['where']}): {f['message']}" for f in entry["findings"]}
+    refused = run("send", CAMPAIGN, "--yes")
+    assert refused.exit_code == 2
+    lines = {line.removeprefix("error: ").split(": ", 1)[1] for line in refused.stderr.splitlines()[1:]}
+    assert said == lines and len(said) == 3
+    assert {line.split(" ", 1)[0] for line in said} == {
+        "order-link-test-mode",
+        "promotion-ended",
+        "unsubscribe-secret",
+    }
 
 
 def test_dry_run_needs_no_smtp_settings_and_no_subscriber_database(

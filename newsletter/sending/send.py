@@ -14,17 +14,13 @@ import re
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from newsletter.audience.unsubscribe import signing_key
 from newsletter.errors import NewsletterError, NewsletterErrors
-from newsletter.payments.lock import record_sent, sells_through_stripe
-from newsletter.project.environment import UNSUBSCRIBE_SECRET as SECRET_ENV
-from newsletter.render.links import LinkKind
-from newsletter.render.order_policy import OrderIssue, order_link_problems
+from newsletter.payments.lock import record_sent
 from newsletter.sending.message import Composer, DkimSigner, Recipient
 from newsletter.sending.run import Clock, RunReport, deliver_each, run, utc_now
 from newsletter.sending.stopping import Stop
@@ -47,9 +43,6 @@ if TYPE_CHECKING:
     from newsletter.render.renderer import Rendered
     from newsletter.review.checks import Finding
     from newsletter.store import Entry
-
-# Check findings that stop a real send even as warnings: people could not buy what the email sells.
-BLOCKING_WARNINGS = frozenset({"order-link-fallback"})
 
 
 @dataclass(frozen=True)
@@ -101,46 +94,12 @@ class DryRun:
 
 def prepare(project: Project, campaign_id: str) -> Prepared:
     from newsletter.pipeline import render_one
-    from newsletter.review.checks import check_campaign
+    from newsletter.review.checks import check_for_sending
+    from newsletter.review.checks.readiness import blockers
 
     rendered = render_one(project, campaign_id)
-    findings = check_campaign(rendered, project)
-    return Prepared(project, rendered, findings, send_blockers(rendered, project, findings))
-
-
-def send_blockers(rendered: Rendered, project: Project, findings: list[Finding]) -> list[str]:
-    """Everything that must be fixed (or forced) before a campaign goes to real people."""
-    blockers = [
-        f"{finding.rule} ({finding.where}): {finding.message}"
-        for finding in findings
-        if finding.severity == "error" or finding.rule in BLOCKING_WARNINGS
-    ]
-    flagged = {finding.where for finding in findings if finding.rule.startswith("order-link-")}
-    problems = order_link_problems(
-        rendered, sells_through_stripe=sells_through_stripe(project), live=project.settings.stripe_live
-    )
-    for problem in problems:  # the ones `check` does not report (a test link in a test project)
-        if problem.block in flagged:
-            continue
-        if problem.issue is OrderIssue.TEST_MODE and problem.kind is LinkKind.ORDER_STRIPE_TEST:
-            blockers.append(
-                f"order-link-test-mode ({problem.block}): the order button is a Stripe test-mode Payment "
-                "Link, so readers cannot pay; sync the links with the live key"
-            )
-        elif problem.issue is OrderIssue.SHOP_FALLBACK:
-            blockers.append(f"order-link-fallback ({problem.block}): the order button goes to the shop page")
-    ends = rendered.campaign.ends
-    if ends is not None and ends < date.today():
-        blockers.append(
-            f"promotion-ended (ends: {ends.isoformat()}): the campaign's promotion is over, and the next "
-            "`newsletter links sync` switches its order links off; change `ends:` to send it"
-        )
-    if not project.secrets.unsubscribe:
-        blockers.append(
-            f"unsubscribe ({SECRET_ENV}): not set, so there is no one-click unsubscribe; set it to a "
-            "long random value your website shares"
-        )
-    return blockers
+    findings = check_for_sending(rendered, project)
+    return Prepared(project, rendered, findings, blockers(findings))
 
 
 def make_composer(

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 # isort: off
 from newsletter.review.checks import size, images, links, content, accessibility, dark_mode, css_support
+from newsletter.review.checks import readiness
 
 # isort: on
 from newsletter.review.checks.document import Email, parse
@@ -82,13 +83,20 @@ class Checked:
         return count_findings(self.findings)[1]
 
 
+def check_for_sending(rendered: Rendered, project: Project) -> list[Finding]:
+    """The rules over the email and what else stops a real send (readiness.py): `check` and `send`."""
+    findings = check_campaign(rendered, project)
+    return sorted([*findings, *readiness.send_findings(rendered, project, findings)], key=_order)
+
+
 def check_project(project: Project, ids: Sequence[str] = ()) -> tuple[list[Checked], list[NewsletterError]]:
     """Load and render the named campaigns (all when none are named) as `build` would, without writing,
-    and check each. A campaign that cannot be loaded or rendered is a user error, not a finding."""
+    and check each as a real send would. A campaign that cannot be loaded or rendered is a user
+    error, not a finding."""
     from newsletter.pipeline import render_campaigns
 
     rendered, errors = render_campaigns(project, ids)
-    return [Checked(one.campaign.id, tuple(check_campaign(one, project))) for one in rendered], errors
+    return [Checked(one.campaign.id, tuple(check_for_sending(one, project))) for one in rendered], errors
 
 
 def to_json(checked: Iterable[Checked]) -> dict[str, Any]:

@@ -53,6 +53,12 @@ def rule(described: Mapping[str, Rule]) -> Callable[[Check], Check]:
     return register
 
 
+def describe(described: Mapping[str, Rule]) -> None:
+    """Document rules that are not run over the email (readiness.py): for the docs and the JSON
+    consumers, as `rule` does for the others; a rule already documented keeps its first words."""
+    RULES.update({rule_id: text for rule_id, text in described.items() if rule_id not in RULES})
+
+
 def registered() -> dict[Check, tuple[str, ...]]:
     """Every rule function, in the order registered, with the rule ids it reports."""
     return dict(_REGISTERED)
