@@ -603,3 +603,22 @@ def test_a_bounce_is_matched_by_its_verp_address_alone(
     result = run("bounces", "import", str(project / "carla-plain.eml"))
     assert "1 not ours" in result.output and statuses(project)["carla"] == "active"
     assert "1 bounced" in run("bounces", "import", str(project / "carla.eml")).output
+
+
+@pytest.mark.parametrize("subject", ["afmelden", "Afmelden", "RE: afmelden", "uitschrijven", "Unsubscribe"])
+def test_the_words_the_pages_ask_for_unsubscribe_by_mail(
+    project: Path, run: Run, readers: dict[str, int], subject: str
+) -> None:
+    """The Dutch page whose link does not work says: mail 'afmelden' to the unsubscribe address."""
+    write(project / "mail.eml", mailed_unsubscribe(address("joop"), subject))
+    result = run("bounces", "import", str(project / "mail.eml"))
+    assert "1 unsubscribed" in result.output, result.output
+    assert statuses(project)["joop"] == "unsubscribed"
+
+
+def test_a_subject_that_only_starts_like_the_word_is_not_an_unsubscribe(
+    project: Path, run: Run, readers: dict[str, int]
+) -> None:
+    write(project / "mail.eml", mailed_unsubscribe(address("joop"), "Afmeldenlijst van de club"))
+    assert "0 unsubscribed" in run("bounces", "import", str(project / "mail.eml")).output
+    assert statuses(project)["joop"] == "active"

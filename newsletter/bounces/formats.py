@@ -12,7 +12,7 @@ One message, one `Report`, in this order of trust:
    4.x.x Status (a full mailbox the server gave up on) is transient here whatever its Action says,
    because the next campaign may well arrive.
 3. A mailed unsubscribe: the subject `unsubscribe <token>` that the List-Unsubscribe mailto: puts
-   in. A token that checks out names the reader. Without a valid one, the request still counts for
+   in, or just the word (`unsubscribe`, or `afmelden` as the Dutch pages ask for). A token that checks out names the reader. Without a valid one, the request still counts for
    its From address when it was sent to our unsubscribe address: a reader who writes "unsubscribe"
    wants out, and honouring a forged From costs its owner only a newsletter (the history says
    which way it was decided).
@@ -43,7 +43,12 @@ from typing import Literal
 from urllib.parse import unquote
 
 Kind = Literal["bounce", "soft", "complaint", "unsubscribe"]
-_UNSUBSCRIBE_SUBJECT = re.compile(r"^\s*(?:(?:re|fwd?|aw|antw)\s*:\s*)*unsubscribe\b\s*(\S*)", re.IGNORECASE)
+# The words the pages and the List-Unsubscribe mailto: ask readers to write, in English and Dutch
+# (web/unsubscribe_pages.py: "stuur een e-mail met als onderwerp 'afmelden'"), and their variants.
+UNSUBSCRIBE_WORDS = ("unsubscribe", "afmelden", "uitschrijven")
+_UNSUBSCRIBE_SUBJECT = re.compile(
+    rf"^\s*(?:(?:re|fwd?|aw|antw|wg)\s*:\s*)*(?:{'|'.join(UNSUBSCRIBE_WORDS)})\b\s*(\S*)", re.IGNORECASE
+)
 _TOKEN_IN_URL = re.compile(r"[?&]token=([A-Za-z0-9_.%-]+)")
 _RECIPIENT_HEADERS = ("to", "cc", "delivered-to", "x-original-to", "envelope-to")
 _QUOTED_MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(<[^<>\s]{1,250}>)", re.IGNORECASE | re.MULTILINE)
