@@ -12,9 +12,8 @@ One message, one `Report`, in this order of trust:
    4.x.x Status (a full mailbox the server gave up on) is transient here whatever its Action says,
    because the next campaign may well arrive.
 3. A mailed unsubscribe: the subject `unsubscribe <token>` that the List-Unsubscribe mailto: puts
-   in, or just the word (`unsubscribe`, or `afmelden` as the Dutch pages ask for). A token that checks out names the reader. Without a valid one, the request still counts for
-   its From address when it was sent to our unsubscribe address: a reader who writes "unsubscribe"
-   wants out, and honouring a forged From costs its owner only a newsletter (the history says
+   in, or just the word (`unsubscribe`, or `afmelden` as the Dutch pages ask for). A token that
+   checks out names the reader. Without a valid one, the request still counts for when it was sent to our unsubscribe address: a reader who writes "unsubscribe" wants out, and honouring a forged From costs its owner only a newsletter (the history says
    which way it was decided).
 
 Anything else (an out-of-office reply, a message no detector understands) is not understood, with
