@@ -13,8 +13,10 @@ One message, one `Report`, in this order of trust:
    because the next campaign may well arrive.
 3. A mailed unsubscribe: the subject `unsubscribe <token>` that the List-Unsubscribe mailto: puts
    in, or just the word (`unsubscribe`, or `afmelden` as the Dutch pages ask for). A token that
-   checks out names the reader. Without a valid one, the request still counts for when it was sent to our unsubscribe address: a reader who writes "unsubscribe" wants out, and honouring a forged From costs its owner only a newsletter (the history says
-   which way it was decided).
+   checks out names the reader. Without a valid one, the request still counts for its From address
+   when it was sent to our unsubscribe address: a reader who writes "unsubscribe" wants out, and
+   honouring a forged From costs its owner only a newsletter (the history says which way it was
+   decided).
 
 Anything else (an out-of-office reply, a message no detector understands) is not understood, with
 the reason. Nothing here raises on a broken message.
