@@ -83,3 +83,24 @@ def substitute(text: str, field: Callable[[str], str]) -> str:
         return field(name) if name in FIELDS else token
 
     return _TOKEN.sub(replace, text)
+
+
+_GAP = "\x00"  # where a field stood, while the text around it is tidied
+_AROUND_GAP = re.compile(rf"[\s,;:&+–—-]*{_GAP}[\s,;:&+–—-]*")
+_BEFORE_MARK = re.compile(r"\s+([!?.,;:])")
+
+
+def without_fields(text: str) -> str:
+    """`text` for no one in particular: each field left out with the commas, colons, dashes and spaces
+    around it ("{first_name}, lees dit" → "Lees dit", "Nieuw voor jou, {first_name}!" → "Nieuw voor
+    jou!"). What public pages show of a personal subject: no "lezer, ..." fallback."""
+    gapped = substitute(text, lambda name: _GAP)
+    if _GAP not in gapped:
+        return gapped
+    tidied = _BEFORE_MARK.sub(r"\1", " ".join(_AROUND_GAP.sub(" ", gapped).split()))
+    return tidied[:1].upper() + tidied[1:] if gapped.lstrip().startswith(_GAP) else tidied
+
+
+def has_fields(text: str) -> bool:
+    """Whether `text` has a merge field: where none can be filled (a public title), that is a mistake."""
+    return substitute(text, lambda name: _GAP) != substitute(text, lambda name: "")

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from newsletter import placeholders
+from newsletter.placeholders import has_fields, without_fields
 from tests.conftest import Run
 from tests.test_campaign import EN, NL, edit, failing_build
 
@@ -112,3 +113,29 @@ def test_first_name_works_in_every_text_a_reader_sees(project: Path, run: Run) -
 )
 def test_what_counts_as_a_placeholder(text: str, tags: list[str]) -> None:
     assert [tag for tag, _, _ in placeholders.problems(text)] == tags
+
+
+@pytest.mark.parametrize(
+    ("subject", "public"),
+    [
+        ("{first_name}, de kunst van het weglaten", "De kunst van het weglaten"),
+        ("Nieuw voor jou, {first_name}!", "Nieuw voor jou!"),
+        ("Beste {first_name} – lees dit", "Beste lees dit"),
+        ("Boeken & {first_name}", "Boeken"),
+        ("Zonder veld {{ en letterlijke accolades }}", "Zonder veld { en letterlijke accolades }"),
+        ("{first_name}", ""),
+    ],
+)
+def test_without_fields_leaves_out_each_field_and_the_punctuation_around_it(
+    subject: str, public: str
+) -> None:
+    assert without_fields(subject) == public
+    assert not has_fields(public)
+
+
+def test_a_public_title_with_a_merge_field_is_refused(project: Path, run: Run) -> None:
+    edit(project, NL, "subject:", "title: Voor {first_name}\nsubject:")
+    message = failing_build(run)
+    assert (
+        "title: a title is shown on public pages, to no one in particular: leave out {first_name}" in message
+    )

@@ -225,9 +225,9 @@ def test_hostile_campaign_text_is_escaped_in_the_archive_and_the_feed(project: P
     build(run)
     page = archive(project)
     assert "<script>" not in page and "<img src=x" not in page
-    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; lezer" in page
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;</a>" in page  # no merge field, no "& lezer"
     (entry,) = feed(project).findall(f"{ATOM}entry")
-    assert entry.findtext(f"{ATOM}title") == "<script>alert('x')</script> & lezer"
+    assert entry.findtext(f"{ATOM}title") == "<script>alert('x')</script>"
     assert entry.findtext(f"{ATOM}summary") == "<img src=x onerror=alert(1)> lees dit, het is lang genoeg"
 
 
@@ -348,3 +348,20 @@ def test_an_unchanged_rebuild_after_an_edit_the_site_does_not_show_imports_nothi
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.splitlines()[-2:] == ["site: 1 web version, 1 archive, 1 feed in build/site/", "[]"]
+
+
+def test_public_pages_show_no_merge_field_nor_its_fallback(project: Path, run: Run) -> None:
+    """A personal subject ("{first_name}, ...") reads "lezer, ..." for no one in particular: the
+    archive, the feed and the web version's <title> say the campaign's public title instead."""
+    path = project / "campaigns" / f"{NL}.yaml"
+    text = re.sub(r"(?m)^subject: .*$", 'subject: "{first_name}, schrappen is een kunst"', path.read_text())
+    write(path, text + "publish: true\n")
+    build(run)
+    assert "<title>Schrappen is een kunst</title>" in web_version(project, NL).read_text(encoding="utf-8")
+    assert ">Schrappen is een kunst</a>" in archive(project)
+    (entry,) = feed(project).findall(f"{ATOM}entry")
+    assert entry.findtext(f"{ATOM}title") == "Schrappen is een kunst"
+    write(path, path.read_text(encoding="utf-8") + "title: De kunst van het schrappen\n")
+    build(run)
+    assert "<title>De kunst van het schrappen</title>" in web_version(project, NL).read_text(encoding="utf-8")
+    assert "lezer" not in archive(project)

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from newsletter import placeholders
 from newsletter.errors import NewsletterError, NewsletterErrors, did_you_mean, unique
 from newsletter.files import read_user_text
+from newsletter.placeholders import without_fields
 from newsletter.project.columns import Column, make_excerpt, read_column
 from newsletter.project.models import CAMPAIGN_ID, Author, Book, Campaign, Teaser
 from newsletter.project.schema import AuthorsFile, BookFile, CampaignFile, TeaserEntry
@@ -177,6 +178,7 @@ def load_campaign(path: Path, library: Library) -> Campaign:
         ends=entry.ends,
         warnings=tuple(w for teaser in teasers if teaser is not None for w in teaser.warnings),
         publish=entry.publish,
+        title=entry.title or without_fields(entry.subject) or campaign_id,
     )
 
 

@@ -69,3 +69,4 @@ class Campaign:
     ends: date | None = None  # the promotion's last day: a `links sync` after it switches its links off
     warnings: tuple[str, ...] = ()  # the teasers' warnings, for build and check
     publish: bool = False  # on the static site before any send (site/writer.py)
+    title: str = ""  # what public pages call it: `title:`, or the subject without its merge fields

@@ -13,8 +13,17 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, ConfigDict, Field, RootModel, field_validator, model_validator
 
+from newsletter.placeholders import has_fields
 from newsletter.project.models import MAX_PRICE_CENTS
-from newsletter.project.validation import HttpsUrl, MergeLine, MergeText, SingleLine, StrictModel
+from newsletter.project.validation import (
+    HeaderLine,
+    HttpsUrl,
+    MergeHeaderLine,
+    MergeLine,
+    MergeText,
+    SingleLine,
+    StrictModel,
+)
 from newsletter.vocabulary import Locale
 
 HANDLE = re.compile(r"[A-Za-z0-9_.]+")
@@ -128,8 +137,19 @@ class AudienceEntry(StrictModel):
 
 
 class CampaignFile(StrictModel):
-    subject: MergeLine
-    preheader: MergeLine
+    subject: MergeHeaderLine
+    preheader: MergeHeaderLine
+    title: HeaderLine | None = None  # on public pages; default: the subject without its merge fields
+
+    @field_validator("title")
+    @classmethod
+    def _public(cls, value: str | None) -> str | None:
+        if value is not None and has_fields(value):
+            raise ValueError(
+                "a title is shown on public pages, to no one in particular: leave out {first_name}"
+            )
+        return value
+
     locale: Locale | None = None
     intro: MergeText | None = None
     sign_off: MergeText | None = None

@@ -9,6 +9,8 @@ RFC 3339 in the feed.
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,6 +39,8 @@ WORDS: dict[str, dict[str, str]] = {
         "feed": "Follow the newsletter through its Atom feed",
     },
 }
+
+_TITLE = re.compile(rb"<title>.*?</title>", re.IGNORECASE | re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,8 @@ def site_files(
     email (`out/<id>/email.html`) as its web version, then each locale's archive and feed."""
     files: dict[str, bytes] = {}
     for item in items:
-        _add(files, layout.web_version_file(item["id"]), _built_email(out / item["id"] / "email.html"))
+        email = _built_email(out / item["id"] / "email.html")
+        _add(files, layout.web_version_file(item["id"]), _titled(email, item["title"]))
     env = _environment()
     for locale in locales:
         listed = [
@@ -150,6 +155,13 @@ def _add(files: dict[str, bytes], name: str, data: bytes) -> None:
             "rename the campaign",
         )
     files[name] = data
+
+
+def _titled(email: bytes, title: str) -> bytes:
+    """The web version's <title> is the public title: the email's own is the reader's subject, which
+    for no one in particular would read "lezer, ..."."""
+    escaped = html.escape(title, quote=False).encode("utf-8")
+    return _TITLE.sub(lambda _: b"<title>" + escaped + b"</title>", email, count=1)
 
 
 def _built_email(path: Path) -> bytes:

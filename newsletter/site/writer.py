@@ -42,6 +42,7 @@ from newsletter.pipeline import (
     read_build_record,
     update_build_record,
 )
+from newsletter.placeholders import without_fields
 from newsletter.site.layout import Layout
 from newsletter.store.published import first_sends
 
@@ -63,8 +64,8 @@ class Issue:
 
     source: str  # digest of the campaign file
     locale: str
-    title: str  # the subject, merge fields at their fallbacks
-    summary: str  # the preheader, likewise
+    title: str  # the campaign's public title: no merge field, nor its fallback ("lezer, ...")
+    summary: str  # the preheader, its merge fields left out likewise
     publish: bool
 
 
@@ -163,18 +164,10 @@ def _issue(campaign: Campaign, inputs: Inputs) -> Issue:
     return Issue(
         source=inputs.digest(campaign.path) or "",
         locale=campaign.locale,
-        title=_for_no_one(campaign.subject, campaign.locale),
-        summary=_for_no_one(campaign.preheader, campaign.locale),
+        title=campaign.title,
+        summary=without_fields(campaign.preheader),
         publish=campaign.publish,
     )
-
-
-def _for_no_one(text: str, locale: str) -> str:
-    """Campaign text as the web version shows it: `{first_name}` is "lezer" (en: "reader")."""
-    from newsletter.render.i18n import STRINGS
-    from newsletter.render.merge import MergeTemplate, personal
-
-    return MergeTemplate.parse(personal(text), {"first_name"}).fill({"first_name": STRINGS[locale]["reader"]})
 
 
 # -- what is published, and since when ---------------------------------------------------------
