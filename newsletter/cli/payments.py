@@ -191,13 +191,19 @@ def report(obj: Context, campaign_id: str, output: str, live: bool) -> None:
         }
         click.echo(json.dumps(document, indent=2))
         return
-    click.echo(table(["recipients", *FUNNEL_COLUMNS], [[str(v) for v in _funnel_json(funnel).values()]]))
+    from newsletter.render.i18n import format_number, format_price
+
+    locale = campaign.locale  # every number as the campaign's readers write it: 1.000, € 69,90 (nl)
+    counts = [format_number(value, locale) for value in _funnel_json(funnel).values()]
+    click.echo(table(["recipients", *FUNNEL_COLUMNS], [counts]))
     click.echo()
+    click.echo(_sales_table(sales, locale) if sales else "no orders: the campaign has no Stripe links")
+    shown = "-" if per_thousand is None else format_number(per_thousand, locale)
+    revenue = format_price(Decimal(found.revenue) / 100, "EUR", locale)
     click.echo(
-        _sales_table(sales, campaign.locale) if sales else "no orders: the campaign has no Stripe links"
+        f"\norders: {format_number(orders, locale)}, revenue {revenue}, "
+        f"{shown} per {format_number(1000, locale)} delivered"
     )
-    shown = "-" if per_thousand is None else f"{per_thousand:g}"
-    click.echo(f"\norders: {orders}, {shown} per 1,000 delivered")
 
 
 FUNNEL_COLUMNS = (
@@ -225,14 +231,17 @@ def _sales_table(sales: list[BookSales], locale: str) -> str:
     for book in sales:
         for price in book.prices:
             amount = format_price(Decimal(price.amount) / 100, "EUR", locale)
-            rows.append([book.sku, book.mode, amount, *_figures(price)])
+            rows.append([book.sku, book.mode, amount, *_figures(price, locale)])
         if len(book.prices) > 1:
-            rows.append([book.sku, book.mode, "total", *_figures(book)])
-    return table(["book", "mode", "price", "checkouts", "quantity", "revenue (EUR)"], rows)
+            rows.append([book.sku, book.mode, "total", *_figures(book, locale)])
+    return table(["book", "mode", "price", "checkouts", "quantity", "revenue"], rows)
 
 
-def _figures(sold: BookSales | PriceSales) -> list[str]:
-    return [str(sold.checkouts), str(sold.quantity), f"{sold.revenue / 100:.2f}"]
+def _figures(sold: BookSales | PriceSales, locale: str) -> list[str]:
+    from newsletter.render.i18n import format_number, format_price
+
+    revenue = format_price(Decimal(sold.revenue) / 100, "EUR", locale)
+    return [format_number(sold.checkouts, locale), format_number(sold.quantity, locale), revenue]
 
 
 def _sales_json(book: BookSales) -> dict[str, Any]:

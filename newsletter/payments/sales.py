@@ -64,6 +64,8 @@ def sales_report(project: Project, campaign: Campaign, *, live: bool = False) ->
     in the campaign's order of books (then books it no longer lists)."""
     session = StripeSession(project, live=live)
     links = session.lock.of_campaign(campaign.id, session.mode)
+    if any(link.sent for link in links):  # it went out: a link made since (a new price) was never in it
+        links = [link for link in links if link.sent]
     sold = {
         link.payment_link: session.call(book_of(campaign, link.sku), partial(_sales, link=link))
         for link in links

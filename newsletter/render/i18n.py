@@ -46,6 +46,13 @@ def format_price(amount: Decimal, currency: str, locale: str) -> str:
     return str(format_currency(amount, currency, locale=BABEL_LOCALES[locale]))
 
 
+def format_number(number: float, locale: str) -> str:
+    """A count as readers of the locale write it: 1.000 (nl), 1,000 (en); a fraction with one digit."""
+    from babel.numbers import format_decimal
+
+    return str(format_decimal(number, format="#,##0.#", locale=BABEL_LOCALES[locale]))
+
+
 def format_co_authors(names: Sequence[str], locale: str) -> str:
     """'Met A, B, C & D' in Dutch, 'With A, B, C and D' in English; empty without co-authors."""
     if not names:

@@ -23,10 +23,12 @@ class Funnel:
     recipients: int
     states: dict[str, int] = field(default_factory=dict)  # every send state, 0 where none
     outcomes: dict[str, int] = field(default_factory=dict)  # bounced, complained, unsubscribed
+    returned: int = 0  # accepted by their server (`sent`), then bounced: not delivered after all
 
     @property
     def delivered(self) -> int:
-        return self.states.get("sent", 0)
+        """Accepted by the reader's server and not returned by it later."""
+        return self.states.get("sent", 0) - self.returned
 
     @classmethod
     def unsent(cls, campaign: str) -> Funnel:
@@ -40,7 +42,8 @@ _NAMES = "(c.detail = {x} OR substr(c.detail, 1, length({x}) + 1) = {x} || ':')"
 # campaign, or it names none of the reader's campaigns and this one was delivered to them last
 # before it. A reader counts once per outcome.
 _OUTCOMES = f"""
-    SELECT c.new_status, COUNT(DISTINCT c.subscriber_id)
+    SELECT c.new_status, COUNT(DISTINCT c.subscriber_id),
+        COUNT(DISTINCT CASE WHEN mine.state = 'sent' THEN c.subscriber_id END)
     FROM status_changes c
     JOIN sends mine ON mine.campaign = :campaign AND mine.subscriber_id = c.subscriber_id
     WHERE c.new_status IN ('bounced', 'complained', 'unsubscribed') AND (
@@ -62,5 +65,8 @@ class Reports(SendLog):
     def campaign_funnel(self, campaign: str) -> Funnel:
         counted = self.send_counts(campaign)
         outcomes = dict.fromkeys(OUTCOMES, 0)
-        outcomes.update(dict(self.connection.execute(_OUTCOMES, {"campaign": campaign}).fetchall()))
-        return Funnel(campaign=campaign, recipients=sum(counted.values()), states=counted, outcomes=outcomes)
+        returned = 0
+        for status, readers, after_delivery in self.connection.execute(_OUTCOMES, {"campaign": campaign}):
+            outcomes[status] = readers
+            returned += after_delivery if status == "bounced" else 0
+        return Funnel(campaign, sum(counted.values()), counted, outcomes, returned)
