@@ -18,6 +18,7 @@ them, so that opening a project, or importing this module, stays cheap.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from newsletter.render.renderer import Rendered
     from newsletter.review.checks import Checked
     from newsletter.review.screenshot import Shot
+    from newsletter.sending.message import Recipient
     from newsletter.sending.run import RunReport
     from newsletter.sending.send import DryRun, Prepared
     from newsletter.sending.status import LogStatus
@@ -318,6 +320,18 @@ class Newsletter:
         chosen = test_addresses(self.project, addresses, seeds=seeds)
         test_send(self._prepared(campaign), chosen)
         return chosen
+
+    def recipients(self, campaign: str | Prepared, *, new_subscribers_only: bool = False) -> list[Recipient]:
+        """Who a real send would mail now: the audience on a first run, the rows still due on a later
+        one (and, when asked, those who subscribed since). Reads only."""
+        from newsletter.sending.send import audit
+
+        with contextlib.ExitStack() as stack:
+            store = self.existing_audience()
+            if store is not None:
+                stack.enter_context(store)
+            found = audit(self._prepared(campaign), store, new_subscribers_only=new_subscribers_only)
+        return found.recipients
 
     def status(self, campaign_id: str, list_states: Sequence[str] = ()) -> LogStatus:
         """What the send log says of a campaign; the rows in `list_states` too."""

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from newsletter.errors import NewsletterError
-from newsletter.files import modified_day
+from newsletter.files import modified_day, yaml_files
 from newsletter.pipeline import (
     OUTPUTS,
     Built,
@@ -136,7 +136,7 @@ def _to_render(
     files = campaign_paths(root, ids)
     if files is None:  # a problem with the campaign files: the loader reports it, nothing is skipped
         folder = root / "campaigns"
-        inputs.snapshot([*folder.glob("*.yaml"), *folder.glob("*.yml")])
+        inputs.snapshot(yaml_files(folder))
         return ids
     wanted, found = files
     fresh = {} if force else _unchanged(inputs, wanted, found, out)

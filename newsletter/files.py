@@ -4,6 +4,7 @@ user's files so that a bad byte is an error at its line, not a traceback."""
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -94,3 +95,17 @@ def modified_day(path: Path) -> str | None:
         return date.fromtimestamp(path.stat().st_mtime).isoformat()
     except OSError:
         return None
+
+
+def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
+    """Orders as people read: `issue-2` before `issue-10`, and an id before its extensions
+    (`2027-01-social` before `2027-01-social-b`), where plain text order would not."""
+    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", text) if part)
+
+
+def yaml_files(folder: Path) -> list[Path]:
+    """The .yaml and .yml files of a folder, in the natural order of their names without suffix."""
+    return sorted(
+        [*folder.glob("*.yaml"), *folder.glob("*.yml")],
+        key=lambda path: (natural_key(path.stem), path.suffix),
+    )

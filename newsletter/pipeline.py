@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from newsletter.errors import NewsletterError, NewsletterErrors, unique
-from newsletter.files import atomic_write
+from newsletter.files import atomic_write, yaml_files
 
 if TYPE_CHECKING:
     from newsletter.project.campaign import Campaign
@@ -150,7 +150,7 @@ def campaign_paths(root: Path, ids: Sequence[str] = ()) -> tuple[dict[str, Path]
     them; None when it would report a problem (two files with one id, an id with no file)."""
     folder = root / CAMPAIGNS
     found: dict[str, Path] = {}
-    for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
+    for path in yaml_files(folder):
         if path.stem in found:
             return None
         found[path.stem] = path

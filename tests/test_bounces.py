@@ -622,3 +622,57 @@ def test_a_subject_that_only_starts_like_the_word_is_not_an_unsubscribe(
     write(project / "mail.eml", mailed_unsubscribe(address("joop"), "Afmeldenlijst van de club"))
     assert "0 unsubscribed" in run("bounces", "import", str(project / "mail.eml")).output
     assert statuses(project)["joop"] == "active"
+
+
+def test_a_notification_nested_too_deeply_is_not_understood_and_the_others_are_applied(
+    project: Path, run: Run, readers: dict[str, int]
+) -> None:
+    from tests.test_web_webhooks import deeply_nested, postmark_bounce, ses_bounce, ses_complaint
+
+    notifications = [ses_bounce("anna@example.nl"), deeply_nested(), ses_complaint("gerda@example.nl")]
+    write(project / "ses.json", json.dumps(notifications))
+    write(project / "postmark.json", json.dumps(postmark_bounce("dirk@example.nl", "HardBounce")))
+    result = run("bounces", "import", str(project / "ses.json"), str(project / "postmark.json"))
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("4 messages read: 2 bounced, 0 soft bounces counted, 1 complained,")
+    assert result.output.splitlines()[0].endswith(", 1 not understood")
+    reason = "an SNS notification whose Message is not valid JSON: nested too deeply"
+    assert f"\nnot understood: ses.json: {reason}\n" in result.output
+    assert (statuses(project)["anna"], statuses(project)["gerda"], statuses(project)["dirk"]) == (
+        "bounced",
+        "complained",
+        "bounced",
+    )
+
+
+def test_values_from_a_notification_cannot_forge_a_line_of_the_output(
+    project: Path, run: Run, readers: dict[str, int]
+) -> None:
+    """Each line printed starts with what it is; a CR, LF or ESC from outside is shown escaped."""
+    from tests.test_web_webhooks import TOPIC, postmark_bounce
+
+    forged = "\r\nto confirm: x.json: an SNS SubscriptionConfirmation for evil; open https://evil.example/"
+    url = "https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn=" + TOPIC
+    confirmation = {"Type": "SubscriptionConfirmation", "TopicArn": TOPIC, "SubscribeURL": url}
+    notifications = [
+        confirmation,
+        {**confirmation, "TopicArn": TOPIC + forged},
+        {**confirmation, "SubscribeURL": url + forged},
+        {**postmark_bounce("anna@example.nl", "HardBounce"), "RecordType": "Open" + forged + "\x1b[2K"},
+    ]
+    write(project / "sns.json", json.dumps(notifications))
+    folder = project / "bounce\nunknown: forged.json"  # a file name may hold a line break too
+    write(folder / "x.json", json.dumps(postmark_bounce("zoe@example.nl", "HardBounce")))
+    result = run("bounces", "import", str(project / "sns.json"), str(folder))
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[1:] == [
+        "unknown: bounce\\nunknown: forged.json/x.json: zoe@example.nl is not a subscriber",
+        "ignored: sns.json: a Postmark Open\\r\\nto confirm: x.json: an SNS SubscriptionConfirmation for "
+        "evil; open https://evil.example/\\x1b[2K record",
+        "not understood: sns.json: an SNS SubscriptionConfirmation whose TopicArn or SubscribeURL holds "
+        "control characters",
+        "not understood: sns.json: an SNS SubscriptionConfirmation whose TopicArn or SubscribeURL holds "
+        "control characters",
+        f"to confirm: sns.json: an SNS SubscriptionConfirmation for {TOPIC}; open {url} to confirm it",
+    ]

@@ -298,6 +298,32 @@ def test_control_characters_in_running_text_are_refused(project: Path, run: Run)
     assert f"{NL}:5: intro: must not contain control characters (found U+0000)" in stderr
 
 
+@pytest.mark.parametrize(
+    ("field", "old", "escape", "found"),
+    [
+        ("subject", 'subject: "De kunst', "\\u202e", "U+202E RIGHT-TO-LEFT OVERRIDE"),
+        ("subject", 'subject: "De kunst', "\\u200b", "U+200B ZERO WIDTH SPACE"),
+        ("subject", 'subject: "De kunst', "\\u00ad", "U+00AD SOFT HYPHEN"),
+        ("preheader", 'preheader: "Marieke', "\\ufeff", "U+FEFF ZERO WIDTH NO-BREAK SPACE"),
+        ("preheader", 'preheader: "Marieke', "\\u2067", "U+2067 RIGHT-TO-LEFT ISOLATE"),
+    ],
+)
+def test_invisible_formatting_characters_in_header_values_are_refused(
+    project: Path, run: Run, field: str, old: str, escape: str, found: str
+) -> None:
+    """A right-to-left override or a zero-width space in the subject changes what the inbox shows;
+    the intro, running text, keeps its emoji with their zero-width joiner."""
+    edit(project, NL, old, old + escape)
+    edit(project, NL, "intro: |\n  Beste", 'intro: "\\U0001F469\\u200D\\U0001F4BB Beste')
+    edit(project, NL, "collega’s maakte.\n", 'collega’s maakte."\n')
+    stderr = failing_build(run)
+    line = 2 if field == "subject" else 3
+    expected = f"{field}: must not contain invisible formatting characters (found {found})"
+    assert f"error: {NL}:{line}: {expected}" in stderr
+    assert chr(int(found[2:6], 16)) not in stderr  # named, not shown
+    assert "intro" not in stderr
+
+
 def test_campaign_that_is_not_utf8_is_an_error_at_the_line_of_the_bad_byte(project: Path, run: Run) -> None:
     path = project / NL
     path.write_bytes(path.read_bytes().replace(b"subject:", b"# caf\xe9 (Latin-1)\nsubject:", 1))

@@ -197,3 +197,21 @@ def test_check_json_is_a_document_even_when_the_settings_are_broken(project: Pat
     document = json.loads(result.stdout)
     assert document["campaigns"] == [] and document["errors"][0]["file"] == "newsletter.toml"
     assert "broken TOML" in document["errors"][0]["message"]
+
+
+def test_build_lists_campaigns_in_natural_order(project: Path, run: Run) -> None:
+    """An id before its extensions, and numbers as numbers: social, social-b, then issue 2 before 10."""
+    source = (project / "campaigns" / "2026-12-paper.yaml").read_text(encoding="utf-8")
+    for name in ("2027-01-social-b", "2027-01-social", "issue-10", "issue-2"):
+        (project / "campaigns" / f"{name}.yaml").write_text(source, encoding="utf-8")
+    result = run("build")
+    assert result.exit_code == 0, result.output
+    ids = [line.split()[0] for line in result.stdout.splitlines() if not line.startswith(("site:", " "))]
+    assert ids == [
+        "2026-12-paper",
+        "2026-12-schrijven",
+        "2027-01-social",
+        "2027-01-social-b",
+        "issue-2",
+        "issue-10",
+    ]

@@ -315,4 +315,4 @@ def test_report_sums_completed_checkouts_per_book(run: Run, fake: FakeStripe) ->
         3 * 3495,
     )
     text = run("report", "2026-12-schrijven").stdout
-    assert re.search(r"schrijven-is-schrappen\s+test\s+€\xa034,95\s+2\s+3\s+104.85", text)
+    assert re.search(r"schrijven-is-schrappen\s+test\s+€\xa034,95\s+2\s+3\s+€\xa0104,85", text)

@@ -250,7 +250,11 @@ def test_a_connection_dropped_after_data_leaves_that_reader_unknown_and_unsent_a
     assert "1 unknown" in result.output
     assert states(sender)[READERS[0]] == "unknown"
     assert received(fake) == Counter(READERS)  # the server did take it, without saying so
-    assert send(run).exit_code == 2  # finished: the unknown one is not resent by itself
+    again = send(run)
+    assert again.exit_code == 2  # finished: the unknown one is not resent by itself
+    assert f"campaign {CAMPAIGN} was already sent (5 sent, 1 unknown, last activity" in again.stderr
+    assert f"`newsletter send {CAMPAIGN} --retry-unknown` sends them again" in again.stderr
+    assert f"`newsletter status {CAMPAIGN} --list unknown` lists them" in again.stderr
     assert len(fake.messages) == 6
     retry = send(run, "--retry-unknown")
     assert retry.exit_code == 0, retry.output
@@ -476,7 +480,7 @@ def test_failing_checks_stop_a_real_send_unless_forced(sender: Path, fake: FakeS
     settings.write_text(settings.read_text(encoding="utf-8").replace("\n[smtp]\n", "\n[stripe]\n\n[smtp]\n"))
     result = send(run)
     assert result.exit_code == 2
-    assert "is not ready to send: 1 checks fail" in result.output
+    assert "is not ready to send: 1 check fails" in result.output
     assert "order-link-fallback (book-1)" in result.output
     assert fake.messages == []
     assert send(run, "--force").exit_code == 0
@@ -729,3 +733,20 @@ def test_without_a_bounce_address_the_envelope_sender_is_the_sender(
 ) -> None:
     assert send(run).exit_code == 0
     assert {message.mail_from for message in fake.messages} == {"nieuwsbrief@uitgeverijlindenhof.nl"}
+
+
+def test_the_confirmation_says_how_many_readers_and_the_subject_they_get(
+    sender: Path, fake: FakeSMTP
+) -> None:
+    from click.testing import CliRunner
+
+    from newsletter.cli import main
+
+    campaign = sender / "campaigns" / f"{CAMPAIGN}.yaml"
+    text = campaign.read_text(encoding="utf-8")
+    campaign.write_text(re.sub(r"(?m)^subject: .*$", 'subject: "{first_name}, schrappen is een kunst"', text))
+    result = CliRunner().invoke(main, ["--project", str(sender), "send", CAMPAIGN], input="n\n")
+    assert result.exit_code == 1  # aborted
+    prompt = f"Send {CAMPAIGN} to 6 readers now, subject for {READERS[0]}: 'Lezer, schrappen is een kunst'?"
+    assert prompt in result.output
+    assert fake.messages == [] and set(states(sender).values()) <= set()

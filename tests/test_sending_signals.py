@@ -23,6 +23,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -169,7 +170,7 @@ def test_a_second_signal_stops_at_once_and_records_what_was_cut_off(
 
     assert code == 128 + signal.SIGINT, output
     assert time.monotonic() - cut_at < BOUND / 2
-    assert "stopping at once: cutting off the messages in flight" in output
+    assert f"stopping at once: cutting off the {CONNECTIONS} messages in flight" in output
     assert f"resume with: {resume_command(sender)}\n" in output
     log = states(sender)
     in_flight = {message.rcpt_tos[0] for message in fake.messages}
@@ -232,3 +233,25 @@ def test_a_signal_the_process_was_told_to_ignore_stays_ignored() -> None:
         assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def test_a_second_request_when_nothing_is_in_flight_exits_as_documented(
+    sender: Path, fake: FakeSMTP, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The two signals come after the last message finished, as the run winds down: no message is cut
+    off, none is said to be, and the exit code is still the second signal's (143 for SIGTERM)."""
+    from newsletter.api import Newsletter
+
+    sent = Newsletter.send
+
+    def signalled_twice_at_the_end(self: Newsletter, *args: Any, **kwargs: Any) -> Any:
+        report = sent(self, *args, **kwargs)
+        kwargs["stop"].request(signal.SIGTERM)
+        kwargs["stop"].request(signal.SIGTERM)
+        return report
+
+    monkeypatch.setattr(Newsletter, "send", signalled_twice_at_the_end)
+    result = run("send", CAMPAIGN, "--yes")
+    assert result.exit_code == 128 + signal.SIGTERM, result.output
+    assert "cutting off" not in result.output
+    assert received(fake) == Counter(READERS)

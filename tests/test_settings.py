@@ -71,6 +71,27 @@ def edit_settings(project: Path, old: str, new: str) -> None:
             "newsletter.toml:10: brand.name: must be a single line",
             id="header-injection",
         ),
+        pytest.param(
+            'name = "Uitgeverij Lindenhof"\nlogo_url',
+            'name = "Uitgeverij \\u202eLindenhof"\nlogo_url',
+            "newsletter.toml:10: brand.name: must not contain invisible formatting characters "
+            "(found U+202E RIGHT-TO-LEFT OVERRIDE) (got 'Uitgeverij \\u202eLindenhof')",
+            id="brand-name-format-character",
+        ),
+        pytest.param(
+            'name = "Uitgeverij Lindenhof"\naddress',
+            'name = "Uitgeverij\\u200bLindenhof"\naddress',
+            "newsletter.toml:23: sender.name: must not contain invisible formatting characters "
+            "(found U+200B ZERO WIDTH SPACE)",
+            id="sender-name-format-character",
+        ),
+        pytest.param(
+            'reply_to = "redactie@uitgeverijlindenhof.nl"',
+            'reply_to = "redactie@uitgeverijlindenhof.nl"\nlist_id = "nieuwsbrief.lindenhof\\ufeff"',
+            "newsletter.toml:26: sender.list_id: must not contain invisible formatting characters "
+            "(found U+FEFF ZERO WIDTH NO-BREAK SPACE)",
+            id="list-id-format-character",
+        ),
     ],
 )
 def test_bad_settings_are_one_clear_message(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import string
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from hypothesis import given, settings
@@ -133,7 +134,7 @@ def test_every_single_character_change_is_refused_or_reads_the_same() -> None:
         ("abc.", "not a token newsletter made"),
         (".abc", "not a token newsletter made"),
         ("a.b", "not a token newsletter made"),
-        ("%%%.$$$", "invalid unsubscribe token"),  # non-base64 characters are skipped: an empty mac
+        ("%%%.$$$", "not a token newsletter made"),
         ("bm90IGEgdG9rZW4.AAAAAAAAAAAAAAAAAAAAAA", "signature does not match"),
     ],
 )
@@ -452,3 +453,55 @@ def test_an_address_that_starts_with_a_hash_is_unsubscribed_too(readers: Project
     subscriber = ids_of(readers)["#nieuws@example.org"]
     done = unsubscribe(readers, make_token("#nieuws@example.org", CAMPAIGN, SECRET, subscriber))
     assert done.changed and status_of(readers)["#nieuws@example.org"] == "unsubscribed"
+
+
+# -- strict decoding --------------------------------------------------------------------------------
+
+
+def with_inserted(token: str, where: str, extra: str = '"<>!') -> str:
+    """The genuine token with characters outside base64url put in: at the start of the payload, in
+    its middle, at the start of the signature or at the end."""
+    dot = token.index(".")
+    index = {"start": 0, "payload": dot // 2, "signature": dot + 1, "end": len(token)}[where]
+    return token[:index] + extra + token[index:]
+
+
+WHERE = ["start", "payload", "signature", "end"]
+
+
+@pytest.mark.parametrize(
+    ("where", "extra"),
+    # "+/": standard base64's characters, which urlsafe_b64decode takes as well as "-_"
+    [*((where, '"<>!') for where in WHERE), ("payload", "===="), ("signature", "+/+/")],
+)
+def test_cli_verify_refuses_a_genuine_token_with_other_characters_put_in(
+    readers: Project, run: Run, monkeypatch: pytest.MonkeyPatch, where: str, extra: str
+) -> None:
+    monkeypatch.setenv(SECRET_ENV, SECRET.decode())
+    token = make_token("jan@example.org", CAMPAIGN, SECRET, ids_of(readers)["jan@example.org"])
+    assert run("unsubscribe", "verify", token).exit_code == 0  # the token itself is genuine
+    for apply in ([], ["--apply"]):
+        result = run("unsubscribe", "verify", with_inserted(token, where, extra), *apply)
+        assert result.exit_code == 2, result.output
+        assert result.stderr == (
+            "error: token: invalid unsubscribe token: it is not a token newsletter made "
+            "(damaged or cut off?)\n"
+        )
+    assert status_of(readers)["jan@example.org"] == "active"
+
+
+@pytest.mark.parametrize("where", WHERE)
+def test_one_click_refuses_a_genuine_token_with_other_characters_put_in(readers: Project, where: str) -> None:
+    from tests.test_web_app import FORM, ONE_CLICK, PATH, Server
+
+    token = make_token("jan@example.org", CAMPAIGN, SECRET, ids_of(readers)["jan@example.org"])
+    server = Server(readers)
+    try:
+        query = f"{PATH}?token={quote(with_inserted(token, where))}"
+        answer = server.request("POST", query, ONE_CLICK, {"Content-Type": FORM})
+        page = server.request("GET", query)
+    finally:
+        server.stop()
+    assert answer.status == 400 and "Deze afmeldlink werkt niet" in answer.text
+    assert page.status == 400
+    assert status_of(readers)["jan@example.org"] == "active"

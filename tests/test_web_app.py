@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import contextlib
 import http.client
+import logging
+import socket
 import sys
 import threading
 import types
@@ -26,13 +28,14 @@ import pytest
 from newsletter.api import Newsletter
 from newsletter.audience.importing import import_csv
 from newsletter.audience.unsubscribe import make_token, make_v1_token
+from newsletter.cli.web import create_server
 from newsletter.errors import NewsletterError
 from newsletter.project.environment import PROJECT_DIR as PROJECT_ENV
 from newsletter.project.environment import UNSUBSCRIBE_SECRET as SECRET_ENV
 from newsletter.project.environment import Secrets
 from newsletter.project.settings import Project, open_project
 from newsletter.store import open_store
-from newsletter.web.application import environment_app, make_app
+from newsletter.web.application import MAX_FORM_BYTES, MAX_WEBHOOK_BYTES, environment_app, make_app
 from tests.conftest import Run, write
 from tests.store_util import history, select
 from tests.test_review_pages import fixture_browser, fixture_chromium  # noqa: F401 - fixtures
@@ -65,11 +68,7 @@ class Server:
     """The app on waitress in a thread, as `newsletter serve` runs it, stopped from inside its loop."""
 
     def __init__(self, project: Project) -> None:
-        import waitress
-
-        self.server = waitress.create_server(
-            make_app(Newsletter(project)), host="127.0.0.1", port=0, threads=2
-        )
+        self.server = create_server(make_app(Newsletter(project)), "127.0.0.1", 0, threads=2)
         self.port = int(self.server.effective_port)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
@@ -296,6 +295,73 @@ def test_a_body_over_the_limit_is_refused_with_413(server: Server, readers: Proj
     assert status_of(readers)["jan@example.org"] == "active"
 
 
+def raw(server: Server, data: bytes) -> Answer:
+    """`data` sent over a socket as it is (http.client neither sends a broken chunk nor reads an
+    answer to a request it has not finished sending), and the answer read until the server closes."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
+        connection.sendall(data)
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}
+    return Answer(int(status_line.split()[1]), headers, body)
+
+
+def chunked(*parts: bytes) -> bytes:
+    """A body in chunked transfer coding, one chunk per part."""
+    return b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in parts) + b"0\r\n\r\n"
+
+
+def post_head(token: str, *headers: str) -> bytes:
+    lines = [f"POST {PATH}?token={token} HTTP/1.1", "Host: localhost", f"Content-Type: {FORM}", *headers]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
+
+
+def test_the_answers_waitress_makes_itself_carry_the_security_headers(
+    server: Server, readers: Project
+) -> None:
+    """A body over the server's limit, or a broken chunked body, is refused by waitress before the
+    app sees it; the answer still carries the headers of every answer."""
+    token = token_for(readers, "jan@example.org")
+    too_long = raw(server, post_head(token, f"Content-Length: {10 * MAX_WEBHOOK_BYTES}"))
+    assert too_long.status == 413
+    broken = raw(server, post_head(token, "Transfer-Encoding: chunked") + b"zz\r\nList\r\n0\r\n\r\n")
+    assert broken.status == 400
+    for answer in (too_long, broken):
+        assert_safe_headers(answer)
+        assert answer.headers["cache-control"] == "no-store"
+        assert answer.headers["x-frame-options"] == "DENY"
+    assert status_of(readers)["jan@example.org"] == "active"
+
+
+def test_a_chunked_body_is_read_and_refused_like_any_other(server: Server, readers: Project) -> None:
+    """waitress de-chunks a body and sets its Content-Length before the app reads it."""
+    jan = token_for(readers, "jan@example.org")
+    done = raw(
+        server,
+        post_head(jan, "Transfer-Encoding: chunked", "Connection: close")
+        + chunked(b"List-Unsub", b"scribe=One-Click"),
+    )
+    assert (done.status, done.body) == (200, b"unsubscribed\n")
+    assert status_of(readers)["jan@example.org"] == "unsubscribed"
+    els = token_for(readers, "els@example.org")
+    over_the_form_limit = raw(
+        server,
+        post_head(els, "Transfer-Encoding: chunked", "Connection: close")
+        + chunked(b"x" * (MAX_FORM_BYTES + 1)),
+    )
+    assert over_the_form_limit.status == 413 and "<html" in over_the_form_limit.text  # the app's page
+    over_the_server_limit = raw(
+        server, post_head(els, "Transfer-Encoding: chunked") + chunked(b"x" * (MAX_WEBHOOK_BYTES + 1))
+    )
+    assert over_the_server_limit.status == 413 and b"<html" not in over_the_server_limit.body  # waitress's
+    for answer in (done, over_the_form_limit, over_the_server_limit):
+        assert_safe_headers(answer)
+    assert status_of(readers)["els@example.org"] == "active"
+
+
 def test_a_database_that_cannot_be_used_is_a_503_to_retry_not_a_traceback(
     server: Server, readers: Project
 ) -> None:
@@ -305,6 +371,23 @@ def test_a_database_that_cannot_be_used_is_a_503_to_retry_not_a_traceback(
     for answer in (server.request("GET", f"{PATH}?token={token}"), server.one_click(token)):
         assert answer.status == 503 and answer.headers["retry-after"] == "60"
         assert "Er ging iets mis" in answer.text and "Traceback" not in answer.text
+
+
+def test_a_path_with_line_breaks_forges_no_log_line(
+    server: Server, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The path of a request that fails is logged; WSGI hands it over decoded, `%0d%0a` as CR LF."""
+    from newsletter.web.serve_files import StaticSite
+
+    def broken(self: StaticSite, url_path: str) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(StaticSite, "respond", broken)
+    with caplog.at_level(logging.INFO):
+        answer = server.request("GET", "/a%0d%0a2026-12-02%2009:00:00%20newsletter.web:%20forged%1b[2K")
+    assert answer.status == 500 and "Traceback" not in answer.text
+    (record,) = [r for r in caplog.records if r.name == "newsletter.web"]
+    assert record.getMessage() == "GET /a\\r\\n2026-12-02 09:00:00 newsletter.web: forged\\x1b[2K failed"
 
 
 # -- the static site ------------------------------------------------------------------------------

@@ -12,16 +12,19 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from newsletter.project.environment import UNSUBSCRIBE_SECRET as UNSUBSCRIBE_SECRET_ENV
 from newsletter.project.environment import WEBHOOK_SECRET as SECRET_ENV
 from newsletter.project.settings import open_project
 from newsletter.web.webhooks import handle
 from tests.conftest import Run, write
 from tests.store_util import history, select
+from tests.test_web_app import Answer, Server, assert_safe_headers
 
 WEBHOOK_SECRET = "webhook-secret-0123456789"
 TOPIC = "arn:aws:sns:eu-west-1:123456789012:ses-bounces"
@@ -333,3 +336,90 @@ def test_a_notification_of_the_wrong_shape_is_named_plainly(payload: str, reason
     report = read(json.loads(payload), service)
     assert isinstance(report, Report)
     assert reason in report.problem and "Error" not in report.problem
+
+
+# -- over HTTP, as `newsletter serve` answers -------------------------------------------------------
+
+
+@pytest.fixture
+def served(filled: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
+    """`newsletter serve` for the filled project, its webhook secret set."""
+    monkeypatch.setenv(UNSUBSCRIBE_SECRET_ENV, "an-unsubscribe-secret-0123456789")
+    running = Server(open_project(filled))
+    yield running
+    running.stop()
+
+
+def post(server: Server, path: str, data: object) -> Answer:
+    return server.request("POST", path, body(data), basic(WEBHOOK_SECRET))
+
+
+def deeply_nested(levels: int = 100_000) -> dict[str, Any]:
+    """An SNS notification whose Message is JSON nested far deeper than Python's stack."""
+    return {**ses_bounce("anna@example.nl"), "Message": "[" * levels + "]" * levels}
+
+
+def test_a_message_nested_too_deeply_is_a_400_and_the_next_notification_is_applied(
+    served: Server, filled: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO):
+        refused = post(served, "/webhooks/ses", deeply_nested())
+    assert refused.status == 400
+    assert refused.text == "an SNS notification whose Message is not valid JSON: nested too deeply\n"
+    assert_safe_headers(refused)
+    assert "Traceback" not in caplog.text and "RecursionError" not in caplog.text
+    assert post(served, "/webhooks/ses", ses_bounce("bert@example.nl")).status == 200
+    assert statuses(filled) == {
+        "anna@example.nl": "active",
+        "bert@example.nl": "bounced",
+        "gerda@example.nl": "active",
+    }
+
+
+def test_a_query_of_too_many_fields_is_a_400_not_a_500(
+    served: Server, filled: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO):
+        refused = post(served, "/webhooks/ses?" + "&".join(["a=1"] * 21), ses_bounce("anna@example.nl"))
+        also_with_the_secret = served.request(
+            "POST", f"/webhooks/postmark?secret={WEBHOOK_SECRET}" + "&a=1" * 20, body({})
+        )
+    for answer in (refused, also_with_the_secret):
+        assert (answer.status, answer.text) == (400, "more than 20 query fields\n")
+        assert_safe_headers(answer)
+    assert "Traceback" not in caplog.text and not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    twenty = f"/webhooks/ses?secret={WEBHOOK_SECRET}" + "&a=1" * 19
+    assert served.request("POST", twenty, body(ses_bounce("anna@example.nl"))).status == 200
+    assert statuses(filled)["anna@example.nl"] == "bounced"
+
+
+FORGED = "\r\n2026-12-02 09:00:00,000 newsletter.webhooks: open https://evil.example/ to confirm it"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("TopicArn", TOPIC + FORGED),
+        ("SubscribeURL", "https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription" + FORGED),
+        ("SubscribeURL", "https://sns.eu-west-1.amazonaws.com/\u2028forged\x1b[2K"),
+    ],
+    ids=["topic-crlf", "url-crlf", "url-separator-and-escape"],
+)
+def test_a_confirmation_with_control_characters_forges_no_log_line(
+    served: Server, caplog: pytest.LogCaptureFixture, field: str, value: str
+) -> None:
+    confirmation = {
+        "Type": "SubscriptionConfirmation",
+        "MessageId": "165545c9-2a5c-472c-8df2-7ff2be2b3b1b",
+        "Token": "2336412f37",
+        "TopicArn": TOPIC,
+        "SubscribeURL": "https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription&Token=2336412f37",
+        field: value,
+    }
+    with caplog.at_level(logging.INFO):
+        answer = post(served, "/webhooks/ses", confirmation)
+    assert answer.status == 400
+    assert "holds control characters" in answer.text
+    for record in caplog.records:
+        assert record.getMessage().isprintable(), record.getMessage()
+    assert "evil.example" not in caplog.text and "forged" not in caplog.text

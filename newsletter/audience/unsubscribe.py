@@ -32,6 +32,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode, urlsplit
@@ -51,6 +52,7 @@ _V2 = 2
 _MAC_BYTES = 16  # 128 bits of HMAC-SHA256: unforgeable, and keeps the URL short
 _FINGERPRINT_BYTES = 4  # enough to notice a renumbered database; not an address anyone can read
 _MAX_ID_BYTES = 10  # a 64-bit id as a varint
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]+")  # what `_b64` writes: no padding, no other character
 
 
 @dataclass(frozen=True)
@@ -267,9 +269,12 @@ def _b64(data: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
-    if not text:
-        raise ValueError("empty")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """Strictly what `_b64` writes. `urlsafe_b64decode` skips every character outside its alphabet
+    (and takes `+` and `/` too), so a token with `"<>!` put in anywhere would still be accepted:
+    a token is the same string that went out, or it is not ours."""
+    if not _BASE64URL.fullmatch(text):
+        raise ValueError("not base64url")
+    return base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
 
 
 def _invalid(reason: str) -> NewsletterError:

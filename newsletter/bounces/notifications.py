@@ -24,6 +24,7 @@ from email.utils import parseaddr
 from typing import Any
 
 from newsletter.bounces.formats import Finding, Kind, Report
+from newsletter.project.validation import printable
 
 SERVICES = ("ses", "postmark")
 
@@ -45,7 +46,8 @@ SES_BOUNCE_TYPES: dict[str, Kind] = {"Permanent": "bounce", "Transient": "soft",
 
 @dataclass(frozen=True)
 class Confirmation:
-    """An SNS subscription (or unsubscription) to confirm by hand."""
+    """An SNS subscription (or unsubscription) to confirm by hand. Its topic and URL are logged and
+    printed for the operator, so `_confirmation` makes one only of printable text."""
 
     kind: str
     topic: str
@@ -64,14 +66,19 @@ def service_of(data: object) -> str | None:
 
 
 def read(data: object, service: str) -> Report | Confirmation:
-    """One notification (a JSON value already parsed) of `service`."""
+    """One notification (a JSON value already parsed) of `service`. One that cannot be read is a
+    Report with its problem, never an exception, so that it does not stop the others of an import;
+    RecursionError included: a value nested deeper than Python's stack, which writing it out (str)
+    overflows."""
     if not isinstance(data, dict):
         return Report("", problem=f"not a {service} notification: a JSON object was expected")
     try:
         found = _ses(data) if service == "ses" else _postmark(data)
+    except NotJson as exc:
+        return Report("", problem=f"an SNS notification whose Message is not valid JSON: {exc}")
     except KeyError as exc:
         return Report("", problem=f"not the shape of a {service} notification: {exc} is missing")
-    except (TypeError, ValueError, AttributeError):
+    except (TypeError, ValueError, AttributeError, RecursionError):
         return Report(
             "", problem=f"not the shape of a {service} notification: a field holds the wrong kind of value"
         )
@@ -83,12 +90,10 @@ def read(data: object, service: str) -> Report | Confirmation:
 def _ses(envelope: dict[str, Any]) -> Report | Confirmation:
     kind = envelope.get("Type")
     if kind in {"SubscriptionConfirmation", "UnsubscribeConfirmation"}:
-        return Confirmation(
-            str(kind), str(envelope.get("TopicArn", "")), str(envelope.get("SubscribeURL", ""))
-        )
+        return _confirmation(str(kind), envelope)
     if kind is not None and kind != "Notification":
         return Report("", problem=f"an SNS message of type {kind!r}")
-    notice = json.loads(envelope["Message"]) if kind == "Notification" else envelope
+    notice = _message(envelope["Message"]) if kind == "Notification" else envelope
     if not isinstance(notice, dict):
         return Report("", problem="an SNS notification whose Message is not an SES notification")
     what = notice.get("notificationType") or notice.get("eventType")
@@ -115,6 +120,33 @@ def _ses(envelope: dict[str, Any]) -> Report | Confirmation:
     if what in {"Delivery", "Send", "Open", "Click", "Reject", "DeliveryDelay", "Rendering Failure"}:
         return Report(f"ses:{fallback}", ignored=f"an SES {what} notification: nothing to mark")
     return Report("", problem=f"an SES notification of type {what!r}")
+
+
+class NotJson(ValueError):
+    """An SNS Message that cannot be read as JSON; the text says why."""
+
+
+def _message(text: object) -> object:
+    """The SES notification that an SNS envelope carries as a JSON string. JSON nested deeper than
+    Python's stack makes `json.loads` raise RecursionError, which is no ValueError: caught here, so
+    that such a notification is one not understood, and the others of an import are still applied."""
+    if not isinstance(text, str):
+        raise TypeError("a Message that is not text")
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise NotJson("nested too deeply") from None
+    except ValueError as exc:
+        raise NotJson(str(exc)) from None
+
+
+def _confirmation(kind: str, envelope: dict[str, Any]) -> Report | Confirmation:
+    """SNS writes an ARN and an https URL; a line break or another control character in either is
+    not from SNS, and would forge lines of the log and of `bounces import`'s output that show them."""
+    topic, url = str(envelope.get("TopicArn", "")), str(envelope.get("SubscribeURL", ""))
+    if printable(topic) != topic or printable(url) != url:
+        return Report("", problem=f"an SNS {kind} whose TopicArn or SubscribeURL holds control characters")
+    return Confirmation(kind, topic, url)
 
 
 def _ses_detail(bounce: dict[str, Any], recipient: dict[str, Any]) -> str:

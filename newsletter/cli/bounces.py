@@ -31,6 +31,8 @@ def bounces_import(obj: Context, paths: tuple[Path, ...]) -> None:
     Exit code 0, also when some messages were not understood (they are listed); 2 when a PATH does
     not exist or is not mail (nothing is imported).
     """
+    from newsletter.project.validation import printable as shown  # every value below is from outside
+
     summary = obj.open().import_bounces(paths)
     click.echo(
         f"{summary.read} messages read: {summary.bounced} bounced, {summary.soft_counted} soft bounces "
@@ -41,15 +43,16 @@ def bounces_import(obj: Context, paths: tuple[Path, ...]) -> None:
         f"{len(summary.not_understood)} not understood"
     )
     for where, address in summary.not_ours:
-        click.echo(f"not ours: {where}: names no message of ours to {address}; nothing changed")
+        named = shown(address)
+        click.echo(f"not ours: {shown(where)}: names no message of ours to {named}; nothing changed")
     for where, address in summary.unknown:
-        click.echo(f"unknown: {where}: {address} is not a subscriber")
+        click.echo(f"unknown: {shown(where)}: {shown(address)} is not a subscriber")
     for where, reason in summary.ignored:
-        click.echo(f"ignored: {where}: {reason}")
+        click.echo(f"ignored: {shown(where)}: {shown(reason)}")
     for where, reason in summary.not_understood:
-        click.echo(f"not understood: {where}: {reason}")
+        click.echo(f"not understood: {shown(where)}: {shown(reason)}")
     for where, confirmation in summary.confirmations:
         click.echo(
-            f"to confirm: {where}: an SNS {confirmation.kind} for {confirmation.topic}; "
-            f"open {confirmation.url} to confirm it"
+            f"to confirm: {shown(where)}: an SNS {shown(confirmation.kind)} for "
+            f"{shown(confirmation.topic)}; open {shown(confirmation.url)} to confirm it"
         )

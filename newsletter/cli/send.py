@@ -188,10 +188,20 @@ def _real_send(
     campaign = prepared.rendered.campaign
     if prepared.blockers and force:
         click.secho(
-            f"sending despite {len(prepared.blockers)} failed checks (--force)", fg="yellow", err=True
+            f"sending despite {plural(len(prepared.blockers), 'failed check')} (--force)",
+            fg="yellow",
+            err=True,
         )
     if not yes:
-        click.confirm(f"Send {campaign.id} ({campaign.subject!r}) to its audience now?", abort=True, err=True)
+        from newsletter.sending.send import subject_for
+
+        readers = project.recipients(prepared, new_subscribers_only=new_only)
+        example = (
+            f", subject for {readers[0].email}: {subject_for(prepared, readers[0])!r}" if readers else ""
+        )
+        click.confirm(
+            f"Send {campaign.id} to {plural(len(readers), 'reader')} now{example}?", abort=True, err=True
+        )
     bar: Any = None
     started = time.monotonic()
     drawing = threading.Lock()
@@ -216,8 +226,10 @@ def _real_send(
 
     stop = Stop()
     smtp = project.settings.smtp
-    try:
-        with signals_stop(stop, _signal_note(smtp.timeout if smtp is not None else 0)):
+    # The signals stay the run's until the summary is printed: a second one while it prints still
+    # ends the command with the exit code of a second signal, after the summary, not halfway.
+    with signals_stop(stop, _signal_note(smtp.timeout if smtp is not None else 0)):
+        try:
             report = project.send(
                 prepared,
                 force=force,
@@ -227,18 +239,23 @@ def _real_send(
                 on_result=advance,
                 stop=stop,
             )
-    finally:
-        if bar is not None:
-            bar.__exit__(None, None, None)
-    _summarise(report, project, commands, stop)
+        finally:
+            stop.finished = True
+            if bar is not None:
+                bar.__exit__(None, None, None)
+        _summarise(report, project, commands, stop)
 
 
 def _signal_note(timeout: float) -> Callable[[Stop], None]:
     """What the user sees the moment a signal arrives, before the run has stopped."""
 
     def tell(stop: Stop) -> None:
+        if stop.finished:  # the run is over: nothing left to stop, the exit code says what was asked
+            return
         if stop.aborted:
-            text = "stopping at once: cutting off the messages in flight"
+            text = "stopping at once" + (
+                f": cutting off the {plural(stop.in_flight, 'message')} in flight" if stop.in_flight else ""
+            )
         else:
             text = (
                 "stopping: no new recipients; finishing the messages in flight (each within the SMTP "
@@ -264,7 +281,7 @@ def _summarise(report: Any, project: Newsletter, commands: Commands, stop: Stop)
     counts, retry = after.counts, after.next_retry
     click.echo("send log: " + ", ".join(f"{n} {state}" for state, n in counts.items() if n))
     if report.interrupted:
-        _report_stop(report, counts, commands.resume)
+        _report_stop(report, stop, counts, commands.resume)
     elif report.stopped is not None:
         stopped = report.stopped
         hint = f"{counts['pending']} recipients are still pending; run `{commands.resume}` again to resume"
@@ -281,16 +298,18 @@ def _summarise(report: Any, project: Newsletter, commands: Commands, stop: Stop)
         click.echo(f"{counts['deferred']} deferred; they are retried by a run after {retry}", err=True)
     if counts["unknown"]:
         click.echo(commands.unknown_hint(counts["unknown"]), err=True)
-    if report.aborted and stop.signal is not None:
-        sys.exit(128 + stop.signal)  # as a shell reports a process that signal ended
+    if stop.aborted and stop.signal is not None:
+        sys.exit(128 + stop.signal)  # as a shell reports a process that signal ended, as the docs say
     if after.needs_attention(report):
         sys.exit(EXIT_WARNINGS)
 
 
-def _report_stop(report: Any, counts: dict[str, int], resume: str) -> None:
+def _report_stop(report: Any, stop: Stop, counts: dict[str, int], resume: str) -> None:
     """Say what a stopped run did with the messages in flight, and how to go on."""
-    if report.aborted:
+    if report.aborted and stop.cut_off:
         what = "the messages in flight were cut off; those the server may have are recorded as unknown"
+    elif report.aborted:
+        what = "no message was in flight"
     else:
         finished = plural(report.finished_after_stop, "message")
         what = f"no new recipients taken; the {finished} in flight finished and recorded"

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import logging
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from newsletter.cli.common import Context
 from newsletter.errors import NewsletterError
+
+if TYPE_CHECKING:
+    from wsgiref.types import WSGIApplication
 
 DEFAULT_PORT = 8025
 
@@ -30,18 +35,14 @@ def serve(obj: Context, host: str, port: int) -> None:
     that terminates HTTPS (docs/serving.md). Needs NEWSLETTER_UNSUBSCRIBE_SECRET, the secret the
     emails' tokens were signed with. Ctrl-C stops.
     """
-    import waitress
-
-    from newsletter.web.application import MAX_WEBHOOK_BYTES, make_app
+    from newsletter.web.application import make_app
 
     project = obj.open()
     application = make_app(project)
     # Unsubscribes (by subscriber id, never by address) and errors, one line each, on stderr.
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     try:
-        server = waitress.create_server(
-            application, host=host, port=port, ident="newsletter", max_request_body_size=MAX_WEBHOOK_BYTES
-        )
+        server = create_server(application, host, port)
     except OSError as exc:
         raise NewsletterError(
             f"cannot listen on {host}:{port}: {exc.strerror or exc}",
@@ -56,3 +57,65 @@ def serve(obj: Context, host: str, port: int) -> None:
         pass
     finally:
         server.close()
+
+
+def create_server(application: WSGIApplication, host: str, port: int, *, threads: int = 4) -> Any:
+    """waitress, listening, as `newsletter serve` runs it (call `run` to serve).
+
+    Waitress reads a request's whole body (into a temporary file when it is big) before it calls the
+    app, so the app's own limits (MAX_FORM_BYTES, MAX_WEBHOOK_BYTES) refuse a body only once it has
+    arrived: raising waitress's limit to let the app answer every 413 would let a client fill the
+    disk first. So waitress keeps its `max_request_body_size`, one byte above the app's largest
+    limit (waitress refuses a body as long as its limit, the app only a longer one), and the answers
+    waitress makes itself get the headers of every answer of the app (responses.py): 413 for a body
+    over its limit, with Content-Length or chunked; 400 for a broken chunked body or request; 431,
+    501 and 500. A chunked body within the limit reaches the app de-chunked, its CONTENT_LENGTH set,
+    and is read like any other.
+    """
+    import waitress
+
+    from newsletter.web.application import MAX_WEBHOOK_BYTES
+
+    server = waitress.create_server(
+        application,
+        host=host,
+        port=port,
+        threads=threads,
+        ident="newsletter",
+        max_request_body_size=MAX_WEBHOOK_BYTES + 1,
+    )
+    for listener in _listeners(server):
+        listener.channel_class = _channel_class()
+    return server
+
+
+def _listeners(server: Any) -> list[Any]:
+    """The servers that accept connections: the one returned, or each of a MultiSocketServer's (a
+    host name with more than one address)."""
+    from waitress.server import BaseWSGIServer
+
+    if isinstance(server, BaseWSGIServer):
+        return [server]
+    return [each for each in server.map.values() if isinstance(each, BaseWSGIServer)]
+
+
+@cache
+def _channel_class() -> type[Any]:
+    """waitress's connection, whose error answers carry `security_headers()`. waitress makes every
+    answer of its own through the channel's `error_task_class` (channel.py: `service`), and
+    `ErrorTask.execute` adds the error's type and length to the headers the task already holds, so
+    ours go in when the task is made."""
+    from waitress.channel import HTTPChannel
+    from waitress.task import ErrorTask
+
+    from newsletter.web.responses import security_headers
+
+    class SecureErrorTask(ErrorTask):  # type: ignore[misc]  # waitress has no type hints
+        def __init__(self, channel: Any, request: Any) -> None:
+            super().__init__(channel, request)
+            self.response_headers.extend(security_headers())
+
+    class SecureChannel(HTTPChannel):  # type: ignore[misc]
+        error_task_class = SecureErrorTask
+
+    return SecureChannel

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from newsletter import placeholders
 from newsletter.errors import NewsletterError, NewsletterErrors, did_you_mean, unique
-from newsletter.files import read_user_text
+from newsletter.files import read_user_text, yaml_files
 from newsletter.placeholders import without_fields
 from newsletter.project.columns import Column, make_excerpt, read_column
 from newsletter.project.models import CAMPAIGN_ID, Author, Book, Campaign, Teaser
@@ -113,7 +113,7 @@ def campaign_files(
     error, not a choice, and so is asking for a campaign that does not exist."""
     found: dict[str, Path] = {}
     errors: list[NewsletterError] = []
-    for path in sorted([*project.campaigns_dir.glob("*.yaml"), *project.campaigns_dir.glob("*.yml")]):
+    for path in yaml_files(project.campaigns_dir):
         campaign_id = path.stem
         if campaign_id in found:
             errors.append(

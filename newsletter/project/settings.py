@@ -20,6 +20,7 @@ from newsletter.files import read_user_text
 from newsletter.project.environment import Secrets
 from newsletter.project.validation import (
     EmailAddress,
+    HeaderLine,
     HexColour,
     HttpsUrl,
     Loc,
@@ -53,7 +54,7 @@ CountryCode = Annotated[str, AfterValidator(_country)]
 
 
 class Brand(StrictModel):
-    name: SingleLine
+    name: HeaderLine  # in List-Id
     logo_url: HttpsUrl
     logo_width: int = Field(default=180, gt=0, le=600)
     logo_alt: SingleLine | None = None
@@ -71,10 +72,10 @@ class Colours(StrictModel):
 
 
 class Sender(StrictModel):
-    name: SingleLine
+    name: HeaderLine
     address: EmailAddress
     reply_to: EmailAddress | None = None
-    list_id: SingleLine | None = Field(
+    list_id: HeaderLine | None = Field(
         default=None, description="The List-Id header's id; default: newsletter.<sender domain>."
     )
     unsubscribe_mailto: EmailAddress | None = Field(
@@ -176,6 +177,19 @@ class BouncesSettings(StrictModel):
         return self
 
 
+class SiteSettings(StrictModel):
+    """The static site (build/site/): how a send puts the web version online before it mails anyone."""
+
+    publish_command: list[SingleLine] | None = Field(
+        default=None,
+        min_length=1,
+        description="Run, without a shell, in the project folder once build/site/ holds the campaign's "
+        'web version and before the first message leaves, e.g. ["rsync", "-a", "build/site/", '
+        '"www:/var/www/nieuwsbrief/"]. When it fails, nothing is sent.',
+    )
+    publish_timeout: float = Field(default=120, gt=0, le=3600, description="Seconds it may take.")
+
+
 class Settings(StrictModel):
     locale: Locale = "nl"
     site_url: HttpsUrl
@@ -191,6 +205,7 @@ class Settings(StrictModel):
     stripe: StripeSettings | None = None
     audience: AudienceSettings = Field(default_factory=AudienceSettings)
     bounces: BouncesSettings = Field(default_factory=BouncesSettings)
+    site: SiteSettings = Field(default_factory=SiteSettings)
     smtp: SmtpSettings | None = None
     dkim: DkimSettings | None = None
 

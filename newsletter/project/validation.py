@@ -8,6 +8,7 @@ document is composed once, its positions recorded per path, then constructed int
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -311,6 +312,21 @@ _LINE_BREAKS = re.compile("[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f]")
 
 
+def printable(value: object) -> str:
+    """`value` as one line of a log or a terminal shows it: each character `str.isprintable` refuses
+    (CR, LF, ESC and the other controls, U+2028, U+202E and the other format characters) written as
+    its escape (`\\n`, `\\x1b`, `\\u202e`). Text from outside (a webhook, a returned message, a
+    request's path) goes through it before it is logged or printed, so that it can neither start a
+    forged line nor move or hide what is around it. Printable text, escapes already made included, is
+    left as it is: cleaning twice changes nothing."""
+    text = str(value)
+    if text.isprintable():
+        return text
+    return "".join(
+        char if char.isprintable() else char.encode("unicode_escape").decode("ascii") for char in text
+    )
+
+
 def _text(value: str) -> str:
     if found := CONTROL_CHARACTERS.search(value):
         raise ValueError(f"must not contain control characters (found U+{ord(found.group()):04X})")
@@ -323,6 +339,23 @@ def _single_line(value: str) -> str:
     _text(value)
     if "=?" in value and "?=" in value:
         raise ValueError("must not contain MIME encoded-words ('=?...?=')")
+    return value
+
+
+def _no_format_characters(value: str) -> str:
+    """Unicode format characters (category Cf) are invisible, and some reorder what is shown
+    around them: U+202E (right-to-left override) makes a sender name or subject read as something
+    else in the inbox, and U+200B or U+FEFF hide inside a word, which spam filters count against
+    the sender. A header value (and the preheader, shown beside the subject) has no use for any of
+    them, so all are refused there, U+00AD (soft hyphen) and U+200D (zero-width joiner, in emoji
+    sequences) included. Running text and other single lines keep them: a column's emoji needs its
+    joiner."""
+    for char in value:
+        if unicodedata.category(char) == "Cf":
+            name = unicodedata.name(char, "a format character")
+            raise ValueError(
+                f"must not contain invisible formatting characters (found U+{ord(char):04X} {name})"
+            )
     return value
 
 
@@ -357,5 +390,9 @@ Text = Annotated[str, AfterValidator(_text)]  # several lines and paragraphs
 # Text a reader sees, where merge fields are filled in per reader (placeholders.py)
 MergeLine = Annotated[SingleLine, AfterValidator(_merge_fields)]
 MergeText = Annotated[Text, AfterValidator(_merge_fields)]
+# A line that goes into a message header (the From name, List-Id, Subject) or beside one in the inbox
+# (the preheader): no invisible formatting characters either.
+HeaderLine = Annotated[SingleLine, AfterValidator(_no_format_characters)]
+MergeHeaderLine = Annotated[MergeLine, AfterValidator(_no_format_characters)]
 HexColour = Annotated[str, AfterValidator(_hex_colour)]
 EmailAddress = Annotated[str, AfterValidator(_email_address)]

@@ -99,7 +99,7 @@ class View:
 # What mail delivery, payments and the subscriber store are configured with, and the editors' own
 # addresses: no business of an email's content.
 NOT_FOR_TEMPLATES: dict[str, Any] = {
-    **dict.fromkeys(("smtp", "dkim", "stripe", "audience", "bounces"), True),
+    **dict.fromkeys(("smtp", "dkim", "stripe", "audience", "bounces", "site"), True),
     "sender": {"test_recipients"},
 }
 

@@ -252,7 +252,13 @@ class _Run:
                 self.report.skipped += 1
             self.on_result(entry, "failed")
             return True
-        result = transport.deliver(outgoing)
+        with self.lock:
+            self.asked.in_flight += 1
+        try:
+            result = transport.deliver(outgoing)
+        finally:
+            with self.lock:
+                self.asked.in_flight -= 1
         if result.state == "pending" and (result.sender_refused or self.first_try(entry)):
             # Nothing reached the server: once more, first in line, on a new connection.
             store.release(entry, self.clock())

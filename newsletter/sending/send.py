@@ -18,10 +18,14 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from newsletter import placeholders
 from newsletter.audience.unsubscribe import signing_key
 from newsletter.errors import NewsletterError, NewsletterErrors
 from newsletter.payments.lock import record_sent
+from newsletter.review.counts import plural
 from newsletter.sending.message import Composer, DkimSigner, Recipient
+from newsletter.sending.names import first_name
+from newsletter.sending.publishing import publish_web_version
 from newsletter.sending.run import Clock, RunReport, deliver_each, run, utc_now
 from newsletter.sending.stopping import Stop
 from newsletter.sending.transport import Outbox, Smtp, Transport, smtp_password
@@ -100,6 +104,13 @@ def prepare(project: Project, campaign_id: str) -> Prepared:
     rendered = render_one(project, campaign_id)
     findings = check_for_sending(rendered, project)
     return Prepared(project, rendered, findings, blockers(findings))
+
+
+def subject_for(prepared: Prepared, recipient: Recipient) -> str:
+    """The subject as this reader gets it: their first name, or the fallback ("lezer")."""
+    defaults = prepared.rendered.merge_defaults
+    values = {"first_name": first_name(recipient.name) or defaults["first_name"]}
+    return placeholders.substitute(prepared.rendered.campaign.subject, lambda name: values.get(name, ""))
 
 
 def make_composer(
@@ -292,7 +303,8 @@ def send(
     if prepared.blockers and not force:
         path = prepared.rendered.campaign.path
         summary = NewsletterError(
-            f"campaign {campaign_id} is not ready to send: {len(prepared.blockers)} checks fail",
+            f"campaign {campaign_id} is not ready to send: "
+            f"{plural(len(prepared.blockers), 'check fails', 'checks fail')}",
             path=path,
             hint="fix them (`newsletter check` explains), or pass --force to send anyway",
         )
@@ -308,6 +320,7 @@ def send(
     database = database_path(prepared.project)
     with campaign_lock(database, campaign_id):
         _queue(prepared, database, new_subscribers_only, retry_unknown, clock)
+        publish_web_version(prepared.project, campaign_id, clock())  # online before the first message
         record_sent(prepared.project, prepared.rendered)  # its Payment Links stay on at their price
         return run(
             database,
@@ -338,11 +351,20 @@ def _queue(
             clock=clock,
         )
         if found.finished and not new_subscribers_only:
+            unknown = found.counts["unknown"]
+            hint = (
+                f"{plural(unknown, 'reader')} may not have got it (unknown: the connection broke off after "
+                f"the message went out); `newsletter status {campaign_id} --list unknown` lists them, "
+                f"`newsletter send {campaign_id} --retry-unknown` sends them again"
+                if unknown
+                else "--new-subscribers-only sends it to those who subscribed since; "
+                f"`newsletter status {campaign_id}` shows the log"
+            )
             raise NewsletterError(
-                f"campaign {campaign_id} was already sent ({found.counts['sent']} sent, last activity "
-                f"{store.last_activity(campaign_id)})",
-                hint="--new-subscribers-only sends it to those who subscribed since; "
-                f"`newsletter status {campaign_id}` shows the log",
+                f"campaign {campaign_id} was already sent ({found.counts['sent']} sent"
+                + (f", {unknown} unknown" if unknown else "")
+                + f", last activity {store.last_activity(campaign_id)})",
+                hint=hint,
             )
         if not found.started or new_subscribers_only:
             store.enqueue(campaign_id, found.plan.recipients, clock())

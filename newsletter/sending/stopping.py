@@ -32,10 +32,15 @@ class Stop:
     def __init__(self) -> None:
         self.requests = 0
         self.signal: int | None = None  # the latest signal that asked, if a signal did
+        self.in_flight = 0  # SMTP transactions under way now (the run keeps count), for what is said
+        self.finished = False  # the run is over: a request now only decides the exit code
+        self.cut_off = 0  # transactions in flight when the second request came
 
     def request(self, signum: int | None = None) -> None:
         self.requests += 1
         self.signal = signum if signum is not None else self.signal
+        if self.requests == 2 and not self.finished:
+            self.cut_off = self.in_flight
 
     @property
     def requested(self) -> bool:

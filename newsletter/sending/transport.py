@@ -118,7 +118,15 @@ class Outbox:
             raise RuntimeError("an Outbox delivers inside its `with` block")
         self.written += 1
         name = f"{self.written:06d}-{_file_safe(outgoing.recipient.email)}.eml"
-        _write(self.staging_fd, name, outgoing.data)
+        try:
+            _write(self.staging_fd, name, outgoing.data)
+        except OSError as exc:  # a full disk, say: the outbox as it was stays, and nothing was sent
+            raise NewsletterError(
+                f"cannot write the dry run's outbox: {exc.strerror or exc}",
+                path=self.folder,
+                hint="free some space (or write fewer messages with --limit); the outbox of the last "
+                "dry run is left as it was",
+            ) from None
         return Result("sent", None, f"written to {name}")
 
     def abort(self) -> None:

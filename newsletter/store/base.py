@@ -95,7 +95,12 @@ class StoreBase:
             if problem is not None:
                 raise problem from None
             raise
-        self.connection.execute("COMMIT")
+        try:
+            self.connection.execute("COMMIT")  # where a full disk shows: the WAL grows here
+        except sqlite3.OperationalError as exc:
+            if self.connection.in_transaction:
+                self.connection.execute("ROLLBACK")
+            raise (explain(exc, self.path, self.busy_timeout) or exc) from None
 
     def relax_durability(self) -> None:
         """`synchronous = NORMAL` on this connection: a commit survives a killed process, and only a

@@ -35,7 +35,6 @@ _UNAVAILABLE = {
     sqlite3.SQLITE_PERM,
     sqlite3.SQLITE_AUTH,
     sqlite3.SQLITE_IOERR,
-    sqlite3.SQLITE_FULL,
 }
 
 
@@ -60,6 +59,15 @@ def busy(path: Path, timeout: float) -> DatabaseBusy:
         f"the subscriber database is busy: another process has held its write lock for over {timeout:g} s",
         path=path,
         hint="try again in a moment; if it stays busy, look for a program that has the file open",
+    )
+
+
+def full(path: Path) -> DatabaseUnavailable:
+    return DatabaseUnavailable(
+        "the disk that holds the subscriber database is full",
+        path=path,
+        hint="free some space, then run the same command again: what was written before is kept, "
+        "and a send goes on with those still pending",
     )
 
 
@@ -90,6 +98,8 @@ def explain(exc: sqlite3.Error, path: Path, busy_timeout: float = BUSY_TIMEOUT) 
     code = getattr(exc, "sqlite_errorcode", -1) & 0xFF  # extended codes keep the primary code below
     if code in _BUSY:
         return busy(path, busy_timeout)
+    if code == sqlite3.SQLITE_FULL:
+        return full(path)
     if code in _UNAVAILABLE:
         return unavailable(path, str(exc))
     if code in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT):

@@ -18,6 +18,7 @@ tells `status` whether a row still `sending` is in flight now or was left by a s
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 from collections.abc import Iterable, Iterator, Sequence
@@ -290,8 +291,11 @@ def campaign_lock(database: Path, campaign: str) -> Iterator[None]:
                 f"campaign {campaign} is being sent by another process (pid {holder})",
                 hint="wait for it to finish, or stop it; a second sender could mail people twice",
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
+        with contextlib.suppress(
+            OSError
+        ):  # the holder's pid is for the error above; a full disk may refuse it
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
         yield
     finally:
         os.close(fd)  # closing releases the flock

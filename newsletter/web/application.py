@@ -38,6 +38,7 @@ from newsletter.bounces import notifications as bounce_notifications
 from newsletter.errors import NewsletterError
 from newsletter.project.environment import PROJECT_DIR, project_dir
 from newsletter.project.settings import Project, find_project_root
+from newsletter.project.validation import printable
 from newsletter.web import unsubscribe_pages as pages
 from newsletter.web.responses import TEXT, HttpError, Response, not_allowed, not_found
 from newsletter.web.serve_files import StaticSite
@@ -96,12 +97,12 @@ class ReaderApp:
             response = Response(error.status, pages.message_page(self.settings, error.key))
             response.headers += error.headers
         except NewsletterError as error:  # the database is busy or cannot be written: try again later
-            log.error("%s %s failed: %s", request.method, request.path, error.format())
+            log.error("%s failed: %s", request.shown, error.format())
             response = Response(
                 503, pages.message_page(self.settings, "error"), headers=[("Retry-After", "60")]
             )
         except Exception:
-            log.exception("%s %s failed", request.method, request.path)
+            log.exception("%s failed", request.shown)
             response = Response(500, pages.message_page(self.settings, "error"))
         start_response(response.status_line(), response.all_headers())
         return [b""] if request.method == "HEAD" else [response.body]
@@ -219,6 +220,12 @@ class Request:
             self.path = raw.encode("latin-1").decode("utf-8")
         except UnicodeError:
             self.path = "/\x00"  # no route and no file: a 404
+
+    @property
+    def shown(self) -> str:
+        """The method and path as a log line shows them: a path may hold `%0d%0a`, which WSGI hands
+        over decoded, and must not start a forged line."""
+        return printable(f"{self.method} {self.path}")
 
     @property
     def query_string(self) -> str:

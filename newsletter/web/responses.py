@@ -3,7 +3,9 @@
 The headers are the same on every answer, errors included, because the unsubscribe URL holds a
 token: no referrer may carry it to another site (`Referrer-Policy`), no cache may keep a page made
 for one reader (`Cache-Control`), and no browser may guess a type other than the one given
-(`nosniff`).
+(`nosniff`). That includes the answers waitress makes itself, before the app sees the request (a
+body over its limit, a broken chunked body): `newsletter serve` adds `security_headers()` to those
+(cli/web.py).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ SITE_CSP = (
     "default-src 'self'; img-src 'self' https: data:; style-src 'self' 'unsafe-inline'; "
     "script-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
 )
+STRICT_CSP = "default-src 'none'; frame-ancestors 'none'"
 SECURITY_HEADERS = (
     ("X-Content-Type-Options", "nosniff"),
     ("Referrer-Policy", "no-referrer"),
@@ -27,12 +30,17 @@ SECURITY_HEADERS = (
 )
 
 
+def security_headers(csp: str = STRICT_CSP, cache: str = "no-store") -> list[tuple[str, str]]:
+    """Every header of an answer but its type and length."""
+    return [("Content-Security-Policy", csp), ("Cache-Control", cache), *SECURITY_HEADERS]
+
+
 @dataclass
 class Response:
     status: int
     body: bytes = b""
     content_type: str = HTML
-    csp: str = "default-src 'none'; frame-ancestors 'none'"
+    csp: str = STRICT_CSP
     cache: str = "no-store"
     headers: list[tuple[str, str]] = field(default_factory=list)
 
@@ -43,9 +51,7 @@ class Response:
         return [
             ("Content-Type", self.content_type),
             ("Content-Length", str(len(self.body))),
-            ("Content-Security-Policy", self.csp),
-            ("Cache-Control", self.cache),
-            *SECURITY_HEADERS,
+            *security_headers(self.csp, self.cache),
             *self.headers,
         ]
 

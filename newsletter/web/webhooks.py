@@ -15,12 +15,14 @@ least 16 characters; without it every webhook answers 503), compared in constant
 SNS also signs its messages, but checking that signature means fetching AWS's signing certificate,
 which a server that works offline cannot do: the shared secret is what authenticates SNS here, so
 it is required for SES too. An SNS `SubscriptionConfirmation` is answered 200 and its SubscribeURL
-logged (logger `newsletter.webhooks`) for the operator to open; nothing here fetches it.
+logged (logger `newsletter.webhooks`) for the operator to open; nothing here fetches it. Whatever a
+request brings is logged through `printable`, so that no value can forge a line of the log.
 
 Answers: 200 with what was done (also for a notification that needs nothing, so the service does
-not retry it); 400 for a body that is not a notification of that service; 401 for a missing or
-wrong secret; 404 for an unknown service; 503 when the secret is not configured or the database is
-busy (the service retries later, and the retry is applied once: reports are remembered by id).
+not retry it); 400 for a body that is not a notification of that service, or a query of more than
+MAX_QUERY_FIELDS fields; 401 for a missing or wrong secret; 404 for an unknown service; 503 when the
+secret is not configured or the database is busy (the service retries later, and the retry is
+applied once: reports are remembered by id).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from newsletter.bounces import notifications as bounce_notifications
 from newsletter.bounces.notifications import Confirmation
 from newsletter.errors import NewsletterError
 from newsletter.project.environment import WEBHOOK_SECRET as SECRET_ENV
+from newsletter.project.validation import printable
 
 if TYPE_CHECKING:
     from newsletter.bounces.apply import Summary
@@ -46,6 +49,7 @@ if TYPE_CHECKING:
 
 SECRET_HEADER = "x-newsletter-secret"
 MIN_SECRET_CHARS = 16
+MAX_QUERY_FIELDS = 20  # `?secret=...` and what a proxy may add; hundreds are nobody's webhook URL
 log = logging.getLogger("newsletter.webhooks")
 
 
@@ -56,10 +60,14 @@ def handle(
     string, when the server passes it."""
     if service not in bounce_notifications.SERVICES:
         return 404, f"no webhook for {service!r}"
+    fields = _query_fields(query)
+    if fields is None:
+        return 400, f"more than {MAX_QUERY_FIELDS} query fields"
     secret = project.secrets.webhook
     if len(secret) < MIN_SECRET_CHARS:
         return 503, f"webhooks are off: set {SECRET_ENV} (at least {MIN_SECRET_CHARS} characters)"
-    if not _authorised(secret, {name.lower(): value for name, value in headers.items()}, query):
+    lower = {name.lower(): value for name, value in headers.items()}
+    if not _authorised(secret, lower, fields.get("secret", [])[:1]):
         return 401, "unauthorized"
     try:
         data = json.loads(body.decode("utf-8-sig"))
@@ -69,7 +77,8 @@ def handle(
         return 400, f"not a {service} notification"
     found = bounce_notifications.read(data, service)
     if isinstance(found, Confirmation):
-        log.warning("SNS %s for %s: open %s to confirm it", found.kind, found.topic, found.url)
+        topic, url = printable(found.topic), printable(found.url)
+        log.warning("SNS %s for %s: open %s to confirm it", printable(found.kind), topic, url)
         return 200, "subscription confirmation logged; the operator confirms it"
     try:
         summary = _apply(project, found, service)
@@ -81,10 +90,22 @@ def handle(
     return 200, _answer(summary)
 
 
-def _authorised(secret: str, headers: Mapping[str, str], query: str) -> bool:
+def _query_fields(query: str) -> dict[str, list[str]] | None:
+    """The query's fields, or None for more than MAX_QUERY_FIELDS: `parse_qs` refuses those with a
+    ValueError, which must be a 400 for the caller, not a 500 and a traceback in the log."""
+    try:
+        return parse_qs(query, max_num_fields=MAX_QUERY_FIELDS)
+    except ValueError:
+        return None
+
+
+def _authorised(secret: str, headers: Mapping[str, str], from_query: list[str]) -> bool:
     """Any of the three places may hold the secret; each candidate is compared in constant time."""
-    candidates = [headers.get(SECRET_HEADER, ""), _basic_password(headers.get("authorization", ""))]
-    candidates += parse_qs(query, max_num_fields=20).get("secret", [])[:1] if query else []
+    candidates = [
+        headers.get(SECRET_HEADER, ""),
+        _basic_password(headers.get("authorization", "")),
+        *from_query,
+    ]
     expected = secret.encode("utf-8")
     matches = [hmac.compare_digest(candidate.encode("utf-8"), expected) for candidate in candidates]
     return any(matches)
