@@ -89,11 +89,18 @@ class SiteReport:
     unbuilt: tuple[str, ...] = ()  # published, but without a build/<id>/email.html to show
 
 
-def update_site(root: Path, out: Path | None = None, project: Project | None = None) -> SiteReport:
+def update_site(
+    root: Path,
+    out: Path | None = None,
+    project: Project | None = None,
+    *,
+    going_out: Mapping[str, str] | None = None,
+) -> SiteReport:
     """Bring `out/site/` (default `build/site/`) up to date with what is published now.
 
     `project` is opened only when the record cannot answer for a campaign file (a new or changed
-    file, a first build); pass it when the caller has it open anyway.
+    file, a first build); pass it when the caller has it open anyway. `going_out`: campaigns about
+    to be sent, with the time, published before their first message leaves.
     """
     out = out or root / "build"
     site = out / SITE
@@ -101,7 +108,7 @@ def update_site(root: Path, out: Path | None = None, project: Project | None = N
     inputs = Inputs(root)
     record = _read_record(out)
     config, issues = _known(root, inputs, record, project)
-    sent = first_sends(root / config.database)
+    sent = {**(going_out or {}), **first_sends(root / config.database)}
     items, unbuilt = _published(root, out, issues, sent)
     layout = Layout.parse(config.web_version_url, config.locale, root / SETTINGS_FILE)
     plan = _plan_key(inputs, config, items)
