@@ -308,7 +308,7 @@ def test_a_maildir_of_bounces_complaints_and_unsubscribes(
     result = run("bounces", "import", str(box))
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[0] == (
-        "9 messages read: 5 bounced, 1 soft bounces counted, 1 complained, 1 unsubscribed, "
+        "9 messages read: 5 bounced, 1 soft bounce counted, 1 complained, 1 unsubscribed, "
         "0 already suppressed, 0 unknown addresses, 0 not ours, 0 already imported, 0 ignored, "
         "1 not understood"
     )
@@ -357,7 +357,7 @@ def test_an_mbox_and_importing_it_again_changes_nothing(
     )
     first = run("bounces", "import", str(mbox))
     assert first.exit_code == 0, first.output
-    assert first.output.startswith("3 messages read: 2 bounced, 1 soft bounces counted,")
+    assert first.output.startswith("3 messages read: 2 bounced, 1 soft bounce counted,")
     again = run("bounces", "import", str(mbox))
     assert again.exit_code == 0
     assert again.output.startswith("3 messages read: 0 bounced, 0 soft bounces counted,")
@@ -372,7 +372,7 @@ def test_transient_failures_bounce_at_the_limit_counted_once_per_report(
     settings = project / "newsletter.toml"
     settings.write_text(settings.read_text() + "soft_bounce_limit = 2\n")  # [bounces] is the last table
     write(project / "one.eml", dsn("bert", "4.2.2", own_id="one"))
-    assert "1 soft bounces counted" in run("bounces", "import", str(project / "one.eml")).output
+    assert "1 soft bounce counted" in run("bounces", "import", str(project / "one.eml")).output
     assert "1 already imported" in run("bounces", "import", str(project / "one.eml")).output
     assert statuses(project)["bert"] == "active"
     write(project / "two.eml", dsn("bert", "4.2.2", action="delayed", own_id="two"))
@@ -676,3 +676,14 @@ def test_values_from_a_notification_cannot_forge_a_line_of_the_output(
         "control characters",
         f"to confirm: sns.json: an SNS SubscriptionConfirmation for {TOPIC}; open {url} to confirm it",
     ]
+
+
+def test_the_counts_are_in_the_singular_for_one(project: Path, run: Run, readers: dict[str, int]) -> None:
+    write(project / "anna.eml", dsn("anna", "4.2.2"))
+    first = run("bounces", "import", str(project / "anna.eml")).output.splitlines()[0]
+    assert first.startswith("1 message read: 0 bounced, 1 soft bounce counted,")
+    write(
+        project / "zoe.json",
+        json.dumps({"RecordType": "Bounce", "Type": "HardBounce", "ID": 7, "Email": "zoe@example.nl"}),
+    )
+    assert "1 unknown address," in run("bounces", "import", str(project / "zoe.json")).output

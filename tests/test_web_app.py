@@ -50,6 +50,11 @@ EN = "2026-12-paper"
 PATH = "/nieuwsbrief/afmelden"
 ONE_CLICK = b"List-Unsubscribe=One-Click"
 FORM = "application/x-www-form-urlencoded"
+# A 1×1 PNG: what the logo URL answers in the browser test (no network here).
+LOGO_PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)
 STOP_SECONDS = 10  # bounds the wait for the server thread; it stops in well under a second
 
 
@@ -607,6 +612,8 @@ def test_serve_says_when_the_port_is_taken(run: Run, monkeypatch: pytest.MonkeyP
 
 def test_confirm_then_done_in_chromium(browser: Browser, server: Server, readers: Project) -> None:
     context = browser.new_context()
+    logo = readers.settings.brand.logo_url  # the publisher's site, as the browser would fetch it
+    context.route(logo, lambda route: route.fulfill(body=LOGO_PNG, content_type="image/png"))
     try:
         page = context.new_page()
         page.set_default_timeout(5000)
@@ -615,6 +622,10 @@ def test_confirm_then_done_in_chromium(browser: Browser, server: Server, readers
         token = token_for(readers, "jan@example.org")
         page.goto(f"{server.url}{PATH}?token={token}")
         assert page.locator("h1").inner_text() == "Afmelden voor de nieuwsbrief"
+        assert page.locator("img").evaluate("img => img.complete && img.naturalWidth") == 1, (
+            "the CSP allows it"
+        )
+        assert page.get_by_text("Adres: j•••@example.org").is_visible()
         assert status_of(readers)["jan@example.org"] == "active"
         colour = page.locator("button").evaluate("b => getComputedStyle(b).backgroundColor")
         assert colour == "rgb(140, 28, 19)", "the style sheet is blocked by the CSP"
@@ -624,3 +635,17 @@ def test_confirm_then_done_in_chromium(browser: Browser, server: Server, readers
         assert problems == []
     finally:
         context.close()
+
+
+def test_the_reader_s_pages_show_the_logo_and_whose_address_is_unsubscribed(
+    server: Server, readers: Project
+) -> None:
+    token = token_for(readers, "jan@example.org")
+    asked = server.request("GET", f"{PATH}?token={token}")
+    page = asked.text
+    assert f'<img src="{readers.settings.brand.logo_url}"' in page
+    assert "Adres: j•••@example.org" in page and "jan@example.org" not in page
+    assert asked.headers["content-security-policy"].endswith("; img-src https://www.uitgeverijlindenhof.nl")
+    assert "Adres: j•••@example.org" in server.confirm(token).text
+    missing = server.request("GET", "/nergens")
+    assert "<img" not in missing.text and "img-src" not in missing.headers["content-security-policy"]

@@ -32,15 +32,16 @@ def bounces_import(obj: Context, paths: tuple[Path, ...]) -> None:
     not exist or is not mail (nothing is imported).
     """
     from newsletter.project.validation import printable as shown  # every value below is from outside
+    from newsletter.review.counts import plural
 
     summary = obj.open().import_bounces(paths)
     click.echo(
-        f"{summary.read} messages read: {summary.bounced} bounced, {summary.soft_counted} soft bounces "
-        f"counted, {summary.complained} complained, {summary.unsubscribed} unsubscribed, "
-        f"{summary.already_suppressed} already suppressed, {len(summary.unknown)} unknown addresses, "
-        f"{len(summary.not_ours)} not ours, "
-        f"{summary.already_imported} already imported, {len(summary.ignored)} ignored, "
-        f"{len(summary.not_understood)} not understood"
+        f"{plural(summary.read, 'message')} read: {summary.bounced} bounced, "
+        f"{plural(summary.soft_counted, 'soft bounce')} counted, {summary.complained} complained, "
+        f"{summary.unsubscribed} unsubscribed, {summary.already_suppressed} already suppressed, "
+        f"{plural(len(summary.unknown), 'unknown address', 'unknown addresses')}, "
+        f"{len(summary.not_ours)} not ours, {summary.already_imported} already imported, "
+        f"{len(summary.ignored)} ignored, {len(summary.not_understood)} not understood"
     )
     for where, address in summary.not_ours:
         named = shown(address)

@@ -125,9 +125,8 @@ class ReaderApp:
             checked = self._checked(token)
             if checked is None:
                 return self._invalid()
-            return Response(
-                200, pages.confirm_page(self.settings, self.locale_of(checked), token), csp=pages.CSP
-            )
+            page = pages.confirm_page(self.settings, self.locale_of(checked), token, _shown(checked))
+            return Response(200, page, csp=pages.csp_with_logo(self.settings))
         if request.method != "POST":
             raise not_allowed("GET", "HEAD", "POST")
         form = request.form(MAX_FORM_BYTES)
@@ -157,7 +156,8 @@ class ReaderApp:
         if not page:
             return Response(200, _ONE_CLICK_ANSWERS[outcome], content_type=TEXT)
         locale = self.locale_of(done.token)
-        return Response(200, pages.done_page(self.settings, locale, outcome), csp=pages.CSP)
+        shown = pages.done_page(self.settings, locale, outcome, _shown(done.token))
+        return Response(200, shown, csp=pages.csp_with_logo(self.settings))
 
     def _checked(self, token: str) -> Token | None:
         """The token when it is genuine and its subscriber still there (looked up read-only), so the
@@ -286,6 +286,11 @@ def _yaml_field(path: Path, name: str) -> str | None:
         return None
     value = data.get(name) if isinstance(data, dict) else None
     return value if isinstance(value, str) else None
+
+
+def _shown(token: Token) -> str | None:
+    """The address a reader's page names (masked there); a test send's token names none."""
+    return None if token.is_test else token.address
 
 
 def _who(token: Token) -> str:

@@ -2,7 +2,11 @@
 
 Rendered by Jinja2 with autoescaping on: nothing from a request (a token, a campaign id) reaches a
 page unescaped. The pages carry no script and one fixed style sheet, whose hash is what the
-Content-Security-Policy allows (`CSP`), so even an injected tag would do nothing.
+Content-Security-Policy allows (`CSP`), so even an injected tag would do nothing; the pages that
+show the publisher's logo allow images from its origin alone (`csp_with_logo`).
+
+The reader sees whose address is being unsubscribed, masked (`j•••@example.nl`): enough to tell a
+forwarded email from their own, not enough to read anyone's address off a link someone shared.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import base64
 import hashlib
 from functools import cache
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from markupsafe import Markup
 
@@ -41,6 +46,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "nl": {
         "confirm_title": "Afmelden voor de nieuwsbrief",
         "confirm_question": "Weet je zeker dat je je wilt afmelden?",
+        "address": "Adres",
         "confirm_detail": "Je ontvangt dan geen nieuwsbrief meer van {brand}.",
         "done_title": "Je bent afgemeld",
         "done_detail": "Je ontvangt geen nieuwsbrief meer van {brand}. Jammer dat je gaat!",
@@ -59,6 +65,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "en": {
         "confirm_title": "Unsubscribe from the newsletter",
         "confirm_question": "Are you sure you want to unsubscribe?",
+        "address": "Address",
         "confirm_detail": "You will no longer receive the newsletter from {brand}.",
         "done_title": "You have been unsubscribed",
         "done_detail": "You will no longer receive the newsletter from {brand}. Sorry to see you go!",
@@ -87,9 +94,12 @@ _LAYOUT = """<!doctype html>
 </head>
 <body>
 <main>
-<h1>{{ title }}</h1>
+{% if logo is not none %}<p><a href="{{ logo.home }}"><img src="{{ logo.src }}" width="{{ logo.width }}"
+ alt="{{ logo.alt }}"></a></p>
+{% endif %}<h1>{{ title }}</h1>
 {% for paragraph in paragraphs %}<p>{{ paragraph }}</p>
-{% endfor %}{% if token is not none %}<form method="post">
+{% endfor %}{% if address %}<p class="small">{{ address }}</p>
+{% endif %}{% if token is not none %}<form method="post">
 <input type="hidden" name="token" value="{{ token }}">
 <input type="hidden" name="confirm" value="yes">
 <button type="submit">{{ button }}</button>
@@ -100,7 +110,7 @@ _LAYOUT = """<!doctype html>
 """
 
 
-def confirm_page(settings: Settings, locale: str, token: str) -> bytes:
+def confirm_page(settings: Settings, locale: str, token: str, address: str | None = None) -> bytes:
     """The question and a button that POSTs the token back to this URL (no script needed)."""
     words = _texts(locale)
     return _render(
@@ -109,15 +119,32 @@ def confirm_page(settings: Settings, locale: str, token: str) -> bytes:
         words["confirm_title"],
         [words["confirm_question"], _filled(words["confirm_detail"], settings)],
         token=token,
+        address=address,
     )
 
 
-def done_page(settings: Settings, locale: str, outcome: str) -> bytes:
+def done_page(settings: Settings, locale: str, outcome: str, address: str | None = None) -> bytes:
     """After the POST: `outcome` is "done", "already" or "test"."""
     words = _texts(locale)
     return _render(
-        settings, locale, words[f"{outcome}_title"], [_filled(words[f"{outcome}_detail"], settings)]
+        settings,
+        locale,
+        words[f"{outcome}_title"],
+        [_filled(words[f"{outcome}_detail"], settings)],
+        address=address,
     )
+
+
+def csp_with_logo(settings: Settings) -> str:
+    """`CSP`, with images from the logo's origin: the only thing the pages load."""
+    parts = urlsplit(settings.brand.logo_url)
+    return f"{CSP}; img-src {parts.scheme}://{parts.netloc}"
+
+
+def masked(address: str) -> str:
+    """`jan@example.nl` → `j•••@example.nl`."""
+    local, _, domain = address.rpartition("@")
+    return f"{local[:1]}•••@{domain}"
 
 
 def invalid_page(settings: Settings, locale: str) -> bytes:
@@ -132,8 +159,27 @@ def message_page(settings: Settings, key: str) -> bytes:
 
 
 def _render(
-    settings: Settings, locale: str, title: str, paragraphs: list[str], *, token: str | None = None
+    settings: Settings,
+    locale: str,
+    title: str,
+    paragraphs: list[str],
+    *,
+    token: str | None = None,
+    address: str | None = None,
 ) -> bytes:
+    """A page; with `address` (the reader's, shown masked) it is one of the reader's own, with the
+    logo (a page for any visitor, 404 say, shows none: its CSP allows no image)."""
+    brand = settings.brand
+    logo = (
+        None
+        if address is None
+        else {
+            "home": settings.site_url,
+            "src": brand.logo_url,
+            "width": brand.logo_width,
+            "alt": brand.logo_alt or brand.name,
+        }
+    )
     html = (
         _environment()
         .from_string(_LAYOUT)
@@ -145,6 +191,8 @@ def _render(
             paragraphs=paragraphs,
             token=token,
             button=EMAIL_STRINGS[locale]["unsubscribe"],
+            logo=logo,
+            address=f"{_texts(locale)['address']}: {masked(address)}" if address else None,
         )
     )
     return html.encode("utf-8")
