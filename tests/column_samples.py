@@ -151,3 +151,15 @@ Marieke de Wit is eindredacteur.
 
 **[BESTEL NU!](https://www.uitgeverijlindenhof.nl/winkel/schrijven-is-schrappen)**
 """
+
+# A column whose first sentence is too long for an inbox's preview line: cut after 20 words, the
+# preheader ended mid-phrase ("…het doet ook veel voor intern bij een…").
+LONG_SENTENCE_NL = """\
+[Column] Social media is ook voor binnen
+
+Social media is vandaag echt niet alleen iets voor je eigen klanten, het doet ook veel voor intern \
+bij een bedrijf: medewerkers zien wat er speelt en praten mee. Dat vraagt wel om een plan.
+
+Anouk Jansen (@anoukschrijft)
+Anouk Jansen is redacteur bij een dagblad.
+"""

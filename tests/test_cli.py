@@ -122,9 +122,10 @@ def test_new_writes_a_campaign_that_builds(project: Path, run: Run) -> None:
     data, _ = load_yaml(project / "campaigns" / "2027-01-papier.yaml")
     assert data == {
         "subject": "Why we still read on paper",
-        "preheader": "Every few years someone announces the end of the printed book. The announcement is "
-        "usually made in print…",
+        "preheader": "Every few years someone announces the end of the printed book…",
         "locale": "en",
+        "intro": "Dear {first_name},\n\nBelow is the new column by Thomas Verbeek.\n",
+        "sign_off": "Kind regards,\n\nUitgeverij Lindenhof\n",
         "teasers": [{"column": "why-we-still-read-on-paper.md"}],
         "books": ["the-quiet-page"],
     }

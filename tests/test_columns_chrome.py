@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.project.columns import Block, make_excerpt, parse_markdown, parse_plain_text
+from newsletter.project.columns import (
+    Block,
+    make_excerpt,
+    parse_markdown,
+    parse_plain_text,
+    read_column,
+    read_column_file,
+)
 from tests.column_samples import (
     BLOG_EXPORT,
     BLOGGER_EN,
@@ -132,3 +139,27 @@ def test_markdown_front_matter_title_leaves_the_body_alone() -> None:
     assert column.title == "Schrappen"
     assert column.warnings == ()
     assert column.blocks[0] == Block("paragraph", "Home | Columns")
+
+
+def test_the_file_without_its_chrome_keeps_the_front_matter_and_reads_as_the_same_column(
+    tmp_path: Path,
+) -> None:
+    front = "---\nauthor: marieke-de-wit\n---\n"
+    path = tmp_path / "trein.md"
+    path.write_bytes((front + "\n" + MARKDOWN_EXPORT).replace("\n", "\r\n").encode("utf-8"))
+
+    read = read_column_file(path, site_name=SITE_NAME)
+
+    assert read.cleaned
+    assert read.text == front + MARKDOWN_EXPORT[MARKDOWN_EXPORT.index("# [Column]") :]
+    path.write_text(read.text, encoding="utf-8")
+    again = read_column(path, site_name=SITE_NAME)
+    assert (again.warnings, again.title, again.blocks) == ((), read.column.title, read.column.blocks)
+
+
+def test_a_file_without_chrome_is_read_as_it_is(tmp_path: Path) -> None:
+    path = tmp_path / "weglaten.txt"
+    path.write_text(BLOG_EXPORT, encoding="utf-8")
+
+    assert read_column_file(path, site_name=SITE_NAME).text == BLOG_EXPORT
+    assert not read_column_file(path, site_name=SITE_NAME).cleaned

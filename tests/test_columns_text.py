@@ -130,6 +130,15 @@ def test_plain_text_text_after_bullets_in_same_block_is_a_paragraph() -> None:
     )
 
 
+def test_plain_text_bullets_may_start_with_an_asterisk_as_well() -> None:
+    column = parse_plain_text("Titel\n\nDrie regels:\n* een\n* twee\n- drie\n", Path("c.txt"))
+
+    assert column.blocks == (
+        Block("paragraph", text="Drie regels:"),
+        Block("bullets", items=("een", "twee", "drie")),
+    )
+
+
 @pytest.mark.parametrize(
     "text", ["", "\n  \n", "\ufeff\r\n", "Alleen een titel\n", "Titel\n\nAnna (@anna)\nBio.\n"]
 )

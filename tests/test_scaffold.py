@@ -1,15 +1,27 @@
 """`newsletter new` from columns as blogs export them (issue 11): the title below the page chrome,
-a preheader without it, and the book the column promotes found in books/ or started there."""
+a preheader without it, and the book the column promotes found in books/ or started there; the
+column copied into columns/ without its chrome (once: the same download again is the same column),
+and a campaign that greets and signs off in its locale."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from newsletter.project.validation import load_yaml
-from tests.column_samples import BLOGGER_EN, MARKDOWN_EXPORT, NEW_BOOK_NL, WORDPRESS_NL, WORDPRESS_NL_EXCERPT
+from tests.column_samples import (
+    BLOGGER_EN,
+    LONG_SENTENCE_NL,
+    MARKDOWN_EXPORT,
+    NEW_BOOK_NL,
+    WORDPRESS_NL,
+)
 from tests.conftest import Run, write
 
 TODO_URL = "TODO: the https:// address of the full column"
+NL_SIGN_OFF = "Hartelijke groet,\n\nUitgeverij Lindenhof\n"
+EN_SIGN_OFF = "Kind regards,\n\nUitgeverij Lindenhof\n"
 
 
 def campaign(project: Path, campaign_id: str) -> dict[str, object]:
@@ -43,10 +55,12 @@ def test_wordpress_export_drops_the_chrome_and_sells_the_promoted_book(
     ]
     assert campaign(project, "2027-01-social") == {
         "subject": "Social media verandert jouw bedrijf!",
-        "preheader": WORDPRESS_NL_EXCERPT,
+        "preheader": "Wie vandaag een bedrijf heeft, ontkomt niet aan sociale media…",
         "locale": "nl",
+        "intro": "Beste {first_name},\n\nHieronder vind je de nieuwe column van Marieke de Wit.\n",
         "teasers": [{"column": "social-media.txt", "url": TODO_URL}],
         "books": ["schrijven-is-schrappen"],
+        "sign_off": NL_SIGN_OFF,
     }
     fill_in_url(project, "2027-01-social")
     built = run("build", "2027-01-social")
@@ -77,10 +91,12 @@ def test_blogger_export_in_english_matches_the_book_whatever_its_case(
         "subject": "Why slow readers remember more",
         "preheader": "Every reader knows the feeling: you finish a page and cannot say what was on it…",
         "locale": "en",
+        "intro": "Dear {first_name},\n\nBelow is our new column.\n",
         "teasers": [
             {"column": "slow-readers.txt", "url": TODO_URL, "author": "TODO: an author key from authors.yaml"}
         ],
         "books": ["the-quiet-page"],
+        "sign_off": EN_SIGN_OFF,
     }
 
 
@@ -222,3 +238,117 @@ def test_a_promoted_title_of_eighty_words_gets_a_short_sku(project: Path, run: R
     assert result.exit_code == 0, result.output
     [stub] = [p for p in (project / "books").glob("woord-*.yaml")]
     assert len(stub.stem) <= 60
+
+
+@pytest.fixture
+def secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As where campaigns are sent from: without it `check` reports an error for every campaign."""
+    monkeypatch.setenv("NEWSLETTER_UNSUBSCRIBE_SECRET", "a-test-secret-of-enough-length")
+
+
+def test_the_same_download_given_again_is_the_column_already_in_columns(
+    project: Path, run: Run, tmp_path: Path
+) -> None:
+    download = write(tmp_path / "Downloads" / "social-media.txt", WORDPRESS_NL)
+    assert run("new", "2027-01-social", "--column", str(download)).exit_code == 0
+    copy = project / "columns" / "social-media.txt"
+    before = copy.read_bytes()
+
+    again = run("new", "2027-02-social", "--column", str(download))
+
+    assert again.exit_code == 0, again.output
+    assert campaign(project, "2027-02-social")["teasers"] == [{"column": "social-media.txt", "url": TODO_URL}]
+    assert copy.read_bytes() == before
+    # Downloaded once more, on Windows this time: still the same column.
+    windows = tmp_path / "elders" / "social-media.txt"
+    windows.parent.mkdir()
+    windows.write_bytes(b"\xef\xbb\xbf" + WORDPRESS_NL.replace("\n", "\r\n").encode("utf-8"))
+    assert run("new", "2027-03-social", "--column", str(windows)).exit_code == 0, "a BOM and CRLF differ"
+    assert copy.read_bytes() == before
+
+    other = write(tmp_path / "ander" / "social-media.txt", WORDPRESS_NL.replace("zondag", "maandag"))
+    refused = run("new", "2027-04-social", "--column", str(other))
+    assert refused.exit_code == 2
+    assert "columns/social-media.txt exists already and is another file" in refused.stderr
+    assert copy.read_bytes() == before
+
+
+def test_the_column_goes_into_columns_without_its_page_chrome_so_build_and_check_are_clean(
+    project: Path, run: Run, tmp_path: Path, secret: None
+) -> None:
+    column = write(tmp_path / "social-media.txt", WORDPRESS_NL)
+    result = run("new", "2027-01-social", "--column", str(column))
+    assert "dropped page chrome above the title" in result.stdout  # said once, here
+
+    copy = (project / "columns" / "social-media.txt").read_text(encoding="utf-8")
+    assert copy == WORDPRESS_NL[WORDPRESS_NL.index("[Column]") :]
+    fill_in_url(project, "2027-01-social")
+    built = run("build", "2027-01-social")
+    assert built.exit_code == 0, built.output
+    assert "0 warnings, checks: 0 errors, 0 warnings" in built.stdout
+    assert "chrome" not in built.output
+    checked = run("check", "--strict", "2027-01-social")
+    assert checked.exit_code == 0, checked.output
+
+
+def test_markdown_and_a_column_already_in_columns_lose_their_page_chrome_too(
+    project: Path, run: Run, tmp_path: Path
+) -> None:
+    write(tmp_path / "trein.md", MARKDOWN_EXPORT)
+    in_columns = write(project / "columns" / "social-media.txt", WORDPRESS_NL)
+
+    assert run("new", "2027-01-trein", "--column", str(tmp_path / "trein.md")).exit_code == 0
+    assert run("new", "2027-01-social", "--column", "columns/social-media.txt").exit_code == 0
+
+    markdown = (project / "columns" / "trein.md").read_text(encoding="utf-8")
+    assert markdown == MARKDOWN_EXPORT[MARKDOWN_EXPORT.index("# [Column]") :]
+    assert in_columns.read_text(encoding="utf-8").startswith(
+        "[Column] Social media verandert jouw bedrijf!\n"
+    )
+    fill_in_url(project, "2027-01-trein")
+    fill_in_url(project, "2027-01-social")
+    built = run("build")
+    assert built.exit_code == 0, built.output
+    assert "chrome" not in built.output
+
+
+def test_a_new_campaign_greets_the_reader_and_signs_off_in_its_locale(project: Path, run: Run) -> None:
+    paper = "columns/why-we-still-read-on-paper.md"
+    result = run("new", "2027-01-papier", "--column", paper, "--locale", "en", "--book", "the-quiet-page")
+
+    assert result.exit_code == 0, result.output
+    data = campaign(project, "2027-01-papier")
+    # The column names its author by key: the greeting names them as authors.yaml does.
+    assert data["intro"] == "Dear {first_name},\n\nBelow is the new column by Thomas Verbeek.\n"
+    assert data["sign_off"] == EN_SIGN_OFF
+    text = (project / "campaigns" / "2027-01-papier.yaml").read_text(encoding="utf-8")
+    assert "intro: |\n  Dear {first_name},\n\n  Below is" in text  # ready to edit as editors write it
+    built = run("build", "2027-01-papier")
+    assert built.exit_code == 0, built.output
+    email = (project / "build" / "2027-01-papier" / "email.txt").read_text(encoding="utf-8")
+    assert "\nDear reader,\n\nBelow is the new column by Thomas Verbeek.\n" in email
+    assert "\nKind regards,\n\nUitgeverij Lindenhof\n" in email
+
+    assert run("new", "2027-01-weglaten", "--column", "columns/de-kunst-van-het-weglaten.txt").exit_code == 0
+    data = campaign(project, "2027-01-weglaten")
+    assert data["intro"] == "Beste {first_name},\n\nHieronder vind je de nieuwe column van Marieke de Wit.\n"
+    assert data["sign_off"] == NL_SIGN_OFF
+
+
+def test_the_preheader_ends_after_a_clause_and_passes_the_preheader_checks(
+    project: Path, run: Run, tmp_path: Path, secret: None
+) -> None:
+    column = write(tmp_path / "intern.txt", LONG_SENTENCE_NL)
+
+    result = run("new", "2027-01-intern", "--column", str(column), "--book", "schrijven-is-schrappen")
+
+    assert result.exit_code == 0, result.output
+    preheader = campaign(project, "2027-01-intern")["preheader"]
+    assert preheader == "Social media is vandaag echt niet alleen iets voor je eigen klanten…"
+    assert isinstance(preheader, str) and 40 <= len(preheader) <= 100
+    fill_in_url(project, "2027-01-intern")
+    assert run("build", "2027-01-intern").exit_code == 0
+    checked = run("check", "--strict", "2027-01-intern")
+    assert checked.exit_code == 0, checked.output
+    html = (project / "build" / "2027-01-intern" / "email.html").read_text(encoding="utf-8")
+    assert preheader in html  # the preview text, first in the body

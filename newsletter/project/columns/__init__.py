@@ -10,12 +10,13 @@ teaser's excerpt from the blocks either reader found.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from newsletter.errors import NewsletterError
 from newsletter.files import read_user_text
-from newsletter.project.columns.column import Block, Column, Promotion
-from newsletter.project.columns.excerpt import make_excerpt
+from newsletter.project.columns.column import Block, Column, Promotion, normalise
+from newsletter.project.columns.excerpt import make_excerpt, make_preheader
 from newsletter.project.columns.markdown import parse_markdown
 from newsletter.project.columns.text import parse_plain_text
 from newsletter.project.validation import CONTROL_CHARACTERS
@@ -23,11 +24,14 @@ from newsletter.project.validation import CONTROL_CHARACTERS
 __all__ = [
     "Block",
     "Column",
+    "ColumnFile",
     "Promotion",
     "make_excerpt",
+    "make_preheader",
     "parse_markdown",
     "parse_plain_text",
     "read_column",
+    "read_column_file",
 ]
 
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
@@ -38,7 +42,44 @@ def read_column(path: Path, *, site_name: str | None = None) -> Column:
 
     `site_name` is the brand's name from the settings: blog pages repeat it above the title, and
     the readers drop it there as page chrome (see `chrome.py`)."""
+    return _parse(_read_text(path), path, site_name)
+
+
+@dataclass(frozen=True)
+class ColumnFile:
+    """A column with its file's text (line endings unified), and that text without the page chrome
+    above the title when it could be left out (`cleaned`)."""
+
+    column: Column
+    text: str
+    cleaned: bool = False
+
+
+def read_column_file(path: Path, *, site_name: str | None = None) -> ColumnFile:
+    """Read a column for `newsletter new`, which writes `text` into columns/: without the chrome,
+    every later build reads the column as this one, without warning about chrome again.
+
+    The chrome stays when the text without it would not read as the same column (another title, or
+    chrome again): a repeated warning is better than a column that changed unseen."""
     text = _read_text(path)
+    column = _parse(text, path, site_name)
+    whole = normalise(text)
+    if not column.chrome_lines:
+        return ColumnFile(column, whole)
+    lines = whole.split("\n")
+    del lines[column.chrome_lines.start : column.chrome_lines.stop]
+    cleaned = "\n".join(lines)
+    again = _parse(cleaned, path, site_name)
+    if again.warnings or _without_chrome(again) != _without_chrome(column):
+        return ColumnFile(column, whole)
+    return ColumnFile(column, cleaned, cleaned=True)
+
+
+def _without_chrome(column: Column) -> Column:
+    return replace(column, warnings=(), chrome_lines=range(0))
+
+
+def _parse(text: str, path: Path, site_name: str | None) -> Column:
     if path.suffix.lower() in MARKDOWN_SUFFIXES:
         return parse_markdown(text, path, site_name=site_name)
     return parse_plain_text(text, path, site_name=site_name)

@@ -38,7 +38,7 @@ MENU_SEPARATORS = re.compile(r"\s*[|»›]\s*")
 MENU_ITEM_MAX_WORDS = 4
 # What sites put between their name and a slogan or a page name: "Lindenhof – boeken die blijven".
 _NAME_SEPARATOR = r"\s*(?:[|:·•,]|\s[-–—]\s)\s*"
-_BULLET = re.compile(r"[-–•]\s")
+_BULLET = re.compile(r"[-–•*]\s")
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,9 @@ class Column:
     warnings: tuple[str, ...] = ()
     # The book the blog promoted after the column (cut from it); `newsletter new` sells that book.
     promotion: Promotion | None = None
+    # The lines of the file (0-based, line endings unified) that are page chrome, dropped above the
+    # title: `newsletter new` leaves them out of its copy, so that no build warns about them again.
+    chrome_lines: range = range(0)
 
 
 def normalise(text: str) -> str:

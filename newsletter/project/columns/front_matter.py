@@ -24,6 +24,8 @@ IGNORED_FRONT_MATTER_KEYS = frozenset({"date"})
 class FrontMatter:
     values: dict[str, str]
     body: str
+    # The file's line (0-based) where `body` starts, to place what the body's reader finds in the file.
+    body_line: int = 0
 
 
 def split_front_matter(text: str, path: Path) -> FrontMatter:
@@ -40,7 +42,7 @@ def split_front_matter(text: str, path: Path) -> FrontMatter:
             hint="end the front matter with a line '---'",
         )
     values = _front_matter_values("\n".join(lines[1:end]), path)
-    return FrontMatter(values=values, body="\n".join(lines[end + 1 :]))
+    return FrontMatter(values=values, body="\n".join(lines[end + 1 :]), body_line=end + 1)
 
 
 def _front_matter_values(source: str, path: Path) -> dict[str, str]:

@@ -37,6 +37,8 @@ class _Part:
     block: Block
     lines: tuple[str, ...] = ()
     level: int = 0
+    # Where the block starts in the Markdown body (0-based): the page chrome ends above the title's.
+    line: int = 0
 
 
 def parse_markdown(text: str, path: Path, *, site_name: str | None = None) -> Column:
@@ -47,9 +49,10 @@ def parse_markdown(text: str, path: Path, *, site_name: str | None = None) -> Co
     values = front.values
     parts = _markdown_parts(front.body)
     raw_title = values.get("title")
-    warning = None
+    taken = _TakenTitle(raw_title, parts)
     if raw_title is None:
-        raw_title, parts, warning = _take_title(parts, site_name)
+        taken = _take_title(parts, site_name)
+    raw_title, parts = taken.text, taken.parts
     if raw_title is None:
         raise NewsletterError(
             "column has no title",
@@ -74,8 +77,9 @@ def parse_markdown(text: str, path: Path, *, site_name: str | None = None) -> Co
         url=values.get("url"),
         image=values.get("image"),
         image_alt=values.get("image_alt"),
-        warnings=(warning,) if warning else (),
+        warnings=(taken.warning,) if taken.warning else (),
         promotion=promotion,
+        chrome_lines=range(front.body_line, front.body_line + taken.chrome_end),
     )
 
 
@@ -116,9 +120,10 @@ def _markdown_parts(body: str) -> list[_Part]:
 
 def _inline_part(opening: Token, lines: tuple[str, ...]) -> _Part:
     text = " ".join(lines)
+    line = opening.map[0] if opening.map else 0
     if opening.type == "heading_open":
-        return _Part(Block("heading", text=text), lines=lines, level=int(opening.tag[1:]))
-    return _Part(Block("paragraph", text=text), lines=lines)
+        return _Part(Block("heading", text=text), lines=lines, level=int(opening.tag[1:]), line=line)
+    return _Part(Block("paragraph", text=text), lines=lines, line=line)
 
 
 def _inline_lines(token: Token) -> tuple[str, ...]:
@@ -132,15 +137,29 @@ def _inline_lines(token: Token) -> tuple[str, ...]:
     return tuple(squashed for line in lines if (squashed := squash(line)))
 
 
-def _take_title(parts: list[_Part], site_name: str | None) -> tuple[str | None, list[_Part], str | None]:
+@dataclass(frozen=True)
+class _TakenTitle:
+    """The title found in the body, the parts after it, and the page chrome dropped above it: the
+    warning, and the body line where the chrome ends (0 when none was dropped)."""
+
+    text: str | None
+    parts: list[_Part]
+    warning: str | None = None
+    chrome_end: int = 0
+
+
+def _take_title(parts: list[_Part], site_name: str | None) -> _TakenTitle:
     """Pasted from a blog page, the `# heading` or "[Column] ..." line may come after page chrome:
     that is dropped, with a warning. Otherwise the first `# heading` is the title, as written."""
     header = list(itertools.takewhile(lambda part: part.block.kind != "bullets", parts))
     candidates = [Candidate(part.lines, marked=_marks_title(part)) for part in header]
     choice = choose_title(candidates, site_name, fallback=False)
     if choice is None:
-        return (*_take_heading_title(parts), None)
-    return parts[choice.index].block.text, parts[choice.index + 1 :], choice.warning()
+        return _TakenTitle(*_take_heading_title(parts))
+    title = parts[choice.index]
+    warning = choice.warning()
+    chrome_end = title.line if warning else 0
+    return _TakenTitle(title.block.text, parts[choice.index + 1 :], warning, chrome_end)
 
 
 def _marks_title(part: _Part) -> bool:

@@ -32,7 +32,7 @@ SENTENCE_PUNCTUATION = ".!…:;,"
 HEADING_MAX_WORDS = 10
 HEADING_MAX_CHARS = 80
 
-_BULLET = re.compile(r"[-–•]\s+(?P<item>\S.*)")
+_BULLET = re.compile(r"[-–•*]\s+(?P<item>\S.*)")
 
 
 def parse_plain_text(text: str, path: Path, *, site_name: str | None = None) -> Column:
@@ -61,6 +61,7 @@ def parse_plain_text(text: str, path: Path, *, site_name: str | None = None) -> 
         image_alt=None,
         warnings=(warning,) if warning else (),
         promotion=promotion,
+        chrome_lines=range(title_at) if warning else range(0),
     )
 
 
