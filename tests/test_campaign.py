@@ -257,11 +257,11 @@ def test_template_that_is_not_utf8_names_template_file_and_line(project: Path, r
 
 
 def test_undefined_template_variable_names_template_file_and_line(project: Path, run: Run) -> None:
-    edit(project, "templates/partials/teaser.mjml.j2", "{{ teaser.excerpt }}", "{{ teaser.exerpt }}")
+    edit(project, "templates/partials/teaser.mjml.j2", "teaser.excerpt_blocks", "teaser.exerpt_blocks")
     stderr = failing_build(run)
     assert (
         "error: templates/partials/teaser.mjml.j2:17: undefined template variable: "
-        "'TeaserView' has no attribute 'exerpt'" in stderr
+        "'TeaserView' has no attribute 'exerpt_blocks'" in stderr
     )
 
 

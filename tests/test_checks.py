@@ -264,7 +264,7 @@ CASES = [
     ),
     Case(
         "preheader-not-in-email",
-        template("    <mj-preview>{{ campaign.preheader }}</mj-preview>\n", ""),
+        template("{{ campaign.preheader }}</div>", "</div>"),
         [("preheader-missing", "warning", "email.html")],
     ),
     Case(

@@ -237,3 +237,16 @@ def test_a_long_excerpt_in_the_email_keeps_the_columns_paragraphs_headings_and_l
         "Wie zo leest, ziet zijn tekst krimpen en tegelijk groeien."
     ) in email
     assert "wilde zeggen.\n\nMijn eerste hoofdredacteur" in email
+
+
+def test_a_long_excerpt_in_the_html_is_paragraphs_and_one_list(project: Path, run: Run) -> None:
+    path = project / "campaigns" / "2026-12-schrijven.yaml"
+    yaml = path.read_text(encoding="utf-8")
+    path.write_text(yaml.replace("excerpt_words: 50", "excerpt_words: 200"), encoding="utf-8")
+    assert run("build", "2026-12-schrijven").exit_code == 0
+    html = (project / "build" / "2026-12-schrijven" / "email.html").read_text(encoding="utf-8")
+    teaser = html[html.index("Waar begin je?") :]
+    items = teaser[teaser.index("<ul") : teaser.index("</ul>")]
+    assert items.count("<li") == 3 and "bijvoeglijke naamwoorden die niets toevoegen;" in items
+    assert "•" not in items, "the list's own bullets, not the text part's"
+    assert "<p" in teaser[teaser.index("</ul>") :].split("Wie zo leest")[0]

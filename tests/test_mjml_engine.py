@@ -42,7 +42,7 @@ def test_unknown_attribute_is_reported_with_a_suggestion(project: Path, run: Run
     result = run("build")
     assert result.exit_code == 2
     assert (
-        "error: templates/partials/teaser.mjml.j2:19: unknown attribute 'hreff' on <mj-button> "
+        "error: templates/partials/teaser.mjml.j2:25: unknown attribute 'hreff' on <mj-button> "
         "(did you mean 'href'?)" in result.stderr
     )
 

@@ -51,7 +51,7 @@ def test_email_has_lang_title_preheader_and_color_scheme() -> None:
     assert doc.get("lang") == "nl"
     assert doc.findtext(".//title") == "De kunst van het weglaten – en een boek dat je erbij helpt"
     assert doc.xpath("//meta[@name='color-scheme']/@content") == ["light dark"]
-    preheader = doc.xpath("//body/div[1]")[0]
+    preheader = doc.xpath("//body/div[@role='article']/div[1]")[0]
     assert "display:none" in preheader.get("style")
     assert preheader.text_content().strip().startswith("Marieke de Wit over het rode potlood")
 

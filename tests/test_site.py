@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from newsletter.pipeline import read_build_record
+from newsletter.site import pages
 from newsletter.site import writer as site_module
 from tests.conftest import LOCKED, Run, write, write_lock
 from tests.smtp_fake import FakeSMTP, configure
@@ -78,7 +79,10 @@ def test_publish_true_puts_the_built_email_on_the_site(project: Path, run: Run) 
     add(project, NL, "publish: true\n")
     out = build(run)
     assert "site: 1 web version, 1 archive, 1 feed in build/site/" in out
-    assert web_version(project, NL).read_bytes() == (project / "build" / NL / "email.html").read_bytes()
+    built = (project / "build" / NL / "email.html").read_bytes()
+    assert web_version(project, NL).read_bytes() == pages.web_version(
+        built, "De kunst van het weglaten – en een boek dat je erbij helpt"
+    )
     assert 'href="https://www.uitgeverijlindenhof.nl/nieuwsbrief/2026-12-schrijven"' in archive(project)
     assert not (site(project) / "nieuwsbrief" / EN).exists()
 
@@ -253,7 +257,10 @@ def test_an_unchanged_rebuild_leaves_the_site_alone_and_mends_a_page_changed_by_
     assert page.stat().st_ino == before.st_ino and page.stat().st_mtime_ns == before.st_mtime_ns
     page.write_text("defaced", encoding="utf-8")
     build(run)
-    assert page.read_bytes() == (project / "build" / NL / "email.html").read_bytes()
+    built = (project / "build" / NL / "email.html").read_bytes()
+    assert page.read_bytes() == pages.web_version(
+        built, "De kunst van het weglaten – en een boek dat je erbij helpt"
+    )
 
 
 def test_a_crash_while_writing_leaves_the_old_site_whole(
@@ -365,3 +372,37 @@ def test_public_pages_show_no_merge_field_nor_its_fallback(project: Path, run: R
     build(run)
     assert "<title>De kunst van het schrappen</title>" in web_version(project, NL).read_text(encoding="utf-8")
     assert "lezer" not in archive(project)
+
+
+def test_the_web_version_has_a_main_landmark_and_a_visually_hidden_h1_the_email_neither(
+    project: Path, run: Run
+) -> None:
+    """A page of the site needs a main landmark and a top heading; the email has neither and goes to
+    inboxes unchanged. The heading is the public title, hidden from sight so that the page still
+    looks exactly like the email; nothing else of the email changes."""
+    add(project, NL, "publish: true\n")
+    build(run)
+    page = web_version(project, NL).read_text(encoding="utf-8")
+    email = (project / "build" / NL / "email.html").read_text(encoding="utf-8")
+    found = re.search(
+        r'(<body[^>]*>)<main><h1 style="([^"]*)">([^<]*)</h1>(.*)</main></body>', page, re.DOTALL
+    )
+    assert found, page[:3000]
+    body, style, heading, content = found.groups()
+    assert heading == "De kunst van het weglaten – en een boek dat je erbij helpt"
+    hidden = {"position:absolute", "width:1px", "height:1px", "overflow:hidden", "clip:rect(0 0 0 0)"}
+    assert hidden <= set(style.split(";"))
+    assert page.count("<main") == 1 and page.count("<h1") == 1
+    assert "<main" not in email and "<h1" not in email
+    assert page.replace(found.group(0), body + content + "</body>") == email
+
+
+def test_the_web_version_names_its_article_and_heading_by_the_public_title(project: Path, run: Run) -> None:
+    path = project / "campaigns" / f"{NL}.yaml"
+    text = re.sub(r"(?m)^subject: .*$", 'subject: "{first_name}, schrappen & <schrijven>"', path.read_text())
+    write(path, text + "publish: true\n")
+    build(run)
+    page = web_version(project, NL).read_text(encoding="utf-8")
+    assert re.search(r'<h1 style="[^"]*">Schrappen &amp; &lt;schrijven&gt;</h1>', page)
+    assert re.search(r'<div aria-label="Schrappen &amp; &lt;schrijven&gt;"[^>]*role="article"', page)
+    assert "lezer, schrappen" not in page  # the subject as no one in particular would have it

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from newsletter.project.columns.excerpt import BULLET
 from newsletter.project.models import Book, Campaign, Teaser
 from newsletter.project.settings import Settings
 from newsletter.render.i18n import STRINGS, format_co_authors, format_price
@@ -34,6 +35,9 @@ class TeaserView:
     label: str | None
     url: str
     excerpt: str
+    # The excerpt as the HTML shows it: ("p", (text,)) per paragraph or heading, ("ul", items) per
+    # list; the excerpt keeps the column's blank lines, and "• " before each list item.
+    excerpt_blocks: tuple[tuple[str, tuple[str, ...]], ...]
     author_name: str
     author_handle: str | None
     author_bio: str | None
@@ -190,6 +194,23 @@ def order_field(block: str) -> str:
     return "order_" + block.replace("-", "_")
 
 
+def excerpt_blocks(excerpt: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Paragraphs, and the list items that follow each other gathered into one list."""
+    blocks: list[tuple[str, tuple[str, ...]]] = []
+    for paragraph in (part.strip() for part in excerpt.split("\n\n")):
+        if not paragraph:
+            continue
+        if paragraph.startswith(f"{BULLET} "):
+            item = paragraph.removeprefix(BULLET).strip()
+            if blocks and blocks[-1][0] == "ul":
+                blocks[-1] = ("ul", (*blocks[-1][1], item))
+            else:
+                blocks.append(("ul", (item,)))
+        else:
+            blocks.append(("p", (" ".join(paragraph.split()),)))
+    return tuple(blocks)
+
+
 def _teaser_view(teaser: Teaser, block: str, campaign: Campaign, settings: Settings) -> TeaserView:
     link = content_link(
         teaser.url, block=block, label=teaser.title, campaign_id=campaign.id, settings=settings
@@ -200,6 +221,7 @@ def _teaser_view(teaser: Teaser, block: str, campaign: Campaign, settings: Setti
         label=personal_or_none(teaser.label),
         url=link.url,
         excerpt=personal(teaser.excerpt),
+        excerpt_blocks=excerpt_blocks(personal(teaser.excerpt)),
         author_name=teaser.author.name,
         author_handle=teaser.author.handle,
         author_bio=personal_or_none(teaser.author.bio),

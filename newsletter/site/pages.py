@@ -1,5 +1,5 @@
-"""The static site's files: the web versions (the built emails as they are), and per locale an
-archive page and an Atom feed.
+"""The static site's files: the web versions (the built emails, made pages of the site: a title, a
+main landmark and a heading), and per locale an archive page and an Atom feed.
 
 Campaign text is the editors' and may hold anything, so the archive and the feed come from Jinja2
 templates with autoescaping on (`templates/site_*.j2` in this package). Dates are written as readers
@@ -41,6 +41,15 @@ WORDS: dict[str, dict[str, str]] = {
 }
 
 _TITLE = re.compile(rb"<title>.*?</title>", re.IGNORECASE | re.DOTALL)
+_BODY = re.compile(rb"(<body\b[^>]*>)(.*)(</body\s*>)", re.IGNORECASE | re.DOTALL)
+_ARTICLE = re.compile(rb"<div\b[^>]*\brole=\"article\"[^>]*>", re.IGNORECASE)
+_LABEL = re.compile(rb"\baria-label=\"[^\"]*\"", re.IGNORECASE)
+# Read by screen readers, shown to no one: the usual "visually hidden" rules, inline because the page
+# is the email and has no style sheet of the site's.
+VISUALLY_HIDDEN = (
+    "position:absolute;width:1px;height:1px;margin:-1px;padding:0;border:0;overflow:hidden;"
+    "clip:rect(0 0 0 0);clip-path:inset(50%);white-space:nowrap"
+)
 
 
 @dataclass(frozen=True)
@@ -87,7 +96,7 @@ def site_files(
     files: dict[str, bytes] = {}
     for item in items:
         email = _built_email(out / item["id"] / "email.html")
-        _add(files, layout.web_version_file(item["id"]), _titled(email, item["title"]))
+        _add(files, layout.web_version_file(item["id"]), web_version(email, item["title"]))
     env = _environment()
     for locale in locales:
         listed = [
@@ -155,6 +164,31 @@ def _add(files: dict[str, bytes], name: str, data: bytes) -> None:
             "rename the campaign",
         )
     files[name] = data
+
+
+def web_version(email: bytes, title: str) -> bytes:
+    """The built email as a page of the site: titled, named and given the landmarks a web page needs.
+    Only the site's copy changes; the email goes to inboxes as it was built."""
+    return _landmarked(_labelled(_titled(email, title), title), title)
+
+
+def _landmarked(email: bytes, title: str) -> bytes:
+    """The body inside `<main>`, opened by an `<h1>` with the public title: a page's one main landmark
+    and top heading, which screen readers jump to. The email has neither (its headings start at the
+    teasers' h2), and a visible h1 would change how it looks, so the heading is visually hidden."""
+    found = _BODY.search(email)
+    if not found:
+        return email
+    heading = f'<main><h1 style="{VISUALLY_HIDDEN}">{html.escape(title, quote=False)}</h1>'.encode()
+    opened, content, closed = found.groups()
+    return email[: found.start()] + opened + heading + content + b"</main>" + closed + email[found.end() :]
+
+
+def _labelled(email: bytes, title: str) -> bytes:
+    """The email's `role="article"` is named by its `aria-label`, MJML's copy of the subject, which
+    for no one in particular reads "lezer, ..." too; on the site it is the public title."""
+    label = b'aria-label="' + html.escape(title, quote=True).encode("utf-8") + b'"'
+    return _ARTICLE.sub(lambda tag: _LABEL.sub(lambda _: label, tag.group(0), count=1), email, count=1)
 
 
 def _titled(email: bytes, title: str) -> bytes:

@@ -21,7 +21,8 @@ PREHEADER_MIN_CHARS = 40
     {
         "subject-length": Rule("warning", "the subject has at most 60 characters"),
         "preheader-missing": Rule(
-            "warning", "the preheader is set and is the email's first text (`<mj-preview>`)"
+            "warning",
+            "the preheader is set and is the email's first text (the template's first body element)",
         ),
         "preheader-same-as-subject": Rule("warning", "the preheader does not repeat the subject"),
         "preheader-short": (
@@ -61,7 +62,7 @@ def inbox(email: Email) -> Iterator[Finding]:
             "warning",
             "email.html",
             "the email does not start with the preheader, so inboxes preview other text; "
-            "keep <mj-preview>{{ campaign.preheader }}</mj-preview> in the template's head",
+            "keep {{ campaign.preheader }} in the hidden block the template's body starts with",
         )
     if preheader.casefold() == norm(subject).casefold():
         yield email.finding(
