@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_build.py
 	$(BIN)/python bench/bench_preview.py
 	$(BIN)/python bench/bench_send.py
+	$(BIN)/python bench/bench_unsubscribe.py
 
 clean:
 	rm -rf build $(VENV) .mypy_cache .ruff_cache .pytest_cache
