@@ -387,3 +387,25 @@ def test_list_shows_the_last_change_and_history_every_change(filled: Path, run: 
         ["-", "active", "import"],
         ["active", "unsubscribed", "suppress"],
     ]
+
+
+def test_the_writers_file_takes_the_mode_of_a_database_shared_on_purpose(
+    project: Path, run: Run, umask: Callable[[int], int]
+) -> None:
+    """A database shared with the website's group: the announcement file beside it is shared alike,
+    whatever the umask, or every write of the website would fail on it. It is only ever read (flock
+    needs no more), and never created through a symlink."""
+    umask(0o077)
+    assert run("audience", "count").exit_code == 0
+    database, writers = project / "audience.sqlite3", project / "audience.sqlite3.writers"
+    database.chmod(0o660)
+    writers.unlink(missing_ok=True)
+    write(project / "a.csv", "email\nanna@example.nl\n")
+    assert run("audience", "import", str(project / "a.csv")).exit_code == 0
+    assert stat.S_IMODE(writers.stat().st_mode) == 0o660
+    writers.chmod(0o440)
+    assert run("audience", "suppress", str(project / "a.csv")).exit_code == 0
+    writers.unlink()
+    writers.symlink_to(project / "elsewhere")
+    assert_user_error(run("audience", "import", str(project / "a.csv")), "audience.sqlite3.writers")
+    assert not (project / "elsewhere").exists()

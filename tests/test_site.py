@@ -406,3 +406,26 @@ def test_the_web_version_names_its_article_and_heading_by_the_public_title(proje
     assert re.search(r'<h1 style="[^"]*">Schrappen &amp; &lt;schrijven&gt;</h1>', page)
     assert re.search(r'<div aria-label="Schrappen &amp; &lt;schrijven&gt;"[^>]*role="article"', page)
     assert "lezer, schrappen" not in page  # the subject as no one in particular would have it
+
+
+@pytest.mark.parametrize(
+    ("line", "public"),
+    [
+        ('title: "Over {{accolades}} en }}"', "Over {accolades} en }"),
+        ('subject: "{first_name}!"', NL),
+        ('subject: "{first_name}, — {{x}} leest"', "{x} leest"),
+    ],
+)
+def test_a_public_title_writes_braces_once_and_is_never_only_punctuation(
+    project: Path, run: Run, line: str, public: str
+) -> None:
+    """`{{` is a literal brace in a title as in the subject, and a subject that is only its merge
+    field and punctuation leaves no title: the pages say the campaign's id rather than "!"."""
+    path = project / "campaigns" / f"{NL}.yaml"
+    key = line.partition(":")[0]
+    text = re.sub(rf"(?m)^{key}: .*$", "", path.read_text(encoding="utf-8"))
+    write(path, text + f"{line}\npublish: true\n")
+    build(run)
+    assert f"<title>{public}</title>" in web_version(project, NL).read_text(encoding="utf-8")
+    (entry,) = feed(project).findall(f"{ATOM}entry")
+    assert entry.findtext(f"{ATOM}title") == public

@@ -178,8 +178,19 @@ def load_campaign(path: Path, library: Library) -> Campaign:
         ends=entry.ends,
         warnings=tuple(w for teaser in teasers if teaser is not None for w in teaser.warnings),
         publish=entry.publish,
-        title=entry.title or without_fields(entry.subject) or campaign_id,
+        title=public_title(entry.title, entry.subject, campaign_id),
     )
+
+
+def public_title(title: str | None, subject: str, campaign_id: str) -> str:
+    """What public pages call the campaign. `{{` and `}}` are literal braces in a `title:` as in the
+    subject (it may hold no merge field, loading refused one), so the page shows the brace once. A
+    subject that is little more than its merge field ("{first_name}!") leaves only punctuation, no
+    name for a page: then the campaign's id."""
+    if title:
+        return without_fields(title)
+    public = without_fields(subject)
+    return public if any(char.isalnum() for char in public) else campaign_id
 
 
 def load_campaigns(project: Project, ids: Sequence[str] = ()) -> tuple[list[Campaign], list[NewsletterError]]:

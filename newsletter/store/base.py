@@ -16,6 +16,7 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -70,7 +71,7 @@ class StoreBase:
         if self._writers < 0:
             name = self.path.with_name(self.path.name + ".writers")
             try:
-                self._writers = os.open(name, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                self._writers = _open_announcement(name, self.path)
             except OSError as exc:
                 raise unavailable(
                     self.path, f"cannot open {name.name} beside it: {exc.strerror or exc}"
@@ -106,6 +107,20 @@ class StoreBase:
         """`synchronous = NORMAL` on this connection: a commit survives a killed process, and only a
         power loss can take the last ones back. The sender's choice: its rows say what to resend."""
         self.connection.execute("PRAGMA synchronous = NORMAL")
+
+
+def _open_announcement(name: Path, database: Path) -> int:
+    """The announcement file, opened read-only: `flock` needs no more, so a database shared with a
+    group on purpose (the website's unsubscribe handler) works for every user who may write it. It is
+    created with the database's mode, as SQLite creates the -wal and -shm files, whatever the umask;
+    never through a symlink (O_EXCL), so no file elsewhere is made."""
+    mode = stat.S_IMODE(os.stat(database).st_mode) & 0o666
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+    except FileExistsError:
+        return os.open(name, os.O_RDONLY | os.O_CLOEXEC)
+    os.fchmod(fd, mode)
+    return fd
 
 
 def timestamp(now: datetime | None) -> str:
