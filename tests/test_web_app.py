@@ -72,8 +72,8 @@ class Answer:
 class Server:
     """The app on waitress in a thread, as `newsletter serve` runs it, stopped from inside its loop."""
 
-    def __init__(self, project: Project) -> None:
-        self.server = create_server(make_app(Newsletter(project)), "127.0.0.1", 0, threads=2)
+    def __init__(self, project: Project, *, threads: int = 2) -> None:
+        self.server = create_server(make_app(Newsletter(project)), "127.0.0.1", 0, threads=threads)
         self.port = int(self.server.effective_port)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
@@ -649,3 +649,32 @@ def test_the_reader_s_pages_show_the_logo_and_whose_address_is_unsubscribed(
     assert "Adres: j•••@example.org" in server.confirm(token).text
     missing = server.request("GET", "/nergens")
     assert "<img" not in missing.text and "img-src" not in missing.headers["content-security-policy"]
+
+
+def test_one_click_posts_arriving_together_are_each_answered_after_their_commit(readers: Project) -> None:
+    """The server commits the unsubscribes of the moment together (web/group_commit.py): each POST is
+    answered for its own token, a forged one among them fails alone, and every reader is out."""
+    import concurrent.futures
+
+    with open_store(readers) as store:
+        for number in range(40):
+            store.add_subscriber(
+                f"samen{number}@example.org", name="", locale="nl", tags=(), status="active",
+                source="test", stamp="2026-12-02T10:00:00Z",
+            )  # fmt: skip
+    ids = {s.email: s.id for s in select(readers.root / "audience.sqlite3")}
+    tokens = [token_for(readers, f"samen{number}@example.org") for number in range(40)]
+    forged = make_token("samen0@example.org", NL, OTHER_SECRET, ids["samen0@example.org"])
+    running = Server(readers, threads=16)
+    try:
+        with concurrent.futures.ThreadPoolExecutor(16) as pool:
+            answers = list(pool.map(running.one_click, [*tokens, forged]))
+    finally:
+        running.stop()
+    assert [a.status for a in answers[:-1]] == [200] * 40 and answers[-1].status == 400
+    assert all(a.body == b"unsubscribed\n" for a in answers[:-1])
+    statuses = status_of(readers)
+    assert all(statuses[f"samen{number}@example.org"] == "unsubscribed" for number in range(40))
+    with open_store(readers) as store:
+        changes = [c for c in store.history() if c.email.startswith("samen") and c.old_status == "active"]
+    assert len(changes) == 40 and {c.source for c in changes} == {"one-click"}

@@ -168,26 +168,36 @@ def unsubscribe(project: Project, token: str, *, source: str = "one-click", how:
     another address, is a NewsletterError: unsubscribing nobody and saying "done" would keep
     mailing them.
     """
-    from newsletter.store import SuppressReport, open_store, timestamp
+    from newsletter.store import open_store
 
     secret = signing_key(project.secrets)
     checked = read_token(token, secret)
+    with open_store(project) as store, store.transaction():
+        return unsubscribe_within(store, project, checked, secret, source=source, how=how)
+
+
+def unsubscribe_within(
+    store: Store, project: Project, checked: Token, secret: bytes, *, source: str = "one-click", how: str = ""
+) -> Unsubscribed:
+    """`unsubscribe` of a token already read (`read_token`), inside the caller's transaction: for a
+    server that commits the unsubscribes arriving together at once (web/group_commit.py)."""
+    from newsletter.store import SuppressReport, timestamp
+
     if checked.is_test:
         return Unsubscribed(checked, SuppressReport())
-    with open_store(project) as store:
-        if checked.address is None:
-            checked = _looked_up(store, checked, secret)
-        assert checked.address is not None
-        # The address comes from the token or the database, checked already: straight to the store
-        # (the file reader would take an address starting with '#' for a comment).
-        report = store.suppress_all(
-            [checked.address],
-            status="unsubscribed",
-            default_locale=project.settings.locale,
-            stamp=timestamp(None),
-            source=source,
-            detail=f"{checked.campaign_id}: {how}" if how else checked.campaign_id,
-        )
+    if checked.address is None:
+        checked = _looked_up(store, checked, secret)
+    assert checked.address is not None
+    # The address comes from the token or the database, checked already: straight to the store
+    # (the file reader would take an address starting with '#' for a comment).
+    report = store.suppress_within(
+        [checked.address],
+        status="unsubscribed",
+        default_locale=project.settings.locale,
+        stamp=timestamp(None),
+        source=source,
+        detail=f"{checked.campaign_id}: {how}" if how else checked.campaign_id,
+    )
     return Unsubscribed(checked, report)
 
 

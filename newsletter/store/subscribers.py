@@ -138,36 +138,56 @@ class Subscribers(History):
         """Give normalised addresses a suppressed status, in one transaction; unknown ones are added with
         it. The file and line side of suppressing is `audience.importing.suppress`. `source` and
         `detail` go into the status history (one-click, mailto, ...)."""
+        with self.transaction():
+            return self.suppress_within(
+                addresses,
+                status=status,
+                default_locale=default_locale,
+                stamp=stamp,
+                source=source,
+                detail=detail,
+            )
+
+    def suppress_within(
+        self,
+        addresses: Iterable[str],
+        *,
+        status: str,
+        default_locale: str,
+        stamp: str,
+        source: str = "suppress",
+        detail: str = "",
+    ) -> SuppressReport:
+        """`suppress_all` inside the caller's transaction: for a writer that commits several at once."""
         if status not in SUPPRESSED:
             raise ValueError(f"status must be one of {sorted(SUPPRESSED)}")
         report = SuppressReport()
         seen: set[str] = set()
-        with self.transaction():
-            for email in addresses:
-                if email_key(email) in seen:
-                    continue
-                seen.add(email_key(email))
-                existing = self.find_subscriber(email)
-                if existing is None:
-                    self.add_subscriber(
-                        email,
-                        name="",
-                        locale=default_locale,
-                        tags=(),
-                        status=status,
-                        source=source,
-                        stamp=stamp,
-                        change_source=source,
-                        detail=detail,
-                    )
-                    report.added += 1
-                elif existing.status == status:
-                    report.unchanged += 1
-                else:
-                    self.change_status(
-                        existing.id, existing.status, status, source=source, detail=detail, stamp=stamp
-                    )
-                    report.suppressed += 1
+        for email in addresses:
+            if email_key(email) in seen:
+                continue
+            seen.add(email_key(email))
+            existing = self.find_subscriber(email)
+            if existing is None:
+                self.add_subscriber(
+                    email,
+                    name="",
+                    locale=default_locale,
+                    tags=(),
+                    status=status,
+                    source=source,
+                    stamp=stamp,
+                    change_source=source,
+                    detail=detail,
+                )
+                report.added += 1
+            elif existing.status == status:
+                report.unchanged += 1
+            else:
+                self.change_status(
+                    existing.id, existing.status, status, source=source, detail=detail, stamp=stamp
+                )
+                report.suppressed += 1
         return report
 
     def select(

@@ -40,6 +40,7 @@ from newsletter.project.environment import PROJECT_DIR, project_dir
 from newsletter.project.settings import Project, find_project_root
 from newsletter.project.validation import printable
 from newsletter.web import unsubscribe_pages as pages
+from newsletter.web.group_commit import GroupCommit
 from newsletter.web.responses import TEXT, HttpError, Response, not_allowed, not_found
 from newsletter.web.serve_files import StaticSite
 
@@ -86,6 +87,7 @@ class ReaderApp:
         self.newsletter = newsletter
         self.project: Project = newsletter.project
         self.settings = newsletter.settings
+        self.unsubscribes = GroupCommit(newsletter.project)  # the POSTs of the moment, committed together
         self.unsubscribe_path = urlsplit(self.settings.unsubscribe_url).path.rstrip("/") or "/"
         self.site = StaticSite(newsletter.root / SITE_FOLDER)
 
@@ -139,7 +141,7 @@ class ReaderApp:
         those would keep mailing a reader who asked to leave."""
         try:
             how = "unsubscribe page" if page else "List-Unsubscribe-Post"
-            done = self.newsletter.unsubscribe(token, how=how)
+            done = self.unsubscribes.unsubscribe(token, how=how)
         except NewsletterError as error:
             if error.field != "token":
                 raise
