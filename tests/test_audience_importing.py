@@ -266,24 +266,25 @@ def test_import_never_reactivates_a_suppressed_address(project: Path, run: Run) 
 
 
 def _failing_at(monkeypatch: pytest.MonkeyPatch, failing_call: int) -> None:
+    """The `failing_call`th batch fails after writing its rows, inside its transaction."""
     from newsletter.store import Store
 
     calls = 0
-    insert = Store.add_subscriber
+    write_batch = Store._write_batch
 
-    def failing_insert(self: Store, *args: object, **kwargs: object) -> None:
+    def failing_write(self: Store, *args: object, **kwargs: object) -> None:
         nonlocal calls
         calls += 1
+        write_batch(self, *args, **kwargs)  # type: ignore[arg-type]
         if calls == failing_call:
             raise RuntimeError("disk on fire")
-        insert(self, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(Store, "add_subscriber", failing_insert)
+    monkeypatch.setattr(Store, "_write_batch", failing_write)
 
 
 def test_a_batch_is_one_transaction(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write(project / "a.csv", "email\na@example.nl\nb@example.nl\n")
-    _failing_at(monkeypatch, 2)
+    _failing_at(monkeypatch, 1)
     with pytest.raises(RuntimeError):
         import_csv(project / "db.sqlite3", path, default_locale="nl", source="x", now=NOW)
     assert select(project / "db.sqlite3", status=None) == []
@@ -300,13 +301,114 @@ def test_an_import_stopped_between_batches_is_finished_by_running_it_again(
     path = write(project / "a.csv", "email\na@example.nl\nb@example.nl\nc@example.nl\n")
     database = project / "db.sqlite3"
     with monkeypatch.context() as failing:
-        _failing_at(failing, 3)
+        _failing_at(failing, 2)
         with pytest.raises(RuntimeError):
             import_csv(database, path, default_locale="nl", source="x", now=NOW)
     assert [s.email for s in select(database)] == ["a@example.nl", "b@example.nl"]
     again = import_csv(database, path, default_locale="nl", source="x", now=NOW)
     assert (again.added, again.unchanged) == (1, 2)
     assert [s.email for s in select(database)] == ["a@example.nl", "b@example.nl", "c@example.nl"]
+
+
+@pytest.mark.parametrize(("apply", "lookup"), [(2_000, 500), (3, 2), (1, 1)])
+def test_the_batched_writes_record_every_status_change_in_the_order_of_the_file(
+    project: Path, monkeypatch: pytest.MonkeyPatch, apply: int, lookup: int
+) -> None:
+    """Adds, updates, suppressed and unchanged rows mixed in one batch or spread over many: the
+    history has one row per status given, in the order of the file, with the import's source,
+    detail and stamp, and no row from the fallback trigger."""
+    import sqlite3
+
+    from newsletter.store import imports
+
+    monkeypatch.setattr(imports, "_APPLY", apply)
+    monkeypatch.setattr(imports, "_LOOKUP", lookup)
+    database = project / "db.sqlite3"
+    first = write(
+        project / "eerste.csv",
+        "email,status\na@example.nl,\nb@example.nl,\nc@example.nl,unsubscribed\nd@example.nl,\n",
+    )
+    import_csv(database, first, default_locale="nl", source="eerste", now=NOW)
+    second = write(
+        project / "tweede.csv",
+        "email,status,tags\n"
+        "e@example.nl,,\n"
+        "A@example.nl,bounced,\n"
+        "c@example.nl,active,\n"
+        "b@example.nl,,x\n"
+        "f@example.nl,complained,\n"
+        "d@example.nl,,\n"
+        "g@example.nl,,\n"
+        "e@example.nl,unsubscribed,\n",
+    )
+    report = import_csv(database, second, default_locale="nl", source="tweede", now=LATER)
+    assert (report.added, report.updated, report.unchanged, report.kept_suppressed, report.duplicates) == (
+        3,
+        2,
+        1,
+        1,
+        1,
+    )
+    with sqlite3.connect(database) as connection:
+        rows = connection.execute(
+            "SELECT s.email, c.old_status, c.new_status, c.source, c.detail, c.at"
+            " FROM status_changes c JOIN subscribers s ON s.id = c.subscriber_id ORDER BY c.id"
+        ).fetchall()
+        ids = [row[0] for row in connection.execute("SELECT email FROM subscribers ORDER BY id")]
+    connection.close()
+    then, later = "2026-12-01T09:30:00Z", "2026-12-02T10:00:00Z"
+    assert rows == [
+        ("a@example.nl", None, "active", "import", "eerste", then),
+        ("b@example.nl", None, "active", "import", "eerste", then),
+        ("c@example.nl", None, "unsubscribed", "import", "eerste", then),
+        ("d@example.nl", None, "active", "import", "eerste", then),
+        ("e@example.nl", None, "unsubscribed", "import", "tweede", later),
+        ("a@example.nl", "active", "bounced", "import", "tweede", later),
+        ("f@example.nl", None, "complained", "import", "tweede", later),
+        ("g@example.nl", None, "active", "import", "tweede", later),
+    ]
+    assert ids == [f"{letter}@example.nl" for letter in "abcdefg"]
+    assert {s.email: s.status for s in select(database, status=None)} == {
+        "a@example.nl": "bounced",
+        "b@example.nl": "active",
+        "c@example.nl": "unsubscribed",
+        "d@example.nl": "active",
+        "e@example.nl": "unsubscribed",
+        "f@example.nl": "complained",
+        "g@example.nl": "active",
+    }
+
+
+def test_the_history_finds_the_added_subscribers_when_sqlite_numbers_them_at_random(project: Path) -> None:
+    """Past the largest id SQLite can store, it gives new rows random ids: the import then looks the
+    added subscribers up by their address to record their first status."""
+    import sqlite3
+
+    database = project / "db.sqlite3"
+    import_csv(
+        database, write(project / "a.csv", "email\na@example.nl\n"), default_locale="nl", source="a", now=NOW
+    )
+    with sqlite3.connect(database) as connection:
+        connection.execute("UPDATE subscribers SET id = 9223372036854775807")  # foreign keys are off
+        connection.execute("UPDATE status_changes SET subscriber_id = 9223372036854775807")
+    connection.close()
+    path = write(
+        project / "b.csv", "email,status\nb@example.nl,\nc@example.nl,bounced\nA@example.nl,unsubscribed\n"
+    )
+    report = import_csv(database, path, default_locale="nl", source="b", now=LATER)
+    assert (report.added, report.updated) == (2, 1)
+    with sqlite3.connect(database) as connection:
+        rows = connection.execute(
+            "SELECT s.email, c.old_status, c.new_status, c.source, c.detail"
+            " FROM status_changes c JOIN subscribers s ON s.id = c.subscriber_id ORDER BY c.id"
+        ).fetchall()
+    connection.close()
+    assert rows == [
+        ("a@example.nl", None, "active", "import", "a"),
+        ("b@example.nl", None, "active", "import", "b"),
+        ("c@example.nl", None, "bounced", "import", "b"),
+        ("a@example.nl", "active", "unsubscribed", "import", "b"),
+    ]
 
 
 def test_timestamps_come_from_the_clock(project: Path) -> None:

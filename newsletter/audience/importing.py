@@ -50,9 +50,7 @@ from newsletter.store import (
 from newsletter.vocabulary import LOCALES, STATUSES, SUPPRESSED
 
 _TAG_SEPARATORS = re.compile(r"[,;|\s]+")
-_BATCH = 10_000  # rows parsed before they are staged
-_LOOKUP = 500  # addresses per query for rows staged by an earlier batch
-_STAGED = "temp.newsletter_import"
+_NO_TAGS: frozenset[str] = frozenset()
 
 
 def _name(cells: list[str], cell: Callable[[list[str], str], str]) -> str:
@@ -67,6 +65,8 @@ def _name(cells: list[str], cell: Callable[[list[str], str], str]) -> str:
 
 def _locale(cell: str) -> str | None:
     """'nl', 'NL', 'nl-BE' and 'en_GB' are fine; empty means the default."""
+    if cell in LOCALES:  # as the file mostly says it
+        return cell
     text = cell.strip().lower().replace("_", "-")
     if not text:
         return None
@@ -103,6 +103,13 @@ def _columns(records: Iterator[tuple[int, list[str]]], path: Path, unused: list[
     return columns
 
 
+def _address(cell: str) -> str:
+    return normalise_address(_revert_inert(cell.strip()))
+
+
+_CHECKED = (("email", _address), ("locale", _locale), ("status", _status))  # in the order of the reasons
+
+
 def _parse(
     records: Iterator[tuple[int, list[str]]], columns: dict[str, int], bad: list[BadRow]
 ) -> Iterator[tuple[int, ImportRow]]:
@@ -112,31 +119,40 @@ def _parse(
         index = columns.get(name)
         return cells[index] if index is not None and index < len(cells) else ""
 
-    for line, cells in records:
-        if not any(value.strip() for value in cells):
-            continue
-        reasons: list[str] = []
-        values: dict[str, object] = {}
-        for name, parse in (
-            ("email", lambda value: normalise_address(_revert_inert(value.strip()))),
-            ("locale", _locale),
-            ("status", _status),
-        ):
+    def reasons(cells: list[str]) -> str:
+        found: list[str] = []
+        for name, parse in _CHECKED:
             try:
-                values[name] = parse(cell(cells, name))
+                parse(cell(cells, name))
             except ValueError as exc:
-                reasons.append(str(exc))
-        if reasons:
-            bad.append(BadRow(line, "; ".join(reasons)))
+                found.append(str(exc))
+        return "; ".join(found)
+
+    email_at, locale_at, status_at = (columns.get(name, -1) for name, _ in _CHECKED)
+    name_at, tags_at = columns.get("name", -1), columns.get("tags", -1)
+    for line, cells in records:
+        if not "".join(cells).strip():  # no cell holds more than white space
             continue
+        width = len(cells)
+        try:
+            address = _address(cells[email_at] if 0 <= email_at < width else "")
+            locale = _locale(cells[locale_at] if 0 <= locale_at < width else "")
+            status = _status(cells[status_at] if 0 <= status_at < width else "")
+        except ValueError:
+            bad.append(BadRow(line, reasons(cells)))
+            continue
+        name = cells[name_at].strip() if 0 <= name_at < width else ""
+        if not name:
+            name = _name(cells, cell)
+        tags = cells[tags_at] if 0 <= tags_at < width else ""
         yield (
             line,
             ImportRow(
-                email=str(values["email"]),
-                name=_revert_inert(" ".join(CONTROL_CHARACTERS.sub(" ", _name(cells, cell)).split())),
-                locale=values["locale"] if isinstance(values["locale"], str) else None,
-                tags=_tags(_revert_inert(cell(cells, "tags"))),
-                status=str(values["status"]),
+                email=address,
+                name=_revert_inert(" ".join(CONTROL_CHARACTERS.sub(" ", name).split())),
+                locale=locale,
+                tags=_tags(_revert_inert(tags)) if tags else _NO_TAGS,
+                status=status,
             ),
         )
 

@@ -1,4 +1,4 @@
-"""A list import as the store sees it: rows staged in a temporary table, then applied in one
+"""A list import as the store sees it: rows staged in a temporary table, then applied a batch per
 transaction. Reading the file, and what a row may hold, is `audience.importing`.
 
 The rows are staged in batches (in a temporary table of this connection, which locks nobody out),
@@ -20,7 +20,7 @@ from itertools import islice
 from pathlib import Path
 
 from newsletter.store.addresses import email_key
-from newsletter.store.subscribers import BadRow, Subscriber, Subscribers, json_tags
+from newsletter.store.subscribers import BadRow, Subscribers, json_tags
 from newsletter.vocabulary import SUPPRESSED
 
 _BATCH = 10_000  # rows parsed before they are staged
@@ -41,7 +41,7 @@ class ImportReport:
     unused_columns: list[str] = field(default_factory=list)  # the header's columns not read
 
 
-@dataclass
+@dataclass(slots=True)
 class ImportRow:
     """One readable row of a list: a normalised address and what the file says of its reader."""
 
@@ -87,7 +87,15 @@ class Imports(Subscribers):
             " name TEXT, locale TEXT, tags TEXT, status TEXT)"
         )
         try:
-            self._stage(good, report)
+            # One transaction of the temporary table alone (a deferred BEGIN locks nothing of the
+            # store): SQLite then writes its pages out once, not after every batch staged.
+            self.connection.execute("BEGIN")
+            try:
+                self._stage(good, report)
+            except BaseException:
+                self.connection.execute("ROLLBACK")
+                raise
+            self.connection.execute("COMMIT")
             self._apply_staged(report, default_locale=default_locale, source=source, stamp=stamp)
         finally:
             self.connection.execute(f"DROP TABLE IF EXISTS {_STAGED}")
@@ -126,17 +134,16 @@ class Imports(Subscribers):
                 found[key] = (line, _staged_row(values))
         return found
 
-    def _staged_batch(self, after: int) -> list[tuple[int, ImportRow]]:
-        """The next `_APPLY` rows after line `after`, in the order of the file. Each batch is a query
-        of its own: a cursor kept open across commits would keep the connection reading an old
-        snapshot, and SQLite refuses it the write lock once another process has written since."""
+    def _staged_batch(self, after: int) -> list[tuple[int, str, str, str, str | None, str, str]]:
+        """The next `_APPLY` rows after line `after`, in the order of the file, as staged: line, key,
+        email, name, locale, tags (space-separated) and status. Each batch is a query of its own: a
+        cursor kept open across commits would keep the connection reading an old snapshot, and
+        SQLite refuses it the write lock once another process has written since."""
         query = (
-            f"SELECT line, email, name, locale, tags, status FROM {_STAGED}"
+            f"SELECT line, key, email, name, locale, tags, status FROM {_STAGED}"
             " WHERE line > ? ORDER BY line LIMIT ?"
         )
-        return [
-            (line, _staged_row(values)) for line, *values in self.connection.execute(query, (after, _APPLY))
-        ]
+        return self.connection.execute(query, (after, _APPLY)).fetchall()
 
     def _apply_staged(self, report: ImportReport, *, default_locale: str, source: str, stamp: str) -> None:
         """In the file's order, the subscribers looked up a chunk at a time: each address is staged
@@ -145,57 +152,96 @@ class Imports(Subscribers):
         while batch := self._staged_batch(after):
             self.let_writers_in()
             with self.transaction():
-                self._apply_batch([row for _, row in batch], report, default_locale, source, stamp)
+                self._apply_batch(batch, report, default_locale, source, stamp)
             after = batch[-1][0]
 
     def _apply_batch(
-        self, batch: list[ImportRow], report: ImportReport, default_locale: str, source: str, stamp: str
-    ) -> None:
-        for at in range(0, len(batch), _LOOKUP):
-            chunk = batch[at : at + _LOOKUP]
-            known = self.find_subscribers([row.email for row in chunk])
-            for row in chunk:
-                self._apply(row, known.get(email_key(row.email)), report, default_locale, source, stamp)
-
-    def _apply(
         self,
-        row: ImportRow,
-        existing: Subscriber | None,
+        batch: list[tuple[int, str, str, str, str | None, str, str]],
         report: ImportReport,
         default_locale: str,
         source: str,
         stamp: str,
     ) -> None:
-        if existing is None:
-            self.add_subscriber(
-                row.email,
-                name=row.name,
-                locale=row.locale or default_locale,
-                tags=row.tags,
-                status=row.status,
-                source=source,
-                stamp=stamp,
+        """One transaction's rows, decided first and then written with three `executemany`: the new
+        subscribers, then every status change in the file's order (before the updates they describe,
+        as the history's trigger wants), then the updates."""
+        added: list[tuple[str, str, str, str, str, str, str, str, str]] = []
+        changes: list[tuple[int | None, str, str | None, str, str, str]] = []
+        updates: list[tuple[str, str, str, str, str, int]] = []
+        for at in range(0, len(batch), _LOOKUP):
+            chunk = batch[at : at + _LOOKUP]
+            known = self.find_subscribers([row[2] for row in chunk])
+            for _, key, email, row_name, row_locale, row_tags, status in chunk:
+                existing = known.get(key)
+                if existing is None:
+                    tags = json_tags(row_tags.split()) if row_tags else "[]"
+                    locale = row_locale or default_locale
+                    added.append((email, key, row_name, locale, tags, status, source, stamp, stamp))
+                    changes.append((None, key, None, status, source, stamp))
+                    report.added += 1
+                    continue
+                if existing.status in SUPPRESSED:
+                    report.kept_suppressed += 1
+                    continue
+                name = existing.name or row_name
+                locale = row_locale or existing.locale  # a locale in the file is the reader's choice
+                tags = json_tags((*existing.tags, *row_tags.split()))
+                if (name, locale, tags, status) == (
+                    existing.name,
+                    existing.locale,
+                    json_tags(existing.tags),
+                    existing.status,
+                ):
+                    report.unchanged += 1
+                    continue
+                if status != existing.status:
+                    changes.append((existing.id, key, existing.status, status, source, stamp))
+                updates.append((name, locale, tags, status, stamp, existing.id))
+                report.updated += 1
+        self._write_batch(added, changes, updates)
+
+    def _write_batch(
+        self,
+        added: list[tuple[str, str, str, str, str, str, str, str, str]],
+        changes: list[tuple[int | None, str, str | None, str, str, str]],
+        updates: list[tuple[str, str, str, str, str, int]],
+    ) -> None:
+        """Inside the batch's transaction. A status change is (subscriber id, or None for one added
+        here, key, old status, new status, detail, stamp); the ids of the added are read back."""
+        ids: dict[str, int] = {}
+        if added:
+            (before,) = self.connection.execute("SELECT coalesce(max(id), 0) FROM subscribers").fetchone()
+            self.connection.executemany(
+                "INSERT INTO subscribers (email, email_key, name, locale, tags, status, source, created_at,"
+                " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                added,
             )
-            report.added += 1
-        elif existing.status in SUPPRESSED:
-            report.kept_suppressed += 1
-        else:
-            name = existing.name or row.name
-            locale = row.locale or existing.locale  # a locale in the file is the reader's choice
-            tags = json_tags((*existing.tags, *row.tags))
-            if (name, locale, tags, row.status) == (
-                existing.name,
-                existing.locale,
-                json_tags(existing.tags),
-                existing.status,
-            ):
-                report.unchanged += 1
-                return
-            if row.status != existing.status:
-                self.record_change(
-                    existing.id, existing.status, row.status, source="import", detail=source, stamp=stamp
-                )
-            self.update_subscriber(
-                existing.id, name=name, locale=locale, tags=tags, status=row.status, stamp=stamp
+            # Every row past the largest id before is one of these; SQLite numbers them so unless the
+            # largest id ever used is the largest it can store: then they are looked up by key.
+            ids = dict(
+                self.connection.execute("SELECT email_key, id FROM subscribers WHERE id > ?", (before,))
             )
-            report.updated += 1
+            if len(ids) != len(added):
+                ids = {}
+                keys = [row[1] for row in added]
+                for at in range(0, len(keys), _LOOKUP):
+                    chunk = keys[at : at + _LOOKUP]
+                    marks = ",".join("?" * len(chunk))
+                    ids.update(
+                        self.connection.execute(
+                            f"SELECT email_key, id FROM subscribers WHERE email_key IN ({marks})", chunk
+                        )
+                    )
+        self.connection.executemany(
+            "INSERT INTO status_changes (subscriber_id, old_status, new_status, source, detail, at)"
+            " VALUES (?, ?, ?, 'import', ?, ?)",
+            [
+                (ids[key] if subscriber_id is None else subscriber_id, old, new, detail, at)
+                for subscriber_id, key, old, new, detail, at in changes
+            ],
+        )
+        self.connection.executemany(
+            "UPDATE subscribers SET name = ?, locale = ?, tags = ?, status = ?, updated_at = ? WHERE id = ?",
+            updates,
+        )
