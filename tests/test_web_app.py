@@ -520,7 +520,11 @@ def test_webhooks_refuse_other_services_methods_and_big_bodies(
     assert server.request("POST", "/webhooks/ses/x", b"{}").status == 404
     get = server.request("GET", "/webhooks/ses")
     assert get.status == 405 and get.headers["allow"] == "POST"
-    assert server.request("POST", "/webhooks/ses", b"x" * (1024 * 1024 + 1)).status == 413
+    # Over the limit by its Content-Length, the body not sent: the server answers from the header
+    # alone (a client still sending a megabyte may meet the closed connection first: a timing race).
+    declared = "Content-Length: 1048577"
+    head = f"POST /webhooks/ses HTTP/1.1\r\nHost: localhost\r\n{declared}\r\n\r\n{{}}"
+    assert raw(server, head.encode("ascii")).status == 413
     assert webhooks == []
 
 
