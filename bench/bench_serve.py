@@ -52,13 +52,18 @@ server.run()
 
 def started(command: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[str], int]:
     server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    return server, serving_port(server)
+
+
+def serving_port(server: subprocess.Popen[str]) -> int:
+    """The port from the server's first line ("serving at http://127.0.0.1:PORT/"), waited for 30 s."""
     assert server.stdout is not None
     with selectors.DefaultSelector() as selector:
         selector.register(server.stdout, selectors.EVENT_READ)
         if not selector.select(30):
-            raise TimeoutError(f"{command[:3]} printed nothing in 30 s")
+            raise TimeoutError(f"{server.args!r} printed nothing in 30 s")
     line = server.stdout.readline()
-    return server, int(line.split("http://127.0.0.1:")[1].split("/")[0])
+    return int(line.split("http://127.0.0.1:")[1].split("/")[0])
 
 
 def load(port: int, paths: Sequence[str], clients: int) -> tuple[float, list[float], int]:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
-import selectors
 import statistics
 import subprocess
 import sys
@@ -27,13 +26,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench_build import copy_project  # the same sample-project copy as the build benchmark
+from bench_serve import CAMPAIGN, SECRET, serving_port  # the same server start as the serve benchmark
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from newsletter.audience.unsubscribe import make_token
 from newsletter.store import connect
 
-SECRET = "a-benchmark-secret-of-enough-length"
-CAMPAIGN = "2026-12-schrijven"
 GOAL_SECONDS = 1.0
 
 
@@ -43,16 +41,6 @@ def newsletter(root: Path, *args: str) -> subprocess.Popen[str]:
     command = [sys.executable, "-m", "newsletter", "--project", str(root), *args]
     env = {**os.environ, "NEWSLETTER_UNSUBSCRIBE_SECRET": SECRET}
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-
-
-def serving_port(server: subprocess.Popen[str]) -> int:
-    assert server.stdout is not None
-    with selectors.DefaultSelector() as selector:
-        selector.register(server.stdout, selectors.EVENT_READ)
-        if not selector.select(30):
-            raise TimeoutError("newsletter serve printed nothing in 30 s")
-    line = server.stdout.readline()
-    return int(line.split("http://127.0.0.1:")[1].split("/")[0])
 
 
 def post(port: int, token: str) -> tuple[float, int]:
