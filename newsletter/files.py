@@ -27,16 +27,6 @@ def atomic_write(path: Path, data: str | bytes, mode: int = 0o644, *, what: str 
         ) from None
 
 
-def remove_file(path: Path) -> None:
-    """Delete `path` if it is there, as a user error when it cannot be."""
-    try:
-        path.unlink(missing_ok=True)
-    except NotADirectoryError:  # a file where one of its folders should be: nothing to remove
-        return
-    except OSError as exc:
-        raise NewsletterError(f"cannot remove: {exc.strerror or exc}", path=path) from None
-
-
 def _write_and_rename(path: Path, raw: bytes, mode: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

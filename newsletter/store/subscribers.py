@@ -116,15 +116,6 @@ class Subscribers(History):
             stamp=stamp,
         )
 
-    def update_subscriber(
-        self, subscriber_id: int, *, name: str, locale: str, tags: str, status: str, stamp: str
-    ) -> None:
-        """New values for a subscriber; a change of status is recorded by the caller first."""
-        self.connection.execute(
-            "UPDATE subscribers SET name = ?, locale = ?, tags = ?, status = ?, updated_at = ? WHERE id = ?",
-            (name, locale, tags, status, stamp, subscriber_id),
-        )
-
     def suppress_all(
         self,
         addresses: Iterable[str],
