@@ -100,7 +100,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             root = base / f"project-{pair}"
             shutil.copytree(template, root)
             a = cpu_of(
-                [sys.executable, "-m", "newsletter", "--project", str(root), "audience", "import", str(csv)]
+                [
+                    sys.executable,
+                    "-m",
+                    "newsletter",
+                    "--project",
+                    str(root),
+                    "audience",
+                    "import",
+                    str(csv),
+                    "--consent",
+                    "bench",
+                ]
             )
             floor_db = base / f"floor-{pair}.sqlite3"
             b = cpu_of([sys.executable, "-c", FLOOR, str(floor_db), str(csv)])

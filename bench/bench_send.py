@@ -214,7 +214,7 @@ def make_project(dest: Path, recipients: int, smtp_port: int | None = None) -> t
         out.writelines(f"lezer{n:06d}@example.org,Lezer {n},nl,\n" for n in range(recipients))
     project = open_project(root)
     started = time.perf_counter()
-    report = import_csv(database_path(project), csv, default_locale="nl", source="bench")
+    report = import_csv(database_path(project), csv, default_locale="nl", source="bench", consent="testlijst")
     seconds = time.perf_counter() - started
     if report.added != recipients or report.bad:
         raise RuntimeError(f"import added {report.added} of {recipients}; bad rows: {report.bad[:3]}")

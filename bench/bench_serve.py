@@ -127,8 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         readers = "".join(f"lezer{n}@example.org,Lezer {n},nl\n" for n in range(total))
         (root / "readers.csv").write_text("email,name,locale\n" + readers, encoding="utf-8")
         newsletter = [sys.executable, "-m", "newsletter", "--project", str(root)]
-        subprocess.run([*newsletter, "audience", "import", str(root / "readers.csv")], env=env, check=True,
-                       capture_output=True)  # fmt: skip
+        imported = [*newsletter, "audience", "import", str(root / "readers.csv"), "--consent", "bench"]
+        subprocess.run(imported, env=env, check=True, capture_output=True)
         with connect(root / "audience.sqlite3") as store:
             tokens = [make_token(s.email, CAMPAIGN, SECRET.encode(), s.id) for s in store.select()]
         paths = [f"{PATH}?token={token}" for token in tokens]

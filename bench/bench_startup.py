@@ -45,7 +45,7 @@ def make_project(root: Path) -> Path:
     readers = "".join(f"lezer{n}@example.org,Lezer {n},nl\n" for n in range(ROWS))
     (root / "readers.csv").write_text("email,name,locale\n" + readers, encoding="utf-8")
     subprocess.run(
-        [NEWSLETTER, "--project", str(root), "audience", "import", "readers.csv"],
+        [NEWSLETTER, "--project", str(root), "audience", "import", "readers.csv", "--consent", "bench"],
         check=True,
         cwd=root,
         capture_output=True,

@@ -64,7 +64,7 @@ def readers(root: Path, count: int) -> list[str]:
     """`count` active readers to unsubscribe, and their tokens."""
     lines = "".join(f"blijver{n}@example.org,Lezer {n},nl\n" for n in range(count))
     (root / "readers.csv").write_text("email,name,locale\n" + lines, encoding="utf-8")
-    imported = newsletter(root, "audience", "import", str(root / "readers.csv"))
+    imported = newsletter(root, "audience", "import", str(root / "readers.csv"), "--consent", "bench")
     imported.communicate()
     with connect(root / "audience.sqlite3") as store:
         return [
@@ -97,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             port = serving_port(server)
             alone = [post(port, token) for token in tokens[: options.posts]]
-            importer = newsletter(root, "audience", "import", str(root / "big.csv"))
+            importer = newsletter(root, "audience", "import", str(root / "big.csv"), "--consent", "bench")
             during: list[tuple[float, int]] = []
             while importer.poll() is None:  # to its end: its write transactions come last
                 during.append(post(port, tokens[options.posts + len(during) % options.posts]))

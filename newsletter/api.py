@@ -19,7 +19,7 @@ them, so that opening a project, or importing this module, stays cheap.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, overload
@@ -31,6 +31,7 @@ from newsletter.project.settings import open_project as open_project_files
 from newsletter.store import database_path, open_existing, open_store
 
 if TYPE_CHECKING:
+    from newsletter.audience.person import Person
     from newsletter.audience.unsubscribe import Token, Unsubscribed
     from newsletter.bounces.apply import Summary
     from newsletter.build import BuildReport
@@ -44,12 +45,13 @@ if TYPE_CHECKING:
     from newsletter.review.checks import Checked
     from newsletter.review.screenshot import Shot
     from newsletter.sending.message import Recipient
-    from newsletter.sending.run import RunReport
+    from newsletter.sending.run import Clock, RunReport
     from newsletter.sending.send import DryRun, Prepared
     from newsletter.sending.status import LogStatus
     from newsletter.sending.stopping import Stop
     from newsletter.sending.transport import Transport
-    from newsletter.store import Entry, Funnel, ImportReport, Store, SuppressReport
+    from newsletter.signup.service import Signups
+    from newsletter.store import Entry, Funnel, ImportReport, Store, Subscriber, SuppressReport
 
 
 @dataclass(frozen=True)
@@ -357,12 +359,101 @@ class Newsletter:
         """The store if it exists: for what only reads and must not create it."""
         return open_existing(self.project)
 
-    def import_subscribers(self, path: Path, *, source: str | None = None) -> ImportReport:
-        """`audience import`: the subscribers in a CSV file (source: default the file's name)."""
-        from newsletter.audience.importing import import_csv
+    def signups(
+        self, *, transport: Callable[[], Transport] | None = None, clock: Clock | None = None
+    ) -> Signups:
+        """The sign-up desk of `newsletter serve`: sign-ups, confirmations, the preference centre.
+        Its mails go through `transport()` (default: SMTP with [smtp]) on a thread of their own."""
+        from functools import partial
 
+        from newsletter.sending.run import utc_now
+        from newsletter.sending.send import smtp_settings
+        from newsletter.sending.transport import Smtp, smtp_password
+        from newsletter.signup.mailer import Mailer
+        from newsletter.signup.service import Signups, required
+
+        required(self.project)
+        if transport is None:
+            settings = smtp_settings(self.project)
+            transport = partial(Smtp, settings, smtp_password(settings, self.secrets))
+        return Signups(self.project, Mailer(transport), clock=clock or utc_now)
+
+    def signup_form(
+        self, locale: str | None = None, *, name: str = "website", redirect: str | None = None
+    ) -> str:
+        """The HTML of a sign-up form for the publisher's own site (`newsletter form`)."""
+        from newsletter.signup.embed import form_snippet
+        from newsletter.signup.service import consent_text, required
+
+        signup = required(self.project)
+        locale = locale or self.settings.locale
+        if redirect is not None and not (
+            redirect.startswith("https://") and self.settings.is_own_site(redirect)
+        ):
+            raise NewsletterError("must be a page of site_url", field="--redirect")
+        try:
+            return form_snippet(
+                self.settings,
+                locale,
+                name=name,
+                consent=consent_text(self.settings, signup, locale),
+                redirect=redirect,
+            )
+        except ValueError as exc:
+            raise NewsletterError(str(exc), field="--name") from None
+
+    def person(self, address: str) -> Person:
+        """Everything stored about one reader (`audience show`): the right of access."""
+        from newsletter.audience.person import person
+
+        with self._reading() as store:
+            return person(store, self._address(address))
+
+    def forget(self, address: str) -> Subscriber:
+        """Erase a reader's personal data but for a keyed hash of the address (`audience forget`)."""
+        from newsletter.audience.person import forget
+        from newsletter.audience.unsubscribe import signing_key
+
+        secret = signing_key(self.secrets)
+        with open_store(self.project) as store:
+            return forget(store, self._address(address), secret)
+
+    def _address(self, address: str) -> str:
+        from newsletter.store import normalise_address
+
+        try:
+            return normalise_address(address.strip())
+        except ValueError as exc:
+            raise NewsletterError(str(exc), field="ADDRESS") from None
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[Store]:
+        store = open_existing(self.project)
+        if store is None:
+            raise NewsletterError("there is no subscriber database yet", path=self.database)
+        with store:
+            yield store
+
+    def import_subscribers(
+        self, path: Path, *, source: str | None = None, consent: str | None = None
+    ) -> ImportReport:
+        """`audience import`: the subscribers in a CSV file (source: default the file's name).
+        `consent` says what the readers it adds agreed to, and where and when: required when the file
+        adds anyone (ConsentMissing otherwise, and nothing is imported)."""
+        from newsletter.audience.importing import import_csv
+        from newsletter.audience.person import forgotten_hash
+        from newsletter.audience.unsubscribe import signing_key
+
+        forgotten = forgotten_hash(signing_key(self.secrets)) if self.secrets.unsubscribe else None
         with self.audience() as store:
-            return import_csv(store, path, default_locale=self.settings.locale, source=source or path.name)
+            return import_csv(
+                store,
+                path,
+                default_locale=self.settings.locale,
+                source=source or path.name,
+                consent=consent,
+                forgotten=forgotten,
+            )
 
     def suppress(self, source: Path | Iterable[str], *, status: str = "unsubscribed") -> SuppressReport:
         """`audience suppress`: addresses (a file, or the lines themselves) made unsubscribed,

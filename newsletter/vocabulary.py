@@ -12,9 +12,12 @@ from typing import Literal
 Locale = Literal["nl", "en"]
 LOCALES: tuple[Locale, ...] = ("nl", "en")  # the first is the default
 
-Status = Literal["active", "unsubscribed", "bounced", "complained"]
-STATUSES: tuple[Status, ...] = ("active", "unsubscribed", "bounced", "complained")
+Status = Literal["active", "unconfirmed", "unsubscribed", "bounced", "complained", "forgotten"]
+STATUSES: tuple[Status, ...] = ("active", "unconfirmed", "unsubscribed", "bounced", "complained", "forgotten")
 SUPPRESSED: tuple[Status, ...] = ("unsubscribed", "bounced", "complained")  # never mailed again
+# What a list file may say of a reader: `unconfirmed` is a sign-up waiting for its confirmation (only
+# the reader's click makes it active) and `forgotten` what `audience forget` leaves of a person.
+IMPORTABLE: tuple[Status, ...] = ("active", *SUPPRESSED)
 
 # One row of the send log per reader and campaign: pending -> sending -> sent | failed | deferred | unknown.
 SendState = Literal["pending", "sending", "sent", "failed", "deferred", "unknown"]

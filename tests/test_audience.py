@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -43,20 +44,36 @@ def test_database_is_created_on_first_use_in_the_project_root(project: Path, run
         assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert tables == {"subscribers", "sends", "status_changes", "bounce_reports", "soft_bounces"}
+    assert tables == {
+        "subscribers",
+        "sends",
+        "status_changes",
+        "bounce_reports",
+        "soft_bounces",
+        "consent_texts",
+        "consents",
+        "forgotten",
+        "signup_events",
+        "used_challenges",
+    }
 
 
 def test_database_path_from_settings(project: Path, run: Run) -> None:
     settings = project / "newsletter.toml"
     settings.write_text(settings.read_text() + '\n[audience]\ndatabase = "data/lezers.sqlite3"\n')
     write(project / "a.csv", "email\nanna@example.nl\n")
-    assert run("audience", "import", str(project / "a.csv")).exit_code == 0
+    assert run("audience", "import", str(project / "a.csv"), "--consent", "testlijst").exit_code == 0
     assert (project / "data" / "lezers.sqlite3").is_file()
     assert not (project / "audience.sqlite3").exists()
 
 
-# What schema 6 added, taken away again to make a database of an earlier version.
-WITHOUT_RETURN_TOKENS = (
+# What schema 7 added, taken away again to make a database of an earlier version.
+WITHOUT_CONSENT = (
+    "DROP TABLE consents; DROP TABLE consent_texts; DROP TABLE forgotten; DROP TABLE signup_events; "
+    "DROP TABLE used_challenges; DROP INDEX subscribers_unconfirmed; "
+    "ALTER TABLE subscribers DROP COLUMN topics; "
+)
+WITHOUT_RETURN_TOKENS = WITHOUT_CONSENT + (
     "DROP INDEX sends_return_token; DROP INDEX sends_message_id; ALTER TABLE sends DROP COLUMN return_token; "
 )
 
@@ -65,7 +82,7 @@ def test_a_database_from_before_the_key_change_is_migrated(project: Path, run: R
     """Schema 2 keyed addresses by casefold(); schema 3 by lower(), so fuß.de stays fuß.de."""
     database = project / "audience.sqlite3"
     write(project / "a.csv", "email\njan@fuß.de\n")
-    run("audience", "import", str(project / "a.csv"))
+    run("audience", "import", str(project / "a.csv"), "--consent", "testlijst")
     with sqlite3.connect(database) as connection:
         connection.execute("UPDATE subscribers SET email_key = 'jan@fuss.de'")
         connection.executescript(  # what schema 2 did not have yet
@@ -100,17 +117,17 @@ def test_a_file_that_is_not_a_database_is_a_user_error(project: Path, run: Run) 
 def test_only_case_makes_two_addresses_one(project: Path, run: Run) -> None:
     """casefold() would merge fuß.de with fuss.de, another domain."""
     write(project / "a.csv", "email\njan@fuss.de\nJAN@FUSS.DE\njan@fuß.de\n")
-    result = run("audience", "import", str(project / "a.csv"))
+    result = run("audience", "import", str(project / "a.csv"), "--consent", "testlijst")
     assert "2 added" in result.output
     assert sorted(emails(project)) == ["jan@fuss.de", "jan@fuß.de"]
 
 
 def test_internationalised_address_is_accepted_and_normalised(project: Path, run: Run) -> None:
     write(project / "a.csv", "email\nJörg@BÜCHER.de\n")
-    assert run("audience", "import", str(project / "a.csv")).exit_code == 0
+    assert run("audience", "import", str(project / "a.csv"), "--consent", "testlijst").exit_code == 0
     assert emails(project) == ["Jörg@bücher.de"]
     write(project / "b.csv", "email\njörg@xn--bcher-kva.de\n")
-    result = run("audience", "import", str(project / "b.csv"))
+    result = run("audience", "import", str(project / "b.csv"), "--consent", "testlijst")
     assert "0 added, 0 updated, 1 unchanged" in result.output
 
 
@@ -127,7 +144,7 @@ def filled(project: Path, run: Run) -> Path:
         "c@example.nl,nl,poëzie\n"
         "d@example.nl,nl,proza\n",
     )
-    assert run("audience", "import", str(project / "a.csv")).exit_code == 0
+    assert run("audience", "import", str(project / "a.csv"), "--consent", "testlijst").exit_code == 0
     write(project / "weg.txt", "c@example.nl\n")
     assert run("audience", "suppress", str(project / "weg.txt")).exit_code == 0
     return project
@@ -179,7 +196,7 @@ def test_the_database_and_its_wal_files_are_readable_by_their_owner_only(
 ) -> None:
     umask(mask)
     write(project / "a.csv", "email\nanna@example.nl\n")
-    assert run("audience", "import", str(project / "a.csv")).exit_code == 0
+    assert run("audience", "import", str(project / "a.csv"), "--consent", "testlijst").exit_code == 0
     database = project / "audience.sqlite3"
     assert stat.S_IMODE(database.stat().st_mode) == 0o600
     with connect(database) as store:  # WAL: -wal and -shm exist while a connection is open
@@ -221,7 +238,7 @@ def test_a_database_setting_naming_a_folder_is_a_user_error(project: Path, run: 
     (project / "data").mkdir()
     set_database(project, "data")
     write(project / "a.csv", "email\nanna@example.nl\n")
-    result = run("audience", "import", str(project / "a.csv"))
+    result = run("audience", "import", str(project / "a.csv"), "--consent", "testlijst")
     assert_user_error(result, "error: data: cannot use the subscriber database: this is a folder", SETTING)
 
 
@@ -254,7 +271,7 @@ def test_a_database_in_a_read_only_place_is_a_user_error(project: Path, run: Run
         where = "read-only/audience.sqlite3"
     set_database(project, where)
     write(project / "a.csv", "email\nanna@example.nl\n")
-    result = run("audience", "import", str(project / "a.csv"))
+    result = run("audience", "import", str(project / "a.csv"), "--consent", "testlijst")
     assert_user_error(
         result, "audience.sqlite3: cannot use the subscriber database: cannot create it", SETTING
     )
@@ -265,18 +282,20 @@ def test_a_database_another_process_is_writing_to_is_busy_try_again(
 ) -> None:
     monkeypatch.setattr(audience, "BUSY_TIMEOUT", 0.5)  # the real 5 s, shortened for the test
     write(project / "a.csv", "email\nanna@example.nl\n")
-    assert run("audience", "import", str(project / "a.csv")).exit_code == 0
+    assert run("audience", "import", str(project / "a.csv"), "--consent", "testlijst").exit_code == 0
     other = sqlite3.connect(project / "audience.sqlite3", isolation_level=None)
     try:
         other.execute("BEGIN IMMEDIATE")  # the write lock, held
         started = time.monotonic()
-        result = run("audience", "import", str(project / "a.csv"))
+        result = run("audience", "import", str(project / "a.csv"), "--consent", "testlijst")
         waited = time.monotonic() - started
     finally:
         other.close()
     assert_user_error(result, "audience.sqlite3: the subscriber database is busy", "try again")
     assert 0.5 <= waited < 5  # it waited its turn first, then gave up
-    assert run("audience", "import", str(project / "a.csv")).exit_code == 0  # and works once free
+    assert (
+        run("audience", "import", str(project / "a.csv"), "--consent", "testlijst").exit_code == 0
+    )  # and works once free
 
 
 def test_writing_to_a_database_opened_read_only_is_a_user_error(project: Path) -> None:
@@ -301,11 +320,16 @@ def changes(project: Path) -> list[tuple[str, str | None, str, str, str]]:
 
 def test_every_status_change_is_recorded_with_its_source(project: Path, run: Run) -> None:
     write(project / "a.csv", "email\nanna@example.nl\nbert@example.nl\n")
-    assert run("audience", "import", str(project / "a.csv"), "--source", "beurs-2026").exit_code == 0
+    assert (
+        run(
+            "audience", "import", str(project / "a.csv"), "--source", "beurs-2026", "--consent", "testlijst"
+        ).exit_code
+        == 0
+    )
     write(project / "weg.txt", "anna@example.nl\nonbekend@example.nl\n")
     assert run("audience", "suppress", str(project / "weg.txt"), "--status", "bounced").exit_code == 0
     write(project / "b.csv", "email,status\nbert@example.nl,complained\n")
-    assert run("audience", "import", str(project / "b.csv")).exit_code == 0
+    assert run("audience", "import", str(project / "b.csv"), "--consent", "testlijst").exit_code == 0
     assert changes(project) == [
         ("anna@example.nl", None, "active", "import", "beurs-2026"),
         ("bert@example.nl", None, "active", "import", "beurs-2026"),
@@ -317,12 +341,12 @@ def test_every_status_change_is_recorded_with_its_source(project: Path, run: Run
 
 def test_an_import_never_reactivates_a_suppressed_address_nor_writes_history(project: Path, run: Run) -> None:
     write(project / "a.csv", "email\nanna@example.nl\n")
-    assert run("audience", "import", str(project / "a.csv")).exit_code == 0
+    assert run("audience", "import", str(project / "a.csv"), "--consent", "testlijst").exit_code == 0
     write(project / "weg.txt", "anna@example.nl\n")
     assert run("audience", "suppress", str(project / "weg.txt")).exit_code == 0
     before = changes(project)
     write(project / "b.csv", "email,status\nANNA@example.nl,active\n")
-    result = run("audience", "import", str(project / "b.csv"))
+    result = run("audience", "import", str(project / "b.csv"), "--consent", "testlijst")
     assert "0 updated, 0 unchanged, 1 kept suppressed" in result.output
     assert statuses(project) == {"anna@example.nl": "unsubscribed"}
     assert changes(project) == before
@@ -360,7 +384,7 @@ def test_a_change_made_without_recording_it_is_still_in_the_history(project: Pat
 def test_a_database_from_before_the_history_gets_the_current_statuses(project: Path, run: Run) -> None:
     database = project / "audience.sqlite3"
     write(project / "a.csv", "email,status\nanna@example.nl,\nbert@example.nl,bounced\n")
-    assert run("audience", "import", str(project / "a.csv")).exit_code == 0
+    assert run("audience", "import", str(project / "a.csv"), "--consent", "testlijst").exit_code == 0
     with sqlite3.connect(database) as connection:
         connection.executescript(
             "DROP TRIGGER status_changes_unrecorded; DROP TABLE status_changes; DROP TABLE bounce_reports;"
@@ -401,11 +425,72 @@ def test_the_writers_file_takes_the_mode_of_a_database_shared_on_purpose(
     database.chmod(0o660)
     writers.unlink(missing_ok=True)
     write(project / "a.csv", "email\nanna@example.nl\n")
-    assert run("audience", "import", str(project / "a.csv")).exit_code == 0
+    assert run("audience", "import", str(project / "a.csv"), "--consent", "testlijst").exit_code == 0
     assert stat.S_IMODE(writers.stat().st_mode) == 0o660
     writers.chmod(0o440)
     assert run("audience", "suppress", str(project / "a.csv")).exit_code == 0
     writers.unlink()
     writers.symlink_to(project / "elsewhere")
-    assert_user_error(run("audience", "import", str(project / "a.csv")), "audience.sqlite3.writers")
+    assert_user_error(
+        run("audience", "import", str(project / "a.csv"), "--consent", "testlijst"),
+        "audience.sqlite3.writers",
+    )
     assert not (project / "elsewhere").exists()
+
+
+def test_a_database_of_schema_6_keeps_its_readers_log_and_history_when_made_anew(
+    project: Path, run: Run
+) -> None:
+    """Schema 7 makes the subscribers table anew (a CHECK cannot be altered): rows, ids, the send log's
+    references and the history's trigger all survive."""
+    database = project / "audience.sqlite3"
+    write(project / "a.csv", "email,status\nanna@example.nl,\nbert@example.nl,bounced\n")
+    assert run("audience", "import", str(project / "a.csv"), "--consent", "testlijst").exit_code == 0
+    with sqlite3.connect(database) as connection:
+        connection.executescript(
+            WITHOUT_CONSENT
+            + "INSERT INTO sends (campaign, subscriber_id, email, state, created_at, updated_at)"
+            " VALUES ('c', 1, 'anna@example.nl', 'sent', 'x', 'x'); PRAGMA user_version = 6"
+        )
+    assert run("audience", "count").exit_code == 0
+    with sqlite3.connect(database) as connection:
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert connection.execute(
+            "SELECT id, email, status, topics FROM subscribers ORDER BY id"
+        ).fetchall() == [
+            (1, "anna@example.nl", "active", "[]"),
+            (2, "bert@example.nl", "bounced", "[]"),
+        ]
+        assert connection.execute("PRAGMA foreign_key_check").fetchall() == []
+        assert connection.execute("SELECT subscriber_id FROM sends").fetchall() == [(1,)]
+        connection.execute(
+            "UPDATE subscribers SET status = 'unsubscribed', updated_at = 'later' WHERE id = 1"
+        )
+        (source,) = connection.execute(
+            "SELECT source FROM status_changes ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        assert source == "other"  # the trigger came back with the table
+
+
+def test_processes_opening_a_new_store_at_once_migrate_it_once(tmp_path: Path) -> None:
+    """The first requests to a new `serve` arrive together, each opening the store: one runs the
+    migrations, the others wait and find them done (before, a step run twice broke the file)."""
+    path = tmp_path / "new.sqlite3"
+    start = threading.Barrier(16)
+    problems: list[BaseException] = []
+
+    def open_it() -> None:
+        start.wait()
+        try:
+            connect(path).close()
+        except BaseException as problem:
+            problems.append(problem)
+
+    threads = [threading.Thread(target=open_it) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not problems
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION

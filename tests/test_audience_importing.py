@@ -33,7 +33,7 @@ def test_import_with_bom_and_semicolons(project: Path, run: Run) -> None:
         "bob@example.com;Bob;EN;\n"
     )
     (project / "lijst.csv").write_bytes(data.encode("utf-8"))
-    result = run("audience", "import", str(project / "lijst.csv"))
+    result = run("audience", "import", str(project / "lijst.csv"), "--consent", "testlijst")
     assert result.exit_code == 0, result.output
     assert "2 added, 0 updated, 0 unchanged, 0 kept suppressed, 0 bad" in result.output
     anna, bob = select(project / "audience.sqlite3")
@@ -67,7 +67,7 @@ def test_the_usual_column_names_are_read_and_the_others_named(
     project: Path, run: Run, data: str, unused: str
 ) -> None:
     write(project / "export.csv", data)
-    result = run("audience", "import", str(project / "export.csv"))
+    result = run("audience", "import", str(project / "export.csv"), "--consent", "testlijst")
     assert result.exit_code == 0, result.output
     assert ("columns not used: " + unused in result.output) == bool(unused)
     names = {s.email: s.name for s in select(project / "audience.sqlite3")}
@@ -83,7 +83,7 @@ def test_a_dutch_list_with_a_tussenvoegsel_greets_by_first_name(
         "E-mail;Voornaam;Tussenvoegsel;Achternaam\njan@example.nl;Jan;de;Vries\n"
         "dhr@example.nl;Dhr. J.;de;Vries\nvd@example.nl;;van;Dam\n",
     )
-    assert run("audience", "import", str(project / "lijst.csv")).exit_code == 0
+    assert run("audience", "import", str(project / "lijst.csv"), "--consent", "testlijst").exit_code == 0
     assert run("send", "2026-12-schrijven", "--dry-run").exit_code == 0
     greetings = {}
     for eml in (project / "build" / "2026-12-schrijven" / "outbox").rglob("*.eml"):
@@ -97,7 +97,7 @@ def test_a_dutch_list_with_a_tussenvoegsel_greets_by_first_name(
 
 def test_import_without_bom_with_tabs(project: Path, run: Run) -> None:
     write(project / "l.tsv", "email\tname\ttags\ncees@example.nl\tCees\tproza|nieuw\n")
-    result = run("audience", "import", str(project / "l.tsv"), "--source", "beurs")
+    result = run("audience", "import", str(project / "l.tsv"), "--source", "beurs", "--consent", "testlijst")
     assert result.exit_code == 0, result.output
     (cees,) = select(project / "audience.sqlite3")
     assert (cees.name, cees.tags, cees.source, cees.locale) == ("Cees", ("nieuw", "proza"), "beurs", "nl")
@@ -105,7 +105,9 @@ def test_import_without_bom_with_tabs(project: Path, run: Run) -> None:
 
 def test_comma_file_with_tags_separated_inside_the_cell(project: Path) -> None:
     path = write(project / "l.csv", 'Email,Tags\nanna@example.nl,"poëzie;proza"\nbob@example.nl,a b|c\n')
-    report = import_csv(project / "db.sqlite3", path, default_locale="en", source="x", now=NOW)
+    report = import_csv(
+        project / "db.sqlite3", path, default_locale="en", source="x", now=NOW, consent="testlijst"
+    )
     assert report.added == 2
     tags = [s.tags for s in select(project / "db.sqlite3")]
     assert tags == [("poëzie", "proza"), ("a", "b", "c")]
@@ -124,7 +126,7 @@ def test_every_bad_row_is_reported_with_line_and_reason(project: Path, run: Run)
         "duits@example.de,Duits,de\n"
         "ook-goed@example.nl,,en\n",
     )
-    result = run("audience", "import", str(project / "l.csv"))
+    result = run("audience", "import", str(project / "l.csv"), "--consent", "testlijst")
     assert result.exit_code == 1
     assert "2 added, 0 updated, 0 unchanged, 0 kept suppressed, 5 bad" in result.output
     lines = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
@@ -140,7 +142,7 @@ def test_every_bad_row_is_reported_with_line_and_reason(project: Path, run: Run)
 
 def test_missing_email_column_is_one_error_for_the_file(project: Path, run: Run) -> None:
     write(project / "l.csv", "naam;taal\nAnna;nl\n")
-    result = run("audience", "import", str(project / "l.csv"))
+    result = run("audience", "import", str(project / "l.csv"), "--consent", "testlijst")
     assert result.exit_code == 2
     assert "l.csv:1: the header has no email column" in result.stderr
     assert "'naam', 'taal'" in result.stderr
@@ -160,7 +162,7 @@ def test_a_broken_quote_is_one_error_for_the_file_not_rows_swallowed(
     project: Path, run: Run, text: str, line: int
 ) -> None:
     write(project / "l.csv", text)
-    result = run("audience", "import", str(project / "l.csv"))
+    result = run("audience", "import", str(project / "l.csv"), "--consent", "testlijst")
     assert result.exit_code == 2
     assert f"l.csv:{line}: the CSV quoting is broken" in result.stderr
     assert "Traceback" not in result.output
@@ -175,7 +177,7 @@ def test_line_breaks_inside_quoted_cells_are_still_fine(project: Path, run: Run)
         'jan@example.nl,"Jan" de Vries,"Schreef in via\nredactie@example.nl, op de beurs"\n'
         "piet@example.nl,Piet,\n",
     )
-    result = run("audience", "import", str(project / "a.csv"))
+    result = run("audience", "import", str(project / "a.csv"), "--consent", "testlijst")
     assert result.exit_code == 0, result.output
     assert [s.name for s in select(project / "audience.sqlite3")] == ["Jan de Vries", "Piet"]
     write(
@@ -188,16 +190,16 @@ def test_line_breaks_inside_quoted_cells_are_still_fine(project: Path, run: Run)
 
 def test_a_file_that_cannot_be_read_is_a_clear_error(project: Path, run: Run) -> None:
     write(project / "l.csv", "email\n")
-    result = run("audience", "import", str(project / "l.csv" / "x.csv"))
+    result = run("audience", "import", str(project / "l.csv" / "x.csv"), "--consent", "testlijst")
     assert result.exit_code == 2
     assert "x.csv: cannot read the file: Not a directory" in result.stderr
 
 
 def test_a_locale_in_the_file_updates_an_existing_subscriber(project: Path, run: Run) -> None:
     write(project / "a.csv", "email,name\nzed@example.nl,Zed\n")
-    run("audience", "import", str(project / "a.csv"))
+    run("audience", "import", str(project / "a.csv"), "--consent", "testlijst")
     write(project / "b.csv", "email,locale\nzed@example.nl,en\n")
-    result = run("audience", "import", str(project / "b.csv"))
+    result = run("audience", "import", str(project / "b.csv"), "--consent", "testlijst")
     assert "0 added, 1 updated" in result.output
     assert emails(project, locale="en") == ["zed@example.nl"]
 
@@ -205,7 +207,7 @@ def test_a_locale_in_the_file_updates_an_existing_subscriber(project: Path, run:
 def test_file_that_is_not_utf8_is_refused_with_the_line(project: Path, run: Run) -> None:
     data = "email,name\nanna@example.nl,Anna\nbob@example.nl,Zoë\n".encode("latin-1")
     (project / "l.csv").write_bytes(data)
-    result = run("audience", "import", str(project / "l.csv"))
+    result = run("audience", "import", str(project / "l.csv"), "--consent", "testlijst")
     assert result.exit_code == 2
     assert "l.csv:3: not UTF-8: byte 0xeb cannot be read" in result.stderr
     assert emails(project, status=None) == []
@@ -216,7 +218,7 @@ def test_duplicates_are_merged_within_the_file_and_across_imports(project: Path,
         project / "a.csv",
         "email,name,locale,tags\nanna@example.nl,,,proza\nANNA@Example.NL,Anna,en,poëzie\nbob@example.nl,Bob,,\n",
     )
-    result = run("audience", "import", str(project / "a.csv"))
+    result = run("audience", "import", str(project / "a.csv"), "--consent", "testlijst")
     assert result.exit_code == 0, result.output
     assert "2 added" in result.output and "1 duplicate rows merged" in result.output
     anna = select(project / "audience.sqlite3")[0]
@@ -228,7 +230,7 @@ def test_duplicates_are_merged_within_the_file_and_across_imports(project: Path,
     )
 
     write(project / "b.csv", "email,naam,tags\nAnna@example.nl,Andere Naam,nieuw\nbob@example.nl,Bob,\n")
-    result = run("audience", "import", str(project / "b.csv"))
+    result = run("audience", "import", str(project / "b.csv"), "--consent", "testlijst")
     assert "0 added, 1 updated, 1 unchanged, 0 kept suppressed, 0 bad" in result.output
     anna = select(project / "audience.sqlite3")[0]
     assert (anna.name, anna.tags) == ("Anna", ("nieuw", "poëzie", "proza"))
@@ -250,12 +252,12 @@ def test_duplicates_in_different_batches_are_merged_as_within_one(
 
 def test_import_never_reactivates_a_suppressed_address(project: Path, run: Run) -> None:
     write(project / "a.csv", "email,status\nweg@example.nl,unsubscribed\nkapot@example.nl,bounced\n")
-    assert run("audience", "import", str(project / "a.csv")).exit_code == 0
+    assert run("audience", "import", str(project / "a.csv"), "--consent", "testlijst").exit_code == 0
     write(
         project / "b.csv",
         "email,status,tags\nWEG@example.nl,active,x\nkapot@example.nl,,y\nnieuw@example.nl,,\n",
     )
-    result = run("audience", "import", str(project / "b.csv"))
+    result = run("audience", "import", str(project / "b.csv"), "--consent", "testlijst")
     assert "1 added, 0 updated, 0 unchanged, 2 kept suppressed, 0 bad" in result.output
     assert statuses(project) == {
         "weg@example.nl": "unsubscribed",
@@ -286,7 +288,9 @@ def test_a_batch_is_one_transaction(project: Path, monkeypatch: pytest.MonkeyPat
     path = write(project / "a.csv", "email\na@example.nl\nb@example.nl\n")
     _failing_at(monkeypatch, 1)
     with pytest.raises(RuntimeError):
-        import_csv(project / "db.sqlite3", path, default_locale="nl", source="x", now=NOW)
+        import_csv(
+            project / "db.sqlite3", path, default_locale="nl", source="x", now=NOW, consent="testlijst"
+        )
     assert select(project / "db.sqlite3", status=None) == []
 
 
@@ -303,9 +307,9 @@ def test_an_import_stopped_between_batches_is_finished_by_running_it_again(
     with monkeypatch.context() as failing:
         _failing_at(failing, 2)
         with pytest.raises(RuntimeError):
-            import_csv(database, path, default_locale="nl", source="x", now=NOW)
+            import_csv(database, path, default_locale="nl", source="x", now=NOW, consent="testlijst")
     assert [s.email for s in select(database)] == ["a@example.nl", "b@example.nl"]
-    again = import_csv(database, path, default_locale="nl", source="x", now=NOW)
+    again = import_csv(database, path, default_locale="nl", source="x", now=NOW, consent="testlijst")
     assert (again.added, again.unchanged) == (1, 2)
     assert [s.email for s in select(database)] == ["a@example.nl", "b@example.nl", "c@example.nl"]
 
@@ -328,7 +332,7 @@ def test_the_batched_writes_record_every_status_change_in_the_order_of_the_file(
         project / "eerste.csv",
         "email,status\na@example.nl,\nb@example.nl,\nc@example.nl,unsubscribed\nd@example.nl,\n",
     )
-    import_csv(database, first, default_locale="nl", source="eerste", now=NOW)
+    import_csv(database, first, default_locale="nl", source="eerste", now=NOW, consent="testlijst")
     second = write(
         project / "tweede.csv",
         "email,status,tags\n"
@@ -341,7 +345,9 @@ def test_the_batched_writes_record_every_status_change_in_the_order_of_the_file(
         "g@example.nl,,\n"
         "e@example.nl,unsubscribed,\n",
     )
-    report = import_csv(database, second, default_locale="nl", source="tweede", now=LATER)
+    report = import_csv(
+        database, second, default_locale="nl", source="tweede", now=LATER, consent="testlijst"
+    )
     assert (report.added, report.updated, report.unchanged, report.kept_suppressed, report.duplicates) == (
         3,
         2,
@@ -386,7 +392,12 @@ def test_the_history_finds_the_added_subscribers_when_sqlite_numbers_them_at_ran
 
     database = project / "db.sqlite3"
     import_csv(
-        database, write(project / "a.csv", "email\na@example.nl\n"), default_locale="nl", source="a", now=NOW
+        database,
+        write(project / "a.csv", "email\na@example.nl\n"),
+        default_locale="nl",
+        source="a",
+        now=NOW,
+        consent="testlijst",
     )
     with sqlite3.connect(database) as connection:
         connection.execute("UPDATE subscribers SET id = 9223372036854775807")  # foreign keys are off
@@ -395,7 +406,7 @@ def test_the_history_finds_the_added_subscribers_when_sqlite_numbers_them_at_ran
     path = write(
         project / "b.csv", "email,status\nb@example.nl,\nc@example.nl,bounced\nA@example.nl,unsubscribed\n"
     )
-    report = import_csv(database, path, default_locale="nl", source="b", now=LATER)
+    report = import_csv(database, path, default_locale="nl", source="b", now=LATER, consent="testlijst")
     assert (report.added, report.updated) == (2, 1)
     with sqlite3.connect(database) as connection:
         rows = connection.execute(
@@ -414,7 +425,12 @@ def test_the_history_finds_the_added_subscribers_when_sqlite_numbers_them_at_ran
 def test_timestamps_come_from_the_clock(project: Path) -> None:
     database = project / "db.sqlite3"
     import_csv(
-        database, write(project / "a.csv", "email\na@example.nl\n"), default_locale="nl", source="a", now=NOW
+        database,
+        write(project / "a.csv", "email\na@example.nl\n"),
+        default_locale="nl",
+        source="a",
+        now=NOW,
+        consent="testlijst",
     )
     import_csv(
         database,
@@ -422,6 +438,7 @@ def test_timestamps_come_from_the_clock(project: Path) -> None:
         default_locale="nl",
         source="b",
         now=LATER,
+        consent="testlijst",
     )
     (a,) = select(database)
     assert (a.created_at, a.updated_at, a.source) == ("2026-12-01T09:30:00Z", "2026-12-02T10:00:00Z", "a")
@@ -432,21 +449,21 @@ def test_timestamps_come_from_the_clock(project: Path) -> None:
 
 def test_suppress_then_import(project: Path, run: Run) -> None:
     write(project / "a.csv", "email\nanna@example.nl\nbob@example.nl\n")
-    run("audience", "import", str(project / "a.csv"))
+    run("audience", "import", str(project / "a.csv"), "--consent", "testlijst")
     write(project / "weg.txt", "# afmeldingen\nAnna@example.nl\n\nonbekend@example.nl\ngeen adres\n")
     result = run("audience", "suppress", str(project / "weg.txt"))
     assert result.exit_code == 1
     assert "1 unsubscribed, 1 added as unsubscribed, 0 unchanged, 1 bad" in result.output
     assert "weg.txt:5: invalid address 'geen adres'" in result.stderr
     write(project / "b.csv", "email\nonbekend@example.nl\nanna@example.nl\n")
-    result = run("audience", "import", str(project / "b.csv"))
+    result = run("audience", "import", str(project / "b.csv"), "--consent", "testlijst")
     assert "0 added, 0 updated, 0 unchanged, 2 kept suppressed" in result.output
     assert emails(project) == ["bob@example.nl"]
 
 
 def test_suppress_a_csv_with_an_email_column_as_bounced(project: Path, run: Run) -> None:
     write(project / "a.csv", "email\nanna@example.nl\n")
-    run("audience", "import", str(project / "a.csv"))
+    run("audience", "import", str(project / "a.csv"), "--consent", "testlijst")
     write(
         project / "bounces.csv",
         "Datum;E-mail;Status\n2026-12-01;anna@example.nl;hard bounce\n2026-12-01;bob@example.nl;soft\n",
@@ -489,7 +506,9 @@ def test_export_round_trips(filled: Path, run: Run, tmp_path: Path) -> None:
     assert text.startswith("email,name,locale,tags,status,source,created_at,updated_at\n")
 
     copy = tmp_path / "copy.sqlite3"
-    report = import_csv(copy, filled / "export.csv", default_locale="en", source="backup", now=NOW)
+    report = import_csv(
+        copy, filled / "export.csv", default_locale="en", source="backup", now=NOW, consent="testlijst"
+    )
     assert (report.added, report.bad) == (4, [])
 
     def essentials(database: Path) -> list[tuple[object, ...]]:
@@ -504,7 +523,7 @@ def test_export_defuses_formulas_and_reads_them_back(project: Path, run: Run, tm
     source = io.StringIO()
     csv.writer(source).writerows([["email", "name"], *([f"r{n}@example.nl", v] for n, v in enumerate(names))])
     write(project / "a.csv", source.getvalue())
-    run("audience", "import", str(project / "a.csv"))
+    run("audience", "import", str(project / "a.csv"), "--consent", "testlijst")
     assert run("audience", "export", "--out", str(project / "out.csv")).exit_code == 0
     with (project / "out.csv").open(encoding="utf-8", newline="") as file:
         exported = {row["email"]: row["name"] for row in csv.DictReader(file)}
@@ -513,18 +532,18 @@ def test_export_defuses_formulas_and_reads_them_back(project: Path, run: Run, tm
     ]
     assert (project / "out.csv").stat().st_mode & 0o777 == 0o600  # personal data
     copy = tmp_path / "copy.sqlite3"
-    import_csv(copy, project / "out.csv", default_locale="nl", source="backup", now=NOW)
+    import_csv(copy, project / "out.csv", default_locale="nl", source="backup", now=NOW, consent="testlijst")
     assert sorted(s.name for s in select(copy)) == sorted(names)
 
 
 def test_export_defuses_an_address_that_is_a_formula(project: Path, run: Run, tmp_path: Path) -> None:
     address = "=cmd|'/Ccalc'!A0@example.nl"  # valid: all of these may stand before the @
     write(project / "a.csv", f"email\n{address}\n")
-    assert run("audience", "import", str(project / "a.csv")).exit_code == 0
+    assert run("audience", "import", str(project / "a.csv"), "--consent", "testlijst").exit_code == 0
     run("audience", "export", "--out", str(project / "out.csv"))
     assert (project / "out.csv").read_text(encoding="utf-8").splitlines()[1].startswith(f"'{address},")
     copy = tmp_path / "copy.sqlite3"
-    import_csv(copy, project / "out.csv", default_locale="nl", source="backup", now=NOW)
+    import_csv(copy, project / "out.csv", default_locale="nl", source="backup", now=NOW, consent="testlijst")
     assert [s.email for s in select(copy)] == [address]
 
 

@@ -254,7 +254,7 @@ def readers(project: Path, run: Run, monkeypatch: pytest.MonkeyPatch) -> dict[st
     settings = project / "newsletter.toml"
     settings.write_text(settings.read_text(encoding="utf-8") + f'\n[bounces]\naddress = "{BOUNCES}"\n')
     write(project / "lezers.csv", "email\n" + "".join(address(name) + "\n" for name in READERS))
-    assert run("audience", "import", str(project / "lezers.csv")).exit_code == 0
+    assert run("audience", "import", str(project / "lezers.csv"), "--consent", "testlijst").exit_code == 0
     found = {s.email.split("@")[0]: s.id for s in select(project / "audience.sqlite3")}
     sent(project, READERS)
     return found
@@ -548,7 +548,7 @@ def test_a_forged_report_naming_readers_never_sent_anything_changes_nobody(
 ) -> None:
     others = [f"lezer{n}@example.org" for n in range(200)]
     write(project / "others.csv", "email\n" + "\n".join(others) + "\n")
-    assert run("audience", "import", str(project / "others.csv")).exit_code == 0
+    assert run("audience", "import", str(project / "others.csv"), "--consent", "testlijst").exit_code == 0
     write(project / "forged.eml", forged_dsn(others))
     result = run("bounces", "import", str(project / "forged.eml"))
     assert result.exit_code == 0, result.output

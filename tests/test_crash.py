@@ -65,7 +65,7 @@ def sender(project: Path, fake: FakeSMTP, run: Run) -> Path:
     )
     rows = [f"{address},Lezer {n},nl," for n, address in enumerate(READERS, start=1)]
     write(project / "readers.csv", "email,name,locale,tags\n" + "\n".join(rows) + "\n")
-    result = run("audience", "import", str(project / "readers.csv"))
+    result = run("audience", "import", str(project / "readers.csv"), "--consent", "testlijst")
     assert result.exit_code == 0, result.output
     return project
 

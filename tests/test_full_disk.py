@@ -36,11 +36,11 @@ def no_room_to_grow(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_an_import_onto_a_full_disk_says_so(project: Path, run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
     write(project / "a.csv", "email\nfirst@example.nl\n")
-    assert run("audience", "import", str(project / "a.csv")).exit_code == 0
+    assert run("audience", "import", str(project / "a.csv"), "--consent", "testlijst").exit_code == 0
     rows = "".join(f"lezer{n}@example.nl\n" for n in range(2000))
     write(project / "b.csv", "email\n" + rows)
     no_room_to_grow(monkeypatch)
-    result = run("audience", "import", str(project / "b.csv"))
+    result = run("audience", "import", str(project / "b.csv"), "--consent", "testlijst")
     assert result.exit_code == 2
     assert result.stderr.startswith(
         "error: audience.sqlite3: the disk that holds the subscriber database is full"

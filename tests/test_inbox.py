@@ -53,7 +53,7 @@ def dry_run_message(project: Path, run: Run, monkeypatch: pytest.MonkeyPatch, ca
         project / "readers.csv",
         "email,name,locale\njan@example.org,Jan de Vries,nl\nann@example.org,Ann,en\n",
     )
-    assert run("audience", "import", str(readers)).exit_code == 0
+    assert run("audience", "import", str(readers), "--consent", "testlijst").exit_code == 0
     result = run("send", campaign, "--dry-run")
     assert result.exit_code == 0, result.output
     first = sorted((project / "build" / campaign / "outbox").glob("*.eml"))[0]

@@ -29,6 +29,7 @@ STAGES = (
     "preview",
     "audience",
     "sending",
+    "signup",
     "bounces",
     "api",
     "web",

@@ -171,7 +171,7 @@ def send_for_real(project: Path, run: Run, monkeypatch: pytest.MonkeyPatch, camp
     readers = write(
         project / "readers.csv", "email,name,locale\nan@example.org,An,nl\nbo@example.org,Bo,nl\n"
     )
-    assert run("audience", "import", str(readers)).exit_code == 0
+    assert run("audience", "import", str(readers), "--consent", "testlijst").exit_code == 0
     with FakeSMTP() as smtp:
         configure(project, smtp.port)
         result = run("send", campaign, "--yes", "--force")

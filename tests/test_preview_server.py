@@ -221,7 +221,7 @@ def dry_run(project: Path, run: Run, monkeypatch: pytest.MonkeyPatch) -> Path:
     """`newsletter send --dry-run` of the sample campaign to two readers: its first .eml file."""
     monkeypatch.setenv("NEWSLETTER_UNSUBSCRIBE_SECRET", SECRET)
     write(project / "readers.csv", "email,name\njan@example.org,Jan de Vries\nels@example.org,Els\n")
-    assert run("audience", "import", str(project / "readers.csv")).exit_code == 0
+    assert run("audience", "import", str(project / "readers.csv"), "--consent", "testlijst").exit_code == 0
     result = run("send", SAMPLE, "--dry-run")
     assert result.exit_code == 0, result.output
     return sorted((project / "build" / SAMPLE / "outbox").glob("*.eml"))[0]

@@ -74,7 +74,7 @@ def test_readers_who_leave_during_a_send_and_an_import_are_answered_and_not_mail
     project: Path, run: Run
 ) -> None:
     write(project / "readers.csv", "email,name\n" + "\n".join(f"{r},Lezer" for r in READERS) + "\n")
-    assert run("audience", "import", str(project / "readers.csv")).exit_code == 0
+    assert run("audience", "import", str(project / "readers.csv"), "--consent", "testlijst").exit_code == 0
     ids = {s.email: s.id for s in select(project / "audience.sqlite3")}
     rows = "\n".join(f"nieuw{n}@example.com,Nieuw {n},en" for n in range(IMPORTED))
     big = write(project / "big.csv", "email,name,locale\n" + rows + "\n")
@@ -87,7 +87,7 @@ def test_readers_who_leave_during_a_send_and_an_import_are_answered_and_not_mail
             port = int(_first_line(server, BOUNDED).split("http://127.0.0.1:")[1].split("/")[0])
             sender = _newsletter(project, "send", CAMPAIGN, "--yes", "--force", env=env)
             smtp.wait_for(20, timeout=BOUNDED)
-            importer = _newsletter(project, "audience", "import", str(big), env=env)
+            importer = _newsletter(project, "audience", "import", str(big), "--consent", "testlijst", env=env)
             answered: dict[str, int] = {}
             mailed_before: set[str] = set()
             for reader in LEAVING:

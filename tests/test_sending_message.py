@@ -637,7 +637,7 @@ def signing_project(sample: Sample, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     shutil.copytree(sample.project.root, root, ignore=shutil.ignore_patterns("build", "*.sqlite3"))
     write(root / "readers.csv", "email,name\njan@example.org,Jan\n")
     monkeypatch.setenv("NEWSLETTER_UNSUBSCRIBE_SECRET", SECRET.decode())
-    assert cli(root, "audience", "import", str(root / "readers.csv")).exit_code == 0
+    assert cli(root, "audience", "import", str(root / "readers.csv"), "--consent", "testlijst").exit_code == 0
     return root
 
 
@@ -712,7 +712,7 @@ def reader(project: Path, run: Run, monkeypatch: pytest.MonkeyPatch) -> Path:
     """One reader and the unsubscribe secret: enough for `send --dry-run` to compose a message."""
     monkeypatch.setenv("NEWSLETTER_UNSUBSCRIBE_SECRET", SECRET.decode())
     write(project / "readers.csv", "email,name\njan@example.org,Jan\n")
-    assert run("audience", "import", str(project / "readers.csv")).exit_code == 0
+    assert run("audience", "import", str(project / "readers.csv"), "--consent", "testlijst").exit_code == 0
     return project
 
 
@@ -791,7 +791,7 @@ def test_a_subject_with_a_merge_field_is_written_per_reader(
         "email,name\njan@example.org,Jan\nzoe@example.org,Zoë Ærø\nnn@example.org,\n"
         'evil@example.org,"X=?utf-8?q?=0D=0ABcc:_a@b.c?="\n',
     )
-    assert run("audience", "import", str(project / "readers.csv")).exit_code == 0
+    assert run("audience", "import", str(project / "readers.csv"), "--consent", "testlijst").exit_code == 0
     set_subject(project, '"{first_name}, de kunst van het weglaten – {{en}} meer"')
     result = run("send", NL, "--dry-run")
     assert result.exit_code == 0, result.output

@@ -50,7 +50,7 @@ def sender(project: Path, fake: FakeSMTP, run: Run, monkeypatch: pytest.MonkeyPa
         project / "readers.csv",
         "email,name,locale,tags\n" + "\n".join(rows) + "\nreader@example.org,Ann,en,\n",
     )
-    assert run("audience", "import", str(project / "readers.csv")).exit_code == 0
+    assert run("audience", "import", str(project / "readers.csv"), "--consent", "testlijst").exit_code == 0
     return project
 
 
@@ -115,7 +115,7 @@ def test_a_finished_campaign_is_not_sent_again_but_reaches_new_subscribers_on_re
     assert "--new-subscribers-only" in again.output
     assert len(fake.messages) == 6
     write(sender / "new.csv", "email,name\nnieuw@example.org,Nieuw\n")
-    run("audience", "import", str(sender / "new.csv"))
+    run("audience", "import", str(sender / "new.csv"), "--consent", "testlijst")
     later = send(run, "--new-subscribers-only")
     assert later.exit_code == 0, later.output
     assert received(fake) == Counter([*READERS, "nieuw@example.org"])
@@ -341,7 +341,7 @@ def test_authentication_failure_stops_the_run(
         configure(project, server.port, user="nieuwsbrief")
         monkeypatch.setenv("NEWSLETTER_UNSUBSCRIBE_SECRET", SECRET)
         write(project / "one.csv", "email\nlezer@example.org\n")
-        run("audience", "import", str(project / "one.csv"))
+        run("audience", "import", str(project / "one.csv"), "--consent", "testlijst")
         monkeypatch.delenv("NEWSLETTER_SMTP_PASSWORD", raising=False)
         missing = send(run)
         assert missing.exit_code == 2 and "NEWSLETTER_SMTP_PASSWORD is not set" in missing.output
@@ -363,7 +363,7 @@ def test_starttls_is_used_and_a_certificate_that_does_not_verify_stops_the_run(
         configure(project, server.port, security="starttls")
         monkeypatch.setenv("NEWSLETTER_UNSUBSCRIBE_SECRET", SECRET)
         write(project / "one.csv", "email\nlezer@example.org\n")
-        run("audience", "import", str(project / "one.csv"))
+        run("audience", "import", str(project / "one.csv"), "--consent", "testlijst")
         monkeypatch.setenv("SSL_CERT_FILE", str(project / "no-such-ca.pem"))  # trusts nothing
         untrusted = send(run)
         assert untrusted.exit_code == 2
@@ -446,7 +446,7 @@ def test_a_reader_who_unsubscribes_during_a_send_is_skipped(sender: Path, fake: 
 
 def test_an_internationalised_address_goes_out_with_smtputf8(sender: Path, fake: FakeSMTP, run: Run) -> None:
     write(sender / "idn.csv", "email,name\njörg@bücher.de,Jörg Müller\n")
-    run("audience", "import", str(sender / "idn.csv"))
+    run("audience", "import", str(sender / "idn.csv"), "--consent", "testlijst")
     assert send(run).exit_code == 0
     [message] = [m for m in fake.messages if m.rcpt_tos == ["jörg@xn--bcher-kva.de"]]
     assert "SMTPUTF8" in message.mail_options
@@ -458,7 +458,7 @@ def test_an_internationalised_domain_is_encoded_as_email_validator_checked_it(
 ) -> None:
     """IDNA 2008: Python's own codec (IDNA 2003) would send fuß.de's mail to fuss.de."""
     write(sender / "idn.csv", "email,name\njan@fuß.de,Jan\n")
-    run("audience", "import", str(sender / "idn.csv"))
+    run("audience", "import", str(sender / "idn.csv"), "--consent", "testlijst")
     assert send(run).exit_code == 0
     [message] = [m for m in fake.messages if m.rcpt_tos == ["jan@xn--fu-hia.de"]]
     assert "SMTPUTF8" not in message.mail_options

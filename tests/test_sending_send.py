@@ -30,7 +30,7 @@ def readers(project: Path, run: Run) -> Path:
         "weg@example.org,Weg,nl,,unsubscribed\n"
         "ann@example.org,Ann,en,,\n",
     )
-    assert run("audience", "import", str(project / "readers.csv")).exit_code == 0
+    assert run("audience", "import", str(project / "readers.csv"), "--consent", "testlijst").exit_code == 0
     return project
 
 
@@ -192,3 +192,44 @@ def test_a_dry_run_after_a_partial_send_shows_only_who_is_still_due(
     result = run("send", CAMPAIGN, "--dry-run")
     assert "send log: 1 pending, 1 sent" in result.output
     assert "recipients: 1" in result.output and "els@example.org" in result.output
+
+
+@pytest.mark.parametrize(
+    ("audience", "expected", "reason"),
+    [
+        ("  topics: [boeken]\n", ["jan@example.org", "els@example.org"], "not following any of boeken"),
+        (
+            "  topics: [boeken, columns]\n  topics_match: all\n",
+            ["jan@example.org"],
+            "not following boeken, columns",
+        ),
+    ],
+)
+def test_a_campaign_targets_readers_by_topic(
+    readers: Path, run: Run, audience: str, expected: list[str], reason: str
+) -> None:
+    """Any of the topics by default, all of them with `topics_match: all`; a reader who left one
+    topic still gets the campaigns of the others."""
+    with connect(readers / "audience.sqlite3") as store, store.transaction():
+        for email, topics in (("jan@example.org", ("boeken", "columns")), ("els@example.org", ("boeken",))):
+            found = store.find_subscriber(email)
+            assert found is not None
+            store.set_preferences(
+                found.id, name=found.name, locale="nl", topics=topics, stamp="2026-12-01T00:00:00Z"
+            )
+    path = readers / "campaigns" / f"{CAMPAIGN}.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + "audience:\n" + audience, encoding="utf-8")
+    result = run("send", CAMPAIGN, "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert f"recipients: {len(expected)}" in result.output
+    for email in expected:
+        assert email in result.output
+    assert f"piet@example.org: {reason}" in result.output
+
+
+def test_a_topic_the_settings_do_not_declare_is_an_error_at_its_line(readers: Path, run: Run) -> None:
+    path = readers / "campaigns" / f"{CAMPAIGN}.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + "audience:\n  topics: [poezie]\n", encoding="utf-8")
+    result = run("check", CAMPAIGN)
+    assert result.exit_code != 0 and "no such topic: poezie" in result.output
+    assert "boeken" in result.output  # the hint names the declared topics

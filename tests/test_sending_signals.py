@@ -54,7 +54,7 @@ def sender(project: Path, fake: FakeSMTP, run: Run, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("NEWSLETTER_UNSUBSCRIBE_SECRET", SECRET)
     configure(project, fake.port, connections=CONNECTIONS, max_errors=50)
     write(project / "readers.csv", "email,locale\n" + "".join(f"{a},nl\n" for a in READERS))
-    assert run("audience", "import", str(project / "readers.csv")).exit_code == 0
+    assert run("audience", "import", str(project / "readers.csv"), "--consent", "testlijst").exit_code == 0
     return project
 
 

@@ -110,7 +110,7 @@ def test_a_send_publishes_the_campaign_without_any_input_changing(
     readers = write(
         project / "readers.csv", "email,name,locale\nan@example.org,An,nl\nbo@example.org,Bo,nl\n"
     )
-    assert run("audience", "import", str(readers)).exit_code == 0
+    assert run("audience", "import", str(readers), "--consent", "testlijst").exit_code == 0
     with FakeSMTP() as smtp:
         configure(project, smtp.port)
         first = build(run)

@@ -58,7 +58,7 @@ def readers(project: Path) -> Project:
     )
     opened = open_project(project, Secrets(unsubscribe=SECRET.decode()))
     with open_store(opened) as store:
-        import_csv(store, csv, default_locale="nl", source="test")
+        import_csv(store, csv, default_locale="nl", source="test", consent="testlijst")
     return opened
 
 
@@ -224,7 +224,7 @@ def test_an_unknown_address_is_added_as_unsubscribed_so_no_import_reactivates_it
     assert status_of(readers)["nieuw@example.org"] == "unsubscribed"
     csv = write(readers.root / "old-list.csv", "email,name\nnieuw@example.org,Nieuw\n")
     with open_store(readers) as store:
-        report = import_csv(store, csv, default_locale="nl", source="test")
+        report = import_csv(store, csv, default_locale="nl", source="test", consent="testlijst")
     assert report.kept_suppressed == 1
     assert status_of(readers)["nieuw@example.org"] == "unsubscribed"
 
@@ -371,7 +371,7 @@ def test_every_single_character_change_of_a_v2_token_is_refused_or_reads_the_sam
 def test_a_v2_token_with_another_secret_or_an_unknown_version_is_refused() -> None:
     with pytest.raises(NewsletterError, match="signature does not match"):
         read_token(make_token("jan@example.org", CAMPAIGN, OTHER_SECRET, 1), SECRET)
-    from newsletter.audience.unsubscribe import _signed
+    from newsletter.audience.signing import signed as _signed
 
     with pytest.raises(NewsletterError, match="unknown token version"):
         read_token(_signed(b"\x03abcd\x01x", SECRET), SECRET)

@@ -41,6 +41,8 @@ from tests.store_util import history, select
 from tests.test_review_pages import fixture_browser, fixture_chromium  # noqa: F401 - fixtures
 
 if TYPE_CHECKING:
+    from wsgiref.types import WSGIApplication
+
     from playwright.sync_api import Browser
 
 SECRET = b"a-test-secret-of-enough-length"
@@ -72,8 +74,9 @@ class Answer:
 class Server:
     """The app on waitress in a thread, as `newsletter serve` runs it, stopped from inside its loop."""
 
-    def __init__(self, project: Project, *, threads: int = 2) -> None:
-        self.server = create_server(make_app(Newsletter(project)), "127.0.0.1", 0, threads=threads)
+    def __init__(self, project: Project, *, threads: int = 2, app: WSGIApplication | None = None) -> None:
+        app = make_app(Newsletter(project)) if app is None else app
+        self.server = create_server(app, "127.0.0.1", 0, threads=threads)
         self.port = int(self.server.effective_port)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
@@ -121,7 +124,7 @@ def readers(project: Path) -> Project:
     )
     opened = open_project(project, Secrets(unsubscribe=SECRET.decode()))
     with open_store(opened) as store:
-        import_csv(store, csv, default_locale="nl", source="test")
+        import_csv(store, csv, default_locale="nl", source="test", consent="testlijst")
     return opened
 
 

@@ -163,7 +163,7 @@ def body(data: object) -> bytes:
 def filled(project: Path, run: Run, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv(SECRET_ENV, WEBHOOK_SECRET)
     write(project / "lezers.csv", "email\nanna@example.nl\nbert@example.nl\ngerda@example.nl\n")
-    assert run("audience", "import", str(project / "lezers.csv")).exit_code == 0
+    assert run("audience", "import", str(project / "lezers.csv"), "--consent", "testlijst").exit_code == 0
     return project
 
 

@@ -4,8 +4,9 @@ from the header row, and quoting that is checked rather than trusted.
 Every problem with a file as a whole is a NewsletterError naming its line, so the user can open the
 file there: a byte that is not UTF-8 (anywhere in the file, before any other problem), or a quote
 that swallows the rows after it. The header's columns are found by their Dutch or English
-names. A file of addresses to suppress may also be a plain list, one address a line. The caller
-turns rows into what they mean (audience_csv.py).
+names. A file of addresses to suppress may also be a plain list, one address a line. A tags cell
+is read in the forms lists write it (`cell_tags`). The caller turns rows into what they mean
+(importing.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import json
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -200,6 +202,60 @@ def unused_columns(header: list[str]) -> list[str]:
 
 def _header_key(name: str) -> str:
     return re.sub(r"[\s\-_*.:]+", "", name.lower())
+
+
+# The separators of the tags in one cell: `,` (Kit, and most lists), `;`, `|`, white space, and the
+# quotes of Mailchimp's export, which writes `"vip","klant"`. In a cell that starts with `[` but is not
+# a JSON array, a list as Python prints it (`['vip', 'klant']`) or one never closed, `'`, `[` and `]`
+# separate as well.
+_TAG_SEPARATORS = re.compile(r'[,;|\s"]+')
+_LIST_SEPARATORS = re.compile(r"[,;|\s\"'\[\]]+")
+
+
+def cell_tags(cell: str) -> frozenset[str]:
+    """The tags in a tags cell, lower-cased: `vip, klant`, `vip;klant`, `vip|klant`, `vip klant`,
+    Mailchimp's `"vip","klant"` and a JSON array `["vip","klant"]` all give vip and klant.
+
+    Whatever the cell holds, the answer is a set of tags, never an error: a quote left open or a
+    list never closed only separates, and the work is linear in the cell (a cell over the CSV
+    reader's limit of 131,072 characters is already an error for the file, from `rows`).
+
+    A tag holds no white space, `,`, `;`, `|` or `"`: the store keeps the tags of a row
+    space-separated while importing, and an export joins them with `;`. So the words of a quoted
+    tag (Mailchimp's `"a, b"`, a JSON "Black Friday") become tags of their own, as in a plain cell."""
+    text = cell.strip()
+    if text.startswith("["):
+        items = _json_tags(text)
+        if items is None:
+            return _split(_LIST_SEPARATORS, text)
+        text = " ".join(items)
+    return _split(_TAG_SEPARATORS, text)
+
+
+def _split(separators: re.Pattern[str], text: str) -> frozenset[str]:
+    return frozenset(tag.lower() for tag in separators.split(text) if tag)
+
+
+def _json_tags(text: str) -> list[str] | None:
+    """The strings and whole numbers of a JSON array (anything else in it is not a tag), or None when
+    the text is not one: not JSON, nested too deep for the parser, or a string with a lone surrogate
+    (`"\\ud800"`), which no UTF-8 store can hold."""
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(value, list):
+        return None
+    items = [
+        item if isinstance(item, str) else str(item)
+        for item in value
+        if isinstance(item, str) or (isinstance(item, int) and not isinstance(item, bool))
+    ]
+    try:
+        " ".join(items).encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return items
 
 
 def file_addresses(path: Path, bad: list[BadRow]) -> list[str]:

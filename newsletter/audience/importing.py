@@ -19,12 +19,12 @@ does change is recorded in the status history with source `import` and the list'
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 
 from newsletter.audience.csv_files import (
+    cell_tags,
     file_addresses,
     header_columns,
     line_addresses,
@@ -39,6 +39,7 @@ from newsletter.errors import NewsletterError
 from newsletter.project.validation import CONTROL_CHARACTERS
 from newsletter.store import (
     BadRow,
+    ImportConsent,
     ImportReport,
     ImportRow,
     Store,
@@ -47,9 +48,8 @@ from newsletter.store import (
     timestamp,
     using,
 )
-from newsletter.vocabulary import LOCALES, STATUSES, SUPPRESSED
+from newsletter.vocabulary import IMPORTABLE, LOCALES, SUPPRESSED
 
-_TAG_SEPARATORS = re.compile(r"[,;|\s]+")
 _NO_TAGS: frozenset[str] = frozenset()
 
 
@@ -76,14 +76,10 @@ def _locale(cell: str) -> str | None:
     return language
 
 
-def _tags(cell: str) -> frozenset[str]:
-    return frozenset(tag.lower() for tag in _TAG_SEPARATORS.split(cell.strip()) if tag)
-
-
 def _status(cell: str) -> str:
     text = cell.strip().lower() or "active"
-    if text not in STATUSES:
-        raise ValueError(f"unknown status {cell.strip()!r} (expected one of {', '.join(STATUSES)})")
+    if text not in IMPORTABLE:
+        raise ValueError(f"unknown status {cell.strip()!r} (expected one of {', '.join(IMPORTABLE)})")
     return text
 
 
@@ -151,7 +147,7 @@ def _parse(
                 email=address,
                 name=_revert_inert(" ".join(CONTROL_CHARACTERS.sub(" ", name).split())),
                 locale=locale,
-                tags=_tags(_revert_inert(tags)) if tags else _NO_TAGS,
+                tags=cell_tags(_revert_inert(tags)) if tags else _NO_TAGS,
                 status=status,
             ),
         )
@@ -167,12 +163,17 @@ def import_csv(
     default_locale: str,
     source: str,
     now: datetime | None = None,
+    consent: str | None = None,
+    forgotten: Callable[[str], str] | None = None,
 ) -> ImportReport:
     """Import a subscriber list. Bad rows are reported, not imported; the good rows are applied once the
     whole file has been read, a batch per transaction.
 
-    A file-level problem (not UTF-8, no header, no email column) raises NewsletterError and imports
-    nothing.
+    `consent` states what the readers the file adds agreed to (their proof of consent, store/consent.py);
+    `forgotten` hashes an address's key as `audience forget` did, so a forgotten address stays out.
+
+    A file-level problem (not UTF-8, no header, no email column), or a file that adds readers without
+    `consent` (ConsentMissing), raises NewsletterError and imports nothing.
     """
     if default_locale not in LOCALES:
         raise ValueError(f"default_locale must be one of {LOCALES}")
@@ -181,7 +182,14 @@ def import_csv(
     with streamed_rows(path) as records:
         good = _parse(records, _columns(records, path, report.unused_columns), report.bad)
         with using(audience) as store:
-            store.import_rows(good, report, default_locale=default_locale, source=source, stamp=stamp)
+            store.import_rows(
+                good,
+                report,
+                default_locale=default_locale,
+                source=source,
+                stamp=stamp,
+                consent=ImportConsent(consent, forgotten),
+            )
     return report
 
 

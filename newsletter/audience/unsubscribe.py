@@ -28,15 +28,18 @@ an unsubscribe link must keep working for as long as the email sits in someone's
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import hmac
-import re
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode, urlsplit
 
+from newsletter.audience.signing import mac as _mac
+from newsletter.audience.signing import read_varint as _read_varint
+from newsletter.audience.signing import signed as _signed
+from newsletter.audience.signing import unb64 as _unb64
+from newsletter.audience.signing import varint as _varint
 from newsletter.errors import NewsletterError
 from newsletter.project.environment import UNSUBSCRIBE_SECRET as SECRET_ENV
 from newsletter.project.environment import Secrets
@@ -49,10 +52,7 @@ MIN_SECRET_CHARS = 16
 TEST_SUBSCRIBER = 0  # the subscriber id in a test send's token; SQLite ids start at 1
 _V1 = b"1\n"
 _V2 = 2
-_MAC_BYTES = 16  # 128 bits of HMAC-SHA256: unforgeable, and keeps the URL short
 _FINGERPRINT_BYTES = 4  # enough to notice a renumbered database; not an address anyone can read
-_MAX_ID_BYTES = 10  # a 64-bit id as a varint
-_BASE64URL = re.compile(r"[A-Za-z0-9_-]+")  # what `_b64` writes: no padding, no other character
 
 
 @dataclass(frozen=True)
@@ -246,45 +246,6 @@ def _read_v2(payload: bytes) -> Token:
     if not campaign_id:
         raise _invalid("a version 2 token without a campaign")
     return Token(None, campaign_id, subscriber_id=number, fingerprint=payload[1:start])
-
-
-def _varint(number: int) -> bytes:
-    out = bytearray()
-    while True:
-        low, number = number & 0x7F, number >> 7
-        out.append(low | (0x80 if number else 0))
-        if not number:
-            return bytes(out)
-
-
-def _read_varint(data: bytes, start: int) -> tuple[int, int]:
-    number = 0
-    for index, byte in enumerate(data[start : start + _MAX_ID_BYTES]):
-        number |= (byte & 0x7F) << (7 * index)
-        if not byte & 0x80:
-            return number, start + index + 1
-    raise ValueError("unterminated varint")
-
-
-def _signed(payload: bytes, secret: bytes) -> str:
-    return f"{_b64(payload)}.{_b64(_mac(payload, secret))}"
-
-
-def _mac(payload: bytes, secret: bytes) -> bytes:
-    return hmac.new(secret, payload, hashlib.sha256).digest()[:_MAC_BYTES]
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _unb64(text: str) -> bytes:
-    """Strictly what `_b64` writes. `urlsafe_b64decode` skips every character outside its alphabet
-    (and takes `+` and `/` too), so a token with `"<>!` put in anywhere would still be accepted:
-    a token is the same string that went out, or it is not ours."""
-    if not _BASE64URL.fullmatch(text):
-        raise ValueError("not base64url")
-    return base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
 
 
 def _invalid(reason: str) -> NewsletterError:

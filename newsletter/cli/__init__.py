@@ -20,7 +20,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "audience": (
         "audience",
         "audience",
-        "The subscribers: import CSV lists, suppress addresses, list, count and export.",
+        "The subscribers: import CSV lists, suppress addresses, list, count, export, show and forget.",
     ),
     "bounces": ("bounces", "bounces", "Returned mail: bounces, spam complaints and mailed unsubscribes."),
     "build": ("campaigns", "build", "Render campaigns to build/<id>/email.html, email.txt and meta.json."),
@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Check campaigns before sending: size, images, links, unsubscribe, order links, subject and "
         "preheader, settings, accessibility and CSS support.",
     ),
+    "form": ("web", "form", "Print a sign-up form to paste into your own site: plain HTML, no script."),
     "links": (
         "payments",
         "links",

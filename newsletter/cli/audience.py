@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from newsletter.cli.common import (
     table,
 )
 from newsletter.errors import NewsletterError, display_path
+from newsletter.store import ConsentMissing
 from newsletter.vocabulary import LOCALES, STATUSES, SUPPRESSED
 
 _STATUS_CHOICE = click.Choice([*STATUSES, "all"])
@@ -21,7 +23,7 @@ _STATUS_CHOICE = click.Choice([*STATUSES, "all"])
 
 @click.group()
 def audience() -> None:
-    """The subscribers: import CSV lists, suppress addresses, list, count and export.
+    """The subscribers: import CSV lists, suppress addresses, list, count, export, show and forget.
 
     They live in audience.sqlite3 in the project (settings: [audience] database), created on first use.
     """
@@ -30,19 +32,30 @@ def audience() -> None:
 @audience.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--source", help="Where these subscribers came from. Default: the file name.")
+@click.option(
+    "--consent",
+    help="What the readers this file adds agreed to, and where and when: kept as their proof of "
+    "consent. Required when the file adds anyone.",
+)
 @click.pass_obj
-def audience_import(obj: Context, file: Path, source: str | None) -> None:
+def audience_import(obj: Context, file: Path, source: str | None, consent: str | None) -> None:
     """Add the subscribers in a CSV file (UTF-8; delimiter , ; tab or |; a header row).
 
     Columns (any case): email / e-mail / e-mailadres (required), name / naam, locale / taal (nl or en,
-    default from settings), tags / labels, status. Duplicates are merged; an unsubscribed, bounced or
-    complained address is never made active again.
+    default from settings), tags / labels, status. Duplicates are merged; an unsubscribed, bounced,
+    complained or forgotten address is never made active again.
 
     Exit code 0 when every row was imported, 1 when some rows were bad (the good ones are imported,
-    each bad one is reported with its line), 2 when the file cannot be read (nothing is imported).
+    each bad one is reported with its line), 2 when the file cannot be read or adds subscribers
+    without --consent (nothing is imported).
     """
     project = obj.open()
-    report = project.import_subscribers(file, source=source)
+    if consent is not None and not consent.strip():
+        raise click.BadParameter("say what the readers agreed to", param_hint="--consent")
+    try:
+        report = project.import_subscribers(file, source=source, consent=consent)
+    except ConsentMissing as missing:
+        raise click.UsageError(f"{missing.message}; {missing.hint}") from None
     click.echo(
         f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
         f"{report.kept_suppressed} kept suppressed, {len(report.bad)} bad"
@@ -155,3 +168,72 @@ def audience_export(
     )
     if out is not None:
         click.echo(f"wrote {written} subscribers to {display_path(out, project.root)}")
+
+
+@audience.command("show")
+@click.argument("address")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_obj
+def audience_show(obj: Context, address: str, fmt: str) -> None:
+    """Everything stored about one reader: fields, consents, status history, messages sent, soft
+    bounces (the right of access)."""
+    found = obj.open().person(address)
+    if fmt == "json":
+        click.echo(json.dumps(found.as_json(), ensure_ascii=False, indent=2))
+        return
+    s = found.subscriber
+    rows = [
+        ["email", s.email],
+        ["name", s.name or "-"],
+        ["locale", s.locale],
+        ["status", s.status],
+        ["tags", " ".join(s.tags) or "-"],
+        ["topics", " ".join(s.topics) or "-"],
+        ["source", s.source or "-"],
+        ["created", s.created_at],
+        ["updated", s.updated_at],
+    ]
+    click.echo(table(["field", "value"], rows))
+    click.echo("\nconsents:")
+    for c in found.consents or []:
+        confirmed = f"confirmed {c.confirmed_at}" if c.confirmed_at else "not confirmed"
+        mail = f", confirmation mail {c.confirmation_message_id}" if c.confirmation_message_id else ""
+        click.echo(f"  {c.given_at} via {c.source} (text version {c.version}), {confirmed}{mail}")
+        click.echo(f"    text: {c.text}")
+        if c.topics:
+            click.echo(f"    topics: {' '.join(c.topics)}")
+        if c.ip:
+            click.echo(f"    ip: {c.ip}")
+    if not found.consents:
+        click.echo("  none recorded (added before consent was kept, or by `audience suppress`)")
+    click.echo("\nhistory:")
+    for h in found.history:
+        detail = f": {h.detail}" if h.detail else ""
+        click.echo(f"  {h.at} {h.old_status or '-'} -> {h.new_status} ({h.source}{detail})")
+    click.echo("\nmessages:")
+    for m in found.messages:
+        click.echo(f"  {m.campaign}: {m.state}{' ' + m.sent_at if m.sent_at else ''}")
+    if not found.messages:
+        click.echo("  none")
+    if found.soft_bounces:
+        click.echo("\nsoft bounces:")
+        for at, detail in found.soft_bounces:
+            click.echo(f"  {at} {detail}")
+
+
+@audience.command("forget")
+@click.argument("address")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+def audience_forget(obj: Context, address: str, yes: bool) -> None:
+    """Erase a reader's personal data (the right to erasure), keeping only a keyed hash of the
+    address (made with NEWSLETTER_UNSUBSCRIBE_SECRET), so that a later import of it is refused.
+
+    Only a new sign-up, confirmed by the reader, brings the address back. The send log keeps its
+    rows without the address, so campaign figures stay true.
+    """
+    project = obj.open()
+    if not yes:
+        click.confirm(f"Erase everything stored about {address}?", abort=True)
+    found = project.forget(address)
+    click.echo(f"forgot subscriber {found.id}: only a keyed hash of the address is left")

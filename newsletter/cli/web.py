@@ -31,9 +31,11 @@ def serve(obj: Context, host: str, port: int) -> None:
     """Serve the unsubscribe links, webhooks and build/site/ to readers over HTTP.
 
     The path of unsubscribe_url takes the links of every email (GET asks, POST unsubscribes);
-    POST /webhooks/ses and /webhooks/postmark take bounces and complaints. Run it behind a web server
-    that terminates HTTPS (docs/serving.md). Needs NEWSLETTER_UNSUBSCRIBE_SECRET, the secret the
-    emails' tokens were signed with. Ctrl-C stops.
+    POST /webhooks/ses and /webhooks/postmark take bounces and complaints. With a [signup] section,
+    the sign-up page, its confirmation, the preference page and the data page are below its url
+    (docs/signup.md); the confirmation mails go out through [smtp]. Run it behind a web server that
+    terminates HTTPS (docs/serving.md). Needs NEWSLETTER_UNSUBSCRIBE_SECRET, the secret the emails'
+    tokens were signed with. Ctrl-C stops.
     """
     from newsletter.web.application import make_app
 
@@ -74,6 +76,10 @@ def create_server(application: WSGIApplication, host: str, port: int, *, threads
     over its limit, with Content-Length or chunked; 400 for a broken chunked body or request; 431,
     501 and 500. A chunked body within the limit reaches the app de-chunked, its CONTENT_LENGTH set,
     and is read like any other.
+
+    waitress would remove X-Forwarded-For unless told which one proxy to believe; the app decides that
+    itself (`[signup] trusted_proxies`, signup/limits.py), as it must under any WSGI server, so the
+    header is left to it.
     """
     import waitress
 
@@ -86,6 +92,7 @@ def create_server(application: WSGIApplication, host: str, port: int, *, threads
         threads=threads,
         ident="newsletter",
         max_request_body_size=MAX_WEBHOOK_BYTES + 1,
+        clear_untrusted_proxy_headers=False,
     )
     for listener in _listeners(server):
         listener.channel_class = _channel_class()
@@ -122,3 +129,22 @@ def _channel_class() -> type[Any]:
         error_task_class = SecureErrorTask
 
     return SecureChannel
+
+
+@click.command()
+@click.option("--locale", type=click.Choice(["nl", "en"]), help="Default: the project's language.")
+@click.option(
+    "--name",
+    default="website",
+    show_default=True,
+    help="The form's name, kept with each consent given through it (form:<name>).",
+)
+@click.option("--redirect", help="The page of your site the reader goes to after signing up.")
+@click.pass_obj
+def form(obj: Context, locale: str | None, name: str, redirect: str | None) -> None:
+    """Print a sign-up form to paste into your own site: plain HTML, no script.
+
+    It posts to `newsletter serve` at [signup] url; the reader gets a confirmation mail (double
+    opt-in). The hosted page at that url has the same form with a proof-of-work widget.
+    """
+    click.echo(obj.open().signup_form(locale, name=name, redirect=redirect), nl=False)

@@ -153,6 +153,7 @@ def load_campaign(path: Path, library: Library) -> Campaign:
         raise NewsletterErrors([*schema.errors, *_reference_errors(data, path, lines, library)]) from None
     project = library.project
     errors = _template_errors(entry.template, path, lines, project)
+    errors += _topic_errors(entry.audience.topics, path, lines, project)
     teasers = [
         _collect(errors, partial(_resolve_teaser, teaser, ("teasers", i), path, lines, library))
         for i, teaser in enumerate(entry.teasers)
@@ -175,6 +176,9 @@ def load_campaign(path: Path, library: Library) -> Campaign:
         sign_off=entry.sign_off,
         template=entry.template,
         audience_tags=tuple(entry.audience.tags),
+        audience_topics=tuple(entry.audience.topics),
+        topics_match=entry.audience.topics_match,
+        welcome=entry.welcome,
         ends=entry.ends,
         warnings=tuple(w for teaser in teasers if teaser is not None for w in teaser.warnings),
         publish=entry.publish,
@@ -228,6 +232,20 @@ def _template_errors(template: str, path: Path, lines: LineMap, project: Project
             message = f"no such template: templates/{template}{suffix}"
             errors.append(_error_at(path, lines, ("template",), message, _template_hint(project)))
     return errors
+
+
+def _topic_errors(topics: list[str], path: Path, lines: LineMap, project: Project) -> list[NewsletterError]:
+    known = project.settings.topic_keys()
+    hint = (
+        f"the topics of newsletter.toml: {', '.join(known)}"
+        if known
+        else "declare it under [[topics]] in newsletter.toml"
+    )
+    return [
+        _error_at(path, lines, ("audience", "topics", i), f"no such topic: {topic}", hint)
+        for i, topic in enumerate(topics)
+        if topic not in known
+    ]
 
 
 def _reference_errors(data: Any, path: Path, lines: LineMap, library: Library) -> list[NewsletterError]:

@@ -66,6 +66,9 @@ class Campaign:
     sign_off: str | None = None
     template: str = "email"
     audience_tags: tuple[str, ...] = ()  # send to active subscribers of the locale having all these tags
+    audience_topics: tuple[str, ...] = ()  # ... and any (or all: topics_match) of these topics
+    topics_match: str = "any"
+    welcome: bool = False  # mailed by `serve` to each newly confirmed reader, never by `send`
     ends: date | None = None  # the promotion's last day: a `links sync` after it switches its links off
     warnings: tuple[str, ...] = ()  # the teasers' warnings, for build and check
     publish: bool = False  # on the static site before any send (site/writer.py)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, ConfigDict, Field, RootModel, field_validator, model_validator
 
@@ -126,9 +126,12 @@ class TeaserEntry(StrictModel):
 
 
 class AudienceEntry(StrictModel):
-    """Who receives the campaign: active subscribers of its locale with all of these tags."""
+    """Who receives the campaign: active subscribers of its locale with all of these tags, and with
+    any (or all) of these topics ([[topics]] in newsletter.toml)."""
 
     tags: list[SingleLine] = Field(default_factory=list)
+    topics: list[SingleLine] = Field(default_factory=list)
+    topics_match: Literal["any", "all"] = "any"
 
     @field_validator("tags")
     @classmethod
@@ -159,6 +162,7 @@ class CampaignFile(StrictModel):
     audience: AudienceEntry = Field(default_factory=lambda: AudienceEntry())
     ends: Day | None = None  # the promotion's last day; its Payment Links are switched off after it
     publish: bool = False  # on the static site (web version, archive, feed) even before it is sent
+    welcome: bool = False  # sent by `serve` to each reader who confirms a sign-up, once; never by `send`
 
     @field_validator("template")
     @classmethod

@@ -190,6 +190,79 @@ class SiteSettings(StrictModel):
     publish_timeout: float = Field(default=120, gt=0, le=3600, description="Seconds it may take.")
 
 
+TOPIC_KEY = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
+
+
+def _topic_key(value: str) -> str:
+    if not TOPIC_KEY.fullmatch(value):
+        raise ValueError("must be 1-40 lower-case letters, digits or '-', like romans or jeugd-boeken")
+    return value
+
+
+class Topic(StrictModel):
+    """Something a reader can choose to hear about: campaigns target topics as they target tags."""
+
+    key: Annotated[str, AfterValidator(_topic_key)]
+    nl: SingleLine
+    en: SingleLine
+
+    def label(self, locale: str) -> str:
+        return self.en if locale == "en" else self.nl
+
+
+class ConsentTexts(StrictModel):
+    """What the sign-up form says the reader agrees to, word for word: it is kept with each consent.
+    `{brand}` is replaced by the brand's name."""
+
+    nl: SingleLine = (
+        "Ja, ik wil de nieuwsbrief van {brand} per e-mail ontvangen. Afmelden kan altijd, met één klik "
+        "onderaan elke nieuwsbrief."
+    )
+    en: SingleLine = (
+        "Yes, I want to receive the newsletter of {brand} by email. I can unsubscribe at any time, with "
+        "one click at the bottom of every newsletter."
+    )
+
+
+class SignupSettings(StrictModel):
+    """Sign-up with double opt-in, the preference centre and the reader's own data, by `newsletter
+    serve` (docs/signup.md). The links are signed with NEWSLETTER_UNSUBSCRIBE_SECRET."""
+
+    url: HttpsUrl = Field(
+        description="Where `serve` answers sign-ups, e.g. https://www.example.nl/nieuwsbrief/aanmelden; "
+        "the confirmation, preference and data pages are below it."
+    )
+    consent: ConsentTexts = Field(default_factory=ConsentTexts)
+    confirm_days: int = Field(default=7, ge=1, le=60, description="Days a confirmation link works.")
+    ip: Literal["store", "hash", "none"] = Field(
+        default="hash",
+        description='What a consent keeps of the IP address: "store" it, a keyed "hash" of it, or "none".',
+    )
+    trusted_proxies: tuple[SingleLine, ...] = Field(
+        default=(),
+        description="Addresses of the proxies in front of `serve` (nginx, Caddy) whose X-Forwarded-For "
+        'is believed, e.g. ["127.0.0.1", "::1"].',
+    )
+    min_fill_seconds: float = Field(default=3, ge=0, le=60, description="Faster than this is a bot.")
+    per_ip_per_hour: int = Field(
+        default=10,
+        ge=1,
+        le=10_000,
+        description="Sign-ups from one IP address in an hour, with the challenge solved.",
+    )
+    per_ip_per_hour_without_script: int = Field(
+        default=3,
+        ge=1,
+        le=10_000,
+        description="The same for a form posted without the proof-of-work challenge.",
+    )
+    redirect_to: HttpsUrl | None = Field(
+        default=None,
+        description="Where a form on the publisher's site sends the reader after signing up (a page "
+        "of site_url); default: the hosted 'check your inbox' page.",
+    )
+
+
 class Settings(StrictModel):
     locale: Locale = "nl"
     site_url: HttpsUrl
@@ -208,6 +281,25 @@ class Settings(StrictModel):
     site: SiteSettings = Field(default_factory=SiteSettings)
     smtp: SmtpSettings | None = None
     dkim: DkimSettings | None = None
+    topics: tuple[Topic, ...] = Field(default=(), description="What readers can choose to hear about.")
+    signup: SignupSettings | None = None
+
+    @model_validator(mode="after")
+    def _topics_once(self) -> Settings:
+        keys = [topic.key for topic in self.topics]
+        twice = sorted({key for key in keys if keys.count(key) > 1})
+        if twice:
+            raise ValueError(f"topics: {', '.join(twice)} declared more than once")
+        return self
+
+    @model_validator(mode="after")
+    def _redirect_on_the_site(self) -> Settings:
+        if self.signup and self.signup.redirect_to and not self.is_own_site(self.signup.redirect_to):
+            raise ValueError("signup.redirect_to: must be a page of site_url")
+        return self
+
+    def topic_keys(self) -> tuple[str, ...]:
+        return tuple(topic.key for topic in self.topics)
 
     @property
     def site_host(self) -> str:

@@ -18,6 +18,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "order_heading": "Nu te bestellen",
         "view_in_browser": "Bekijk deze e-mail in je browser",
         "unsubscribe": "Afmelden",
+        "preferences": "Voorkeuren",
         "why": "Je ontvangt deze nieuwsbrief omdat je je hebt aangemeld bij {brand}.",
         "order_link": "Bestellen",
         "reader": "lezer",  # {first_name} for a subscriber without a name: "Beste lezer,"
@@ -31,6 +32,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "order_heading": "Order now",
         "view_in_browser": "View this email in your browser",
         "unsubscribe": "Unsubscribe",
+        "preferences": "Preferences",
         "why": "You receive this newsletter because you subscribed to {brand}.",
         "order_link": "Order",
         "reader": "reader",

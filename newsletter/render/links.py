@@ -25,6 +25,7 @@ class LinkKind(StrEnum):
     ORDER_STRIPE_LIVE = "order-stripe-live"  # a Stripe Payment Link that takes real money
     WEB_VERSION = "web-version"
     UNSUBSCRIBE = "unsubscribe"
+    PREFERENCES = "preferences"  # the reader's preference page ([signup])
 
 
 @dataclass(frozen=True)

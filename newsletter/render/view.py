@@ -71,6 +71,7 @@ class View:
     home_url: str
     web_version_url: str
     unsubscribe_url: str
+    preferences_url: str  # "" without [signup]: the footer then has no preference link
     links: tuple[Link, ...] = field(repr=False, default=())
     merge_defaults: Mapping[str, str] = field(repr=False, default_factory=dict)
 
@@ -97,6 +98,7 @@ class View:
             "home_url": self.home_url,
             "web_version_url": self.web_version_url,
             "unsubscribe_url": self.unsubscribe_url,
+            "preferences_url": self.preferences_url,
         }
 
 
@@ -141,6 +143,7 @@ def build_view(
         home_url=home.url,
         web_version_url=marker("web_version_url"),
         unsubscribe_url=marker("unsubscribe_url"),
+        preferences_url=marker("preferences_url") if settings.signup else "",
         links=(
             home,
             *_content_links(teasers, settings),
@@ -168,8 +171,14 @@ def _order_links(orders: Sequence[Link], books: Sequence[BookView]) -> list[Link
 
 def _footer_links(campaign: Campaign, settings: Settings, words: Mapping[str, str]) -> list[Link]:
     web_version = settings.web_version(campaign.id)
+    preferences = (
+        [Link(url=settings.signup.url, block="footer", kind=LinkKind.PREFERENCES, label=words["preferences"])]
+        if settings.signup
+        else []
+    )
     return [
         Link(url=web_version, block="footer", kind=LinkKind.WEB_VERSION, label=words["view_in_browser"]),
+        *preferences,
         Link(
             url=settings.unsubscribe_url,
             block="footer",
@@ -184,6 +193,8 @@ def _merge_defaults(
 ) -> dict[str, str]:
     """What the merge fields say for no one in particular: the web version and every review."""
     defaults = {"first_name": words["reader"], "unsubscribe_url": settings.unsubscribe_url}
+    if settings.signup:  # a review or the web version: the sign-up page, which leads on
+        defaults["preferences_url"] = settings.signup.url
     defaults.update({order_field(order.block): order.url for order in orders})
     defaults["web_version_url"] = settings.web_version(campaign.id)
     return defaults

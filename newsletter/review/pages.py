@@ -53,6 +53,7 @@ KIND_LABELS = {
     LinkKind.ORDER_STRIPE_LIVE: "order: Stripe, LIVE",
     LinkKind.WEB_VERSION: "web version",
     LinkKind.UNSUBSCRIBE: "unsubscribe",
+    LinkKind.PREFERENCES: "preferences",
 }
 
 

@@ -30,6 +30,7 @@ from urllib.parse import quote
 
 import idna
 
+from newsletter.audience.reader_links import link_url, make_link_token
 from newsletter.audience.unsubscribe import make_token, unsubscribe_url
 from newsletter.errors import NewsletterError
 from newsletter.payments.lock import personalised_order_url
@@ -205,6 +206,11 @@ class Composer:
         values["first_name"] = first_name(recipient.name) or self.defaults["first_name"]
         token = make_token(recipient.email, self.campaign.id, self.secret, recipient.subscriber_id)
         values["unsubscribe_url"] = unsubscribe_url(self.settings.unsubscribe_url, token)
+        if self.settings.signup is not None and recipient.subscriber_id is not None:
+            preferences = make_link_token(
+                "preferences", recipient.email, recipient.subscriber_id, self.secret, now=self.now()
+            )
+            values["preferences_url"] = link_url(self.settings.signup.url, "preferences", preferences)
         reference = recipient.subscriber_id if recipient.subscriber_id is not None else "test"
         for field, url in self.stripe_fields.items():
             values[field] = personalised_order_url(

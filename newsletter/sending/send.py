@@ -43,6 +43,7 @@ from newsletter.store import (
 from newsletter.vocabulary import OPEN_STATES, SEND_STATES
 
 if TYPE_CHECKING:
+    from newsletter.project.models import Campaign
     from newsletter.project.settings import Project, SmtpSettings
     from newsletter.render.renderer import Rendered
     from newsletter.review.checks import Finding
@@ -124,18 +125,24 @@ def make_composer(
 # -- who gets it ---------------------------------------------------------------------------------
 
 
-def plan(subscribers: Sequence[Subscriber], locale: str, tags: Sequence[str], logged: set[int]) -> Plan:
+def plan(subscribers: Sequence[Subscriber], campaign: Campaign, logged: set[int]) -> Plan:
     """Who gets the campaign, and everyone of its locale who does not, with the reason."""
     result = Plan()
-    wanted = set(tags)
+    wanted = set(campaign.audience_tags)
+    topics = set(campaign.audience_topics)
+    every = campaign.topics_match == "all"
     for subscriber in subscribers:
-        if subscriber.locale != locale:
+        chosen = set(subscriber.topics)
+        if subscriber.locale != campaign.locale:
             result.other_locales += 1
         elif subscriber.status != "active":
             result.excluded.append((subscriber.email, subscriber.status))
         elif not wanted <= set(subscriber.tags):
             missing = ", ".join(sorted(wanted - set(subscriber.tags)))
             result.excluded.append((subscriber.email, f"not tagged {missing}"))
+        elif topics and not (topics <= chosen if every else topics & chosen):
+            missing = ", ".join(sorted(topics - chosen))
+            result.excluded.append((subscriber.email, f"not following {'' if every else 'any of '}{missing}"))
         elif subscriber.id in logged:
             result.excluded.append((subscriber.email, "already in this campaign's send log"))
         else:
@@ -162,14 +169,15 @@ def audit(
     open_rows = sum(result.counts[state] for state in OPEN_STATES)
     result.finished = result.started and not open_rows and not (retry_unknown and result.counts["unknown"])
     logged = store.logged_ids(campaign.id)
-    result.plan = plan(store.select(status=None), campaign.locale, campaign.audience_tags, logged)
+    result.plan = plan(store.select(status=None), campaign, logged)
     if result.started:
         result.recipients = [
             Recipient(entry.email, entry.name, entry.subscriber_id)
             for entry in store.due(campaign.id, clock(), retry_unknown=retry_unknown)
             if entry.subscriber_status == "active"
         ]
-    if not result.started or new_subscribers_only:
+    if (not result.started or new_subscribers_only) and not campaign.welcome:
+        # A welcome goes to each reader as they confirm (signup/welcome.py), never to the audience.
         result.recipients += [Recipient(s.email, s.name, s.id) for s in result.plan.recipients]
     return result
 
@@ -350,7 +358,8 @@ def _queue(
             retry_unknown=retry_unknown,
             clock=clock,
         )
-        if found.finished and not new_subscribers_only:
+        welcome = prepared.rendered.campaign.welcome  # only its log: readers are added as they confirm
+        if found.finished and not new_subscribers_only and not welcome:
             unknown = found.counts["unknown"]
             hint = (
                 f"{plural(unknown, 'reader')} may not have got it (unknown: the connection broke off after "
@@ -366,5 +375,5 @@ def _queue(
                 + f", last activity {store.last_activity(campaign_id)})",
                 hint=hint,
             )
-        if not found.started or new_subscribers_only:
+        if (not found.started or new_subscribers_only) and not welcome:
             store.enqueue(campaign_id, found.plan.recipients, clock())

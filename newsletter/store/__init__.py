@@ -5,23 +5,30 @@ Open it with `open_store(project)` (or `connect(path)`); its methods take and re
 
 from newsletter.store.addresses import email_key, normalise_address
 from newsletter.store.base import timestamp
+from newsletter.store.consent import Consent, SentTo
 from newsletter.store.database import Store, connect, database_path, open_existing, open_store, using
 from newsletter.store.funnel import Funnel
 from newsletter.store.history import StatusChange
-from newsletter.store.imports import ImportReport, ImportRow
+from newsletter.store.imports import ConsentMissing, ImportConsent, ImportReport, ImportRow
 from newsletter.store.published import first_sends
 from newsletter.store.sendlog import Entry, Result, Row, SentMessage, campaign_lock, sender_running
+from newsletter.store.signups import SignedUp
 from newsletter.store.subscribers import BadRow, Subscriber, SuppressReport
 
 __all__ = [
     "BadRow",
+    "Consent",
+    "ConsentMissing",
     "Entry",
     "Funnel",
+    "ImportConsent",
     "ImportReport",
     "ImportRow",
     "Result",
     "Row",
     "SentMessage",
+    "SentTo",
+    "SignedUp",
     "StatusChange",
     "Store",
     "Subscriber",

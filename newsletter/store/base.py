@@ -71,7 +71,7 @@ class StoreBase:
         if self._writers < 0:
             name = self.path.with_name(self.path.name + ".writers")
             try:
-                self._writers = _open_announcement(name, self.path)
+                self._writers = open_announcement(name, self.path)
             except OSError as exc:
                 raise unavailable(
                     self.path, f"cannot open {name.name} beside it: {exc.strerror or exc}"
@@ -109,7 +109,7 @@ class StoreBase:
         self.connection.execute("PRAGMA synchronous = NORMAL")
 
 
-def _open_announcement(name: Path, database: Path) -> int:
+def open_announcement(name: Path, database: Path) -> int:
     """The announcement file, opened read-only: `flock` needs no more, so a database shared with a
     group on purpose (the website's unsubscribe handler) works for every user who may write it. It is
     created with the database's mode, as SQLite creates the -wal and -shm files, whatever the umask;

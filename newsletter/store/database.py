@@ -7,13 +7,16 @@ holds one script per version, and an older file is brought up to date on open.
 
 `Store` is put together from one mixin per table group: subscribers (subscribers.py), their status
 history (history.py), list imports (imports.py), the send log (sendlog.py), the bounce import's
-records (bounce_records.py) and what a campaign's recipients did (funnel.py). Every query takes and
+records (bounce_records.py), what a campaign's recipients did (funnel.py), proof of consent and
+the forgotten (consent.py), and sign-ups with their limits (signups.py). Every query takes and
 returns plain data; nothing outside this package touches a connection, so a second engine can come
 in behind the same methods.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,17 +25,19 @@ from typing import TYPE_CHECKING
 
 from newsletter.errors import NewsletterError
 from newsletter.store.addresses import email_key
+from newsletter.store.base import open_announcement
 from newsletter.store.bounce_records import BounceRecords
 from newsletter.store.database_file import BUSY_TIMEOUT, create_private, explain
 from newsletter.store.funnel import Reports
 from newsletter.store.imports import Imports
 from newsletter.store.schema import MIGRATIONS, SCHEMA_VERSION
+from newsletter.store.signups import Signups
 
 if TYPE_CHECKING:
     from newsletter.project.settings import Project
 
 
-class Store(Imports, Reports, BounceRecords):
+class Store(Imports, Signups, Reports, BounceRecords):
     """An open subscriber store: every query of the project, on one connection."""
 
     def __enter__(self) -> Store:
@@ -65,7 +70,6 @@ def connect(path: Path, *, busy_timeout: float | None = None) -> Store:
     except sqlite3.Error as exc:
         raise (explain(exc, path, busy_timeout) or exc) from None
     try:
-        connection.execute("PRAGMA foreign_keys = ON")
         connection.create_function("email_key", 1, email_key, deterministic=True)
         version = connection.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
@@ -76,10 +80,11 @@ def connect(path: Path, *, busy_timeout: float | None = None) -> Store:
                 hint="upgrade newsletter",
             )
         connection.execute("PRAGMA journal_mode = WAL")
-        for number in range(version, SCHEMA_VERSION):
-            connection.executescript(
-                f"BEGIN IMMEDIATE; {MIGRATIONS[number]}; PRAGMA user_version = {number + 1}; COMMIT;"
-            )
+        if version < SCHEMA_VERSION:
+            _migrate(connection, path)
+        # On only now: a migration that makes a table anew (7) must drop the old one first, which
+        # SQLite refuses while rows elsewhere refer to it. The pragma is a no-op inside a transaction.
+        connection.execute("PRAGMA foreign_keys = ON")
     except sqlite3.DatabaseError as exc:
         connection.close()
         problem = explain(exc, path, busy_timeout)
@@ -88,6 +93,23 @@ def connect(path: Path, *, busy_timeout: float | None = None) -> Store:
         connection.close()
         raise
     return Store(connection, path, busy_timeout)
+
+
+def _migrate(connection: sqlite3.Connection, path: Path) -> None:
+    """The scripts the file has not had yet, each in its own transaction, under an exclusive lock of
+    the writers' announcement file (base.py), the version read again once it is held: the first
+    requests to a new server, arriving together, each open the store, and only one may run a step.
+    (A script cannot test the version itself, and `executescript` commits any transaction first.)"""
+    fd = open_announcement(path.with_name(path.name + ".writers"), path)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+        for number in range(version, SCHEMA_VERSION):
+            connection.executescript(
+                f"BEGIN IMMEDIATE; {MIGRATIONS[number]}; PRAGMA user_version = {number + 1}; COMMIT;"
+            )
+    finally:
+        os.close(fd)  # and with it the lock
 
 
 @contextmanager

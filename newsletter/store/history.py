@@ -15,7 +15,20 @@ from dataclasses import dataclass
 from newsletter.store.base import StoreBase
 
 # The sources this package writes; webhooks add `webhook:<service>` (webhook:ses, webhook:postmark).
-SOURCES = ("import", "suppress", "one-click", "bounce", "complaint", "mailto", "send", "other")
+SOURCES = (
+    "import",
+    "suppress",
+    "one-click",
+    "bounce",
+    "complaint",
+    "mailto",
+    "send",
+    "signup",
+    "confirmation",
+    "preferences",
+    "forget",
+    "other",
+)
 
 
 @dataclass(frozen=True)

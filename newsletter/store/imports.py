@@ -14,13 +14,15 @@ so far; importing the same file again applies the rest and changes nothing twice
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import islice
 from pathlib import Path
 
+from newsletter.errors import NewsletterError
 from newsletter.store.addresses import email_key
-from newsletter.store.subscribers import BadRow, Subscribers, json_tags
+from newsletter.store.consent import Consents
+from newsletter.store.subscribers import BadRow, json_tags
 from newsletter.vocabulary import SUPPRESSED
 
 _BATCH = 10_000  # rows parsed before they are staged
@@ -69,7 +71,28 @@ def _staged_row(values: Sequence[str]) -> ImportRow:
     return ImportRow(email, name, locale, frozenset(tags.split()), status)  # a tag holds no white space
 
 
-class Imports(Subscribers):
+@dataclass(frozen=True)
+class _Grant:
+    """The consent an import gives each subscriber it adds: its source, text version and time."""
+
+    source: str
+    text_id: int
+    stamp: str
+
+
+class ConsentMissing(NewsletterError):
+    """The file adds subscribers, and the import was given no statement of their consent."""
+
+
+@dataclass(frozen=True)
+class ImportConsent:
+    """What an import says of the consent of the readers it adds, and how it knows the forgotten."""
+
+    text: str | None  # `--consent`: required when the file adds anyone
+    forgotten: Callable[[str], str] | None = None  # an address's key -> its keyed hash (consent.py)
+
+
+class Imports(Consents):
     def import_rows(
         self,
         good: Iterator[tuple[int, ImportRow]],
@@ -78,9 +101,10 @@ class Imports(Subscribers):
         default_locale: str,
         source: str,
         stamp: str,
+        consent: ImportConsent = ImportConsent(None),
     ) -> None:
         """Stage every row first, then apply them a batch per transaction: a file found broken on its
-        last line leaves the store as it was."""
+        last line, or one that adds readers without a consent statement, leaves the store as it was."""
         self.connection.execute(f"DROP TABLE IF EXISTS {_STAGED}")
         self.connection.execute(
             f"CREATE TABLE {_STAGED} (line INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, email TEXT,"
@@ -96,7 +120,10 @@ class Imports(Subscribers):
                 self.connection.execute("ROLLBACK")
                 raise
             self.connection.execute("COMMIT")
-            self._apply_staged(report, default_locale=default_locale, source=source, stamp=stamp)
+            self._check_consent(consent)
+            self._apply_staged(
+                report, default_locale=default_locale, source=source, stamp=stamp, consent=consent
+            )
         finally:
             self.connection.execute(f"DROP TABLE IF EXISTS {_STAGED}")
 
@@ -122,6 +149,28 @@ class Imports(Subscribers):
                 ),
             )
 
+    def _check_consent(self, consent: ImportConsent) -> None:
+        """Before anything is applied: a file that adds readers needs a consent statement, and the
+        forgotten can only be recognised with the key that hashed them."""
+        if consent.text is None:
+            (new,) = self.connection.execute(
+                f"SELECT COUNT(*) FROM {_STAGED} WHERE key NOT IN (SELECT email_key FROM subscribers)"
+            ).fetchone()
+            if new:
+                raise ConsentMissing(
+                    f"the file adds {new} subscriber{'' if new == 1 else 's'}, and the import has no "
+                    "statement of their consent",
+                    field="consent",
+                    hint='say what they agreed to, where and when, e.g. --consent "signed up at the book '
+                    'fair, 2026-10-12, on the paper form"; nothing was imported',
+                )
+        if consent.forgotten is None and self.forgotten_keys():
+            raise NewsletterError(
+                "the list has forgotten addresses, and without NEWSLETTER_UNSUBSCRIBE_SECRET (the key "
+                "of their hashes) this import cannot tell whether the file brings one back",
+                hint="set NEWSLETTER_UNSUBSCRIBE_SECRET as when they were forgotten; nothing was imported",
+            )
+
     def _staged_before(self, keys: list[str]) -> dict[str, tuple[int, ImportRow]]:
         found: dict[str, tuple[int, ImportRow]] = {}
         for start in range(0, len(keys), _LOOKUP):
@@ -145,14 +194,20 @@ class Imports(Subscribers):
         )
         return self.connection.execute(query, (after, _APPLY)).fetchall()
 
-    def _apply_staged(self, report: ImportReport, *, default_locale: str, source: str, stamp: str) -> None:
+    def _apply_staged(
+        self, report: ImportReport, *, default_locale: str, source: str, stamp: str, consent: ImportConsent
+    ) -> None:
         """In the file's order, the subscribers looked up a chunk at a time: each address is staged
         once, so a row applied cannot change what a later one of the chunk finds."""
         after = 0
+        text_id: int | None = None
         while batch := self._staged_batch(after):
             self.let_writers_in()
             with self.transaction():
-                self._apply_batch(batch, report, default_locale, source, stamp)
+                if consent.text is not None and text_id is None:
+                    text_id = self.consent_text_id(consent.text, stamp)
+                grant = None if text_id is None else _Grant(f"import:{source}", text_id, stamp)
+                self._apply_batch(batch, report, default_locale, source, stamp, consent.forgotten, grant)
             after = batch[-1][0]
 
     def _apply_batch(
@@ -162,18 +217,29 @@ class Imports(Subscribers):
         default_locale: str,
         source: str,
         stamp: str,
+        forgotten: Callable[[str], str] | None,
+        grant: _Grant | None,
     ) -> None:
         """One transaction's rows, decided first and then written with three `executemany`: the new
         subscribers, then every status change in the file's order (before the updates they describe,
-        as the history's trigger wants), then the updates."""
+        as the history's trigger wants), then the updates; with `grant`, the consent of each added."""
         added: list[tuple[str, str, str, str, str, str, str, str, str]] = []
         changes: list[tuple[int | None, str, str | None, str, str, str]] = []
         updates: list[tuple[str, str, str, str, str, int]] = []
         for at in range(0, len(batch), _LOOKUP):
             chunk = batch[at : at + _LOOKUP]
             known = self.find_subscribers([row[2] for row in chunk])
+            hashes = (
+                {}
+                if forgotten is None
+                else {row[1]: forgotten(row[1]) for row in chunk if row[1] not in known}
+            )
+            gone = self.forgotten_among(list(hashes.values())) if hashes else set()
             for _, key, email, row_name, row_locale, row_tags, status in chunk:
                 existing = known.get(key)
+                if existing is None and hashes.get(key) in gone:
+                    report.kept_suppressed += 1  # forgotten: only a new sign-up brings it back
+                    continue
                 if existing is None:
                     tags = json_tags(row_tags.split()) if row_tags else "[]"
                     locale = row_locale or default_locale
@@ -199,16 +265,18 @@ class Imports(Subscribers):
                     changes.append((existing.id, key, existing.status, status, source, stamp))
                 updates.append((name, locale, tags, status, stamp, existing.id))
                 report.updated += 1
-        self._write_batch(added, changes, updates)
+        self._write_batch(added, changes, updates, grant)
 
     def _write_batch(
         self,
         added: list[tuple[str, str, str, str, str, str, str, str, str]],
         changes: list[tuple[int | None, str, str | None, str, str, str]],
         updates: list[tuple[str, str, str, str, str, int]],
+        grant: _Grant | None = None,
     ) -> None:
         """Inside the batch's transaction. A status change is (subscriber id, or None for one added
-        here, key, old status, new status, detail, stamp); the ids of the added are read back."""
+        here, key, old status, new status, detail, stamp); the ids of the added are read back, and
+        `grant` gives each of them its consent."""
         ids: dict[str, int] = {}
         if added:
             (before,) = self.connection.execute("SELECT coalesce(max(id), 0) FROM subscribers").fetchone()
@@ -222,7 +290,12 @@ class Imports(Subscribers):
             ids = dict(
                 self.connection.execute("SELECT email_key, id FROM subscribers WHERE id > ?", (before,))
             )
-            if len(ids) != len(added):
+            if len(ids) == len(added):
+                if grant is not None:  # one statement for the batch: no row of it passes through Python
+                    self.add_import_consents_after(
+                        before, source=grant.source, text_id=grant.text_id, stamp=grant.stamp
+                    )
+            else:
                 ids = {}
                 keys = [row[1] for row in added]
                 for at in range(0, len(keys), _LOOKUP):
@@ -232,6 +305,10 @@ class Imports(Subscribers):
                         self.connection.execute(
                             f"SELECT email_key, id FROM subscribers WHERE email_key IN ({marks})", chunk
                         )
+                    )
+                if grant is not None:
+                    self.add_import_consents(
+                        ids.values(), source=grant.source, text_id=grant.text_id, stamp=grant.stamp
                     )
         self.connection.executemany(
             "INSERT INTO status_changes (subscriber_id, old_status, new_status, source, detail, at)"

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from newsletter.vocabulary import LOCALES, SEND_STATES, STATUSES, sql_in
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 # Every change of a subscriber's status (history.py). A writer that does not record its change (an
 # UPDATE added somewhere later, a tool outside this package) is still caught: the trigger records it
 # with source `other`, when no row for exactly that change was written first.
-_STATUS_CHANGES = """
+_STATUS_CHANGES_TABLE = """
 CREATE TABLE status_changes (
     id INTEGER PRIMARY KEY,
     subscriber_id INTEGER NOT NULL REFERENCES subscribers (id),
@@ -25,6 +25,8 @@ CREATE TABLE status_changes (
     at TEXT NOT NULL
 );
 CREATE INDEX status_changes_subscriber ON status_changes (subscriber_id, id);
+"""
+_HISTORY_TRIGGER = """
 CREATE TRIGGER status_changes_unrecorded AFTER UPDATE OF status ON subscribers
 WHEN OLD.status IS NOT NEW.status AND NOT EXISTS (
     SELECT 1 FROM status_changes WHERE subscriber_id = NEW.id AND old_status IS OLD.status
@@ -36,6 +38,7 @@ BEGIN
             NEW.updated_at);
 END;
 """
+_STATUS_CHANGES = _STATUS_CHANGES_TABLE + _HISTORY_TRIGGER
 
 # What the bounce import remembers between runs (bounce_records.py).
 _BOUNCE_RECORDS = """
@@ -50,6 +53,72 @@ CREATE TABLE soft_bounces (
     detail TEXT NOT NULL DEFAULT '',
     at TEXT NOT NULL,
     PRIMARY KEY (email_key, report_key)
+);
+"""
+
+# 7: the statuses `unconfirmed` (a sign-up waiting for its confirmation) and `forgotten` (what
+# `audience forget` leaves), and the topics a reader chose. A CHECK constraint cannot be altered in
+# SQLite, so the table is made anew and renamed, as SQLite's documentation prescribes (foreign keys
+# are off while migrations run: database.py); its indexes and the history's trigger come back with it.
+_SUBSCRIBERS_7 = f"""
+CREATE TABLE subscribers_7 (
+    id INTEGER PRIMARY KEY,
+    email TEXT NOT NULL UNIQUE,
+    email_key TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL DEFAULT '',
+    locale TEXT NOT NULL CHECK ({sql_in("locale", LOCALES)}),
+    tags TEXT NOT NULL DEFAULT '[]',
+    status TEXT NOT NULL DEFAULT 'active' CHECK ({sql_in("status", STATUSES)}),
+    source TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    topics TEXT NOT NULL DEFAULT '[]'
+);
+INSERT INTO subscribers_7 (id, email, email_key, name, locale, tags, status, source, created_at, updated_at)
+    SELECT id, email, email_key, name, locale, tags, status, source, created_at, updated_at FROM subscribers;
+DROP TABLE subscribers;
+ALTER TABLE subscribers_7 RENAME TO subscribers;
+CREATE INDEX subscribers_status_locale ON subscribers (status, locale);
+CREATE INDEX subscribers_unconfirmed ON subscribers (updated_at) WHERE status = 'unconfirmed';
+{_HISTORY_TRIGGER}
+"""
+
+# 7 as well: proof of consent, the forgotten, and the sign-up's limits (consent.py, signups.py).
+_CONSENT = """
+CREATE TABLE consent_texts (
+    id INTEGER PRIMARY KEY,
+    digest TEXT NOT NULL UNIQUE,
+    text TEXT NOT NULL,
+    first_used TEXT NOT NULL
+);
+CREATE TABLE consents (
+    id INTEGER PRIMARY KEY,
+    subscriber_id INTEGER NOT NULL REFERENCES subscribers (id),
+    source TEXT NOT NULL,
+    text_id INTEGER NOT NULL REFERENCES consent_texts (id),
+    topics TEXT NOT NULL DEFAULT '[]',
+    name TEXT NOT NULL DEFAULT '',
+    locale TEXT,
+    given_at TEXT NOT NULL,
+    ip TEXT NOT NULL DEFAULT '',
+    confirmed_at TEXT,
+    confirmation_message_id TEXT
+);
+CREATE INDEX consents_subscriber ON consents (subscriber_id, id);
+CREATE TABLE forgotten (
+    digest TEXT PRIMARY KEY,
+    key_id TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE TABLE signup_events (
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX signup_events_key ON signup_events (kind, key, at);
+CREATE TABLE used_challenges (
+    id TEXT PRIMARY KEY,
+    expires TEXT NOT NULL
 );
 """
 
@@ -107,5 +176,6 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE UNIQUE INDEX sends_return_token ON sends (return_token);
     CREATE INDEX sends_message_id ON sends (message_id);
     """,
+    _SUBSCRIBERS_7 + _CONSENT,
 )
 assert len(MIGRATIONS) == SCHEMA_VERSION

@@ -29,6 +29,7 @@ class Subscriber:
     source: str
     created_at: str
     updated_at: str
+    topics: tuple[str, ...] = ()  # the keys of the [[topics]] the reader chose (sign-up, preferences)
 
 
 @dataclass(frozen=True)
@@ -50,13 +51,22 @@ def json_tags(tags: Iterable[str]) -> str:
 
 
 def _subscriber(row: sqlite3.Row | tuple[object, ...]) -> Subscriber:
-    id_, email, name, locale, tags, status, source, created_at, updated_at = map(str, row)
+    id_, email, name, locale, tags, status, source, created_at, updated_at, topics = map(str, row)
     return Subscriber(
-        int(id_), email, name, locale, tuple(json.loads(tags)), status, source, created_at, updated_at
+        int(id_),
+        email,
+        name,
+        locale,
+        tuple(json.loads(tags)),
+        status,
+        source,
+        created_at,
+        updated_at,
+        tuple(json.loads(topics)),
     )
 
 
-_FIELDS = "id, email, name, locale, tags, status, source, created_at, updated_at"
+_FIELDS = "id, email, name, locale, tags, status, source, created_at, updated_at, topics"
 
 
 class Subscribers(History):
@@ -74,6 +84,12 @@ class Subscribers(History):
             [email_key(e) for e in emails],
         )
         return {email_key(subscriber.email): subscriber for subscriber in map(_subscriber, found)}
+
+    def subscriber(self, subscriber_id: int) -> Subscriber | None:
+        found = self.connection.execute(
+            f"SELECT {_FIELDS} FROM subscribers WHERE id = ?", (subscriber_id,)
+        ).fetchone()
+        return _subscriber(found) if found else None
 
     def subscriber_address(self, subscriber_id: int) -> str | None:
         row = self.connection.execute(
@@ -99,14 +115,28 @@ class Subscribers(History):
         stamp: str,
         change_source: str = "import",
         detail: str | None = None,
-    ) -> None:
+        topics: Iterable[str] = (),
+    ) -> int:
         """A new subscriber, with the first row of its status history: `change_source` says what added
-        it (import, suppress, ...), `source` (the subscriber's own column) where the address came from."""
+        it (import, suppress, ...), `source` (the subscriber's own column) where the address came from.
+        Returns its id."""
         added = self.connection.execute(
             "INSERT INTO subscribers (email, email_key, name, locale, tags, status, source, created_at,"
-            " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (email, email_key(email), name, locale, json_tags(tags), status, source, stamp, stamp),
+            " updated_at, topics) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                email,
+                email_key(email),
+                name,
+                locale,
+                json_tags(tags),
+                status,
+                source,
+                stamp,
+                stamp,
+                json_tags(topics),
+            ),
         )
+        subscriber_id = int(added.lastrowid or 0)
         self.record_change(
             int(added.lastrowid or 0),
             None,
@@ -114,6 +144,16 @@ class Subscribers(History):
             source=change_source,
             detail=source if detail is None else detail,
             stamp=stamp,
+        )
+        return subscriber_id
+
+    def set_preferences(
+        self, subscriber_id: int, *, name: str, locale: str, topics: Iterable[str], stamp: str
+    ) -> None:
+        """What a reader changes on the preference page (or a repeated sign-up before confirming)."""
+        self.connection.execute(
+            "UPDATE subscribers SET name = ?, locale = ?, topics = ?, updated_at = ? WHERE id = ?",
+            (name, locale, json_tags(topics), stamp, subscriber_id),
         )
 
     def suppress_all(
@@ -184,11 +224,14 @@ class Subscribers(History):
     def select(
         self, *, locale: str | None = None, tags: Sequence[str] = (), status: str | None = "active"
     ) -> list[Subscriber]:
-        """Subscribers by id: of one status (None: every status), one locale, having all the given tags."""
-        query = f"SELECT {_FIELDS} FROM subscribers WHERE 1"
+        """Subscribers by id: of one status (None: every status but `forgotten`, which is nobody
+        any more), one locale, having all the given tags."""
+        query = f"SELECT {_FIELDS} FROM subscribers WHERE "
         params: list[str] = []
-        if status is not None:
-            query += " AND status = ?"
+        if status is None:
+            query += "status != 'forgotten'"
+        else:
+            query += "status = ?"
             params.append(status)
         if locale is not None:
             query += " AND locale = ?"

@@ -8,6 +8,8 @@ Routes (everything else is the static site under `build/site/`, or 404):
   (RFC 8058: what Gmail and Yahoo send when the reader clicks "unsubscribe" in the inbox) gets a
   short text/plain answer; the confirmation form's POST (field `confirm`) gets the "done" page.
   A GET never unsubscribes: virus scanners and link previews fetch every URL in an email.
+- below `[signup] url`: the sign-up, its confirmation, the preference centre and the data page
+  (signup_routes.py), when newsletter.toml has a [signup] section.
 - `POST /webhooks/ses` and `/webhooks/postmark`: bounce and complaint notifications, handed to
   `newsletter.web.webhooks.handle` (404 while that module does not exist).
 
@@ -30,7 +32,7 @@ from collections.abc import Iterable, Mapping
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, cast
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 from newsletter.api import Newsletter, open_project
 from newsletter.audience.unsubscribe import Token, signing_key
@@ -38,14 +40,17 @@ from newsletter.bounces import notifications as bounce_notifications
 from newsletter.errors import NewsletterError
 from newsletter.project.environment import PROJECT_DIR, project_dir
 from newsletter.project.settings import Project, find_project_root
-from newsletter.project.validation import printable
 from newsletter.web import unsubscribe_pages as pages
 from newsletter.web.group_commit import GroupCommit
+from newsletter.web.request import Request
 from newsletter.web.responses import TEXT, HttpError, Response, not_allowed, not_found
 from newsletter.web.serve_files import StaticSite
+from newsletter.web.signup_routes import SignupRoutes
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+
+    from newsletter.signup.service import Signups
 
 MAX_FORM_BYTES = 16 * 1024  # a token and two fields; anything bigger is not a reader
 MAX_WEBHOOK_BYTES = 1024 * 1024
@@ -62,13 +67,16 @@ class WebhookHandler(Protocol):
     ) -> tuple[int, str]: ...
 
 
-def make_app(project: Newsletter | Path) -> WSGIApplication:
+def make_app(project: Newsletter | Path, *, signups: Signups | None = None) -> WSGIApplication:
     """The app for an opened project (or the one in a folder, its secrets from the environment). A
-    project without an unsubscribe secret is a NewsletterError here, so that a server refuses to
-    start rather than answer 500s."""
+    project without an unsubscribe secret, or with [signup] but no [smtp] to send the confirmations,
+    is a NewsletterError here, so that a server refuses to start rather than answer 500s. `signups`
+    replaces the sign-up desk `Newsletter.signups()` makes (a test's clock or transport)."""
     opened = project if isinstance(project, Newsletter) else open_project(project)
     signing_key(opened.secrets)
-    return ReaderApp(opened)
+    if signups is None and opened.settings.signup is not None:
+        signups = opened.signups()
+    return ReaderApp(opened, signups)
 
 
 @cache
@@ -83,8 +91,9 @@ def environment_app() -> WSGIApplication:
 
 
 class ReaderApp:
-    def __init__(self, newsletter: Newsletter) -> None:
+    def __init__(self, newsletter: Newsletter, signups: Signups | None = None) -> None:
         self.newsletter = newsletter
+        self.signup = None if signups is None else SignupRoutes(signups, newsletter.settings)
         self.project: Project = newsletter.project
         self.settings = newsletter.settings
         self.unsubscribes = GroupCommit(newsletter.project)  # the POSTs of the moment, committed together
@@ -115,6 +124,8 @@ class ReaderApp:
             return self.unsubscribe(request)
         if path.startswith("/webhooks/"):
             return self.webhook(request, path.removeprefix("/webhooks/"))
+        if self.signup is not None and self.signup.owns(path):
+            return self.signup.route(request)
         if request.method not in ("GET", "HEAD"):
             raise not_allowed("GET", "HEAD")
         return self.site.respond(path)
@@ -209,72 +220,6 @@ _ONE_CLICK_ANSWERS = {
     "already": b"already unsubscribed\n",
     "test": b"test email: nobody was unsubscribed\n",
 }
-
-
-class Request:
-    """The parts of a WSGI environ the app reads, decoded once."""
-
-    def __init__(self, environ: WSGIEnvironment) -> None:
-        self.environ = environ
-        self.method = str(environ.get("REQUEST_METHOD", "GET")).upper()
-        raw = str(environ.get("SCRIPT_NAME", "")) + str(environ.get("PATH_INFO", "")) or "/"
-        try:  # WSGI hands the path over as bytes in latin-1 clothing
-            self.path = raw.encode("latin-1").decode("utf-8")
-        except UnicodeError:
-            self.path = "/\x00"  # no route and no file: a 404
-
-    @property
-    def shown(self) -> str:
-        """The method and path as a log line shows them: a path may hold `%0d%0a`, which WSGI hands
-        over decoded, and must not start a forged line."""
-        return printable(f"{self.method} {self.path}")
-
-    @property
-    def query_string(self) -> str:
-        return str(self.environ.get("QUERY_STRING", ""))
-
-    def query(self, name: str) -> str:
-        return _fields(self.query_string).get(name, "")
-
-    def form(self, limit: int) -> dict[str, str]:
-        """The url-encoded form fields; any other body (multipart, empty) has none."""
-        body = self.body(limit)
-        if not str(self.environ.get("CONTENT_TYPE", "")).startswith("application/x-www-form-urlencoded"):
-            return {}
-        return _fields(body.decode("utf-8", "replace"))
-
-    def body(self, limit: int) -> bytes:
-        try:
-            length = int(str(self.environ.get("CONTENT_LENGTH") or 0))
-        except ValueError:
-            raise HttpError(400, "not_allowed") from None
-        if length > limit:
-            raise HttpError(413, "too_large")
-        if length <= 0:
-            return b""
-        data = self.environ["wsgi.input"].read(length)
-        return cast(bytes, data)[:limit]
-
-    def headers(self) -> dict[str, str]:
-        """Request headers by lower-case name, as `webhooks.handle` takes them."""
-        found = {
-            key[5:].replace("_", "-").lower(): str(value)
-            for key, value in self.environ.items()
-            if key.startswith("HTTP_")
-        }
-        for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-            if self.environ.get(key):
-                found[key.replace("_", "-").lower()] = str(self.environ[key])
-        return found
-
-
-def _fields(encoded: str) -> dict[str, str]:
-    """The first value of each field; a query with hundreds of fields is nobody's link (400)."""
-    try:
-        parsed = parse_qs(encoded, max_num_fields=20)
-    except ValueError:
-        raise HttpError(400, "not_allowed") from None
-    return {name: values[0] for name, values in parsed.items()}
 
 
 def _yaml_field(path: Path, name: str) -> str | None:
