@@ -40,20 +40,15 @@ def write_list(path: Path, rows: int) -> int:
     return path.stat().st_size
 
 
+def import_command(root: Path, csv: Path) -> list[str]:
+    """`newsletter audience import` of the list, as a user types it."""
+    newsletter = [sys.executable, "-m", "newsletter", "--project", str(root)]
+    return [*newsletter, "audience", "import", str(csv), "--consent", "bench"]
+
+
 def import_in_child(root: Path, csv: Path) -> tuple[float, float, str]:
     """`newsletter audience import` in its own process: its peak RSS in MB, seconds, and output."""
-    command = [
-        sys.executable,
-        "-m",
-        "newsletter",
-        "--project",
-        str(root),
-        "audience",
-        "import",
-        str(csv),
-        "--consent",
-        "bench",
-    ]
+    command = import_command(root, csv)
     started = time.perf_counter()
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert child.stdout is not None

@@ -8,8 +8,9 @@ Each pair runs, in child processes and in turn A B:
 - A: `python -m newsletter audience import FILE` as the user runs it, into an empty copy of the
   sample project (every row added);
 - B, the floor: a child that reads the same CSV with the csv module and inserts its rows with plain
-  `sqlite3` `executemany` into tables shaped like `subscribers` and `status_changes` (the same
-  unique keys and index), committing every 2,000 rows as the import does, with no address checks.
+  `sqlite3` `executemany` into tables shaped like `subscribers`, `status_changes` and `consents`
+  (the same unique keys and indexes: each added reader gets a history row and a proof of consent),
+  committing every 2,000 rows as the import does, with no address checks.
 
 The CPU seconds are the child's user + system time from wait4, so nothing of this process counts;
 the goal, from the performance issue, is a paired ratio A / B of at most 3.
@@ -27,7 +28,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench_audience import write_list
+from bench_audience import import_command, write_list
 from bench_build import copy_project
 
 GOAL_RATIO = 3.0
@@ -47,6 +48,11 @@ CREATE TABLE status_changes (id INTEGER PRIMARY KEY, subscriber_id INTEGER NOT N
     old_status TEXT, new_status TEXT NOT NULL, source TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '',
     at TEXT NOT NULL);
 CREATE INDEX status_changes_subscriber ON status_changes (subscriber_id, id);
+CREATE TABLE consents (id INTEGER PRIMARY KEY, subscriber_id INTEGER NOT NULL, source TEXT NOT NULL,
+    text_id INTEGER NOT NULL, topics TEXT NOT NULL DEFAULT '[]', name TEXT NOT NULL DEFAULT '',
+    locale TEXT, given_at TEXT NOT NULL, ip TEXT NOT NULL DEFAULT '', confirmed_at TEXT,
+    confirmation_message_id TEXT);
+CREATE INDEX consents_subscriber ON consents (subscriber_id, id);
 ''')
 stamp = "2026-01-01T00:00:00Z"
 with open(path, encoding="utf-8", newline="") as file:
@@ -64,6 +70,11 @@ for at in range(0, len(rows), 2000):
         "INSERT INTO status_changes (subscriber_id, old_status, new_status, source, detail, at)"
         " VALUES (?, NULL, 'active', 'import', '', ?)",
         [(first + k, stamp) for k in range(len(batch))],
+    )
+    connection.executemany(
+        "INSERT INTO consents (subscriber_id, source, text_id, given_at, confirmed_at)"
+        " VALUES (?, 'import:bench', 1, ?, ?)",
+        [(first + k, stamp, stamp) for k in range(len(batch))],
     )
     connection.execute("COMMIT")
 connection.close()
@@ -99,20 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for pair in range(args.pairs):
             root = base / f"project-{pair}"
             shutil.copytree(template, root)
-            a = cpu_of(
-                [
-                    sys.executable,
-                    "-m",
-                    "newsletter",
-                    "--project",
-                    str(root),
-                    "audience",
-                    "import",
-                    str(csv),
-                    "--consent",
-                    "bench",
-                ]
-            )
+            a = cpu_of(import_command(root, csv))
             floor_db = base / f"floor-{pair}.sqlite3"
             b = cpu_of([sys.executable, "-c", FLOOR, str(floor_db), str(csv)])
             ratios.append(a / b)
