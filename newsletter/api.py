@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, overload
 
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from newsletter.bounces.apply import Summary
     from newsletter.build import BuildReport
     from newsletter.payments.lock import Lock, LockedLink
+    from newsletter.payments.orders import Applied, RecordedOrders, Synced
     from newsletter.payments.sales import BookSales
     from newsletter.payments.stripe_links import SyncResult
     from newsletter.payments.switching import Activation
@@ -51,7 +53,7 @@ if TYPE_CHECKING:
     from newsletter.sending.stopping import Stop
     from newsletter.sending.transport import Transport
     from newsletter.signup.service import Signups
-    from newsletter.store import Entry, Funnel, ImportReport, Store, Subscriber, SuppressReport
+    from newsletter.store import Entry, Funnel, ImportReport, Order, Store, Subscriber, SuppressReport
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class CampaignReport:
     campaign: Campaign
     funnel: Funnel
     sales: list[BookSales]
+    recorded: RecordedOrders | None = None  # the orders Stripe's webhooks and `orders sync` recorded
 
     @property
     def orders(self) -> int:
@@ -198,6 +201,7 @@ class Newsletter:
     def report(self, campaign_id: str, *, live: bool = False) -> CampaignReport:
         """`newsletter report`: what became of a campaign's recipients, and what it sold."""
         from newsletter.payments.lock import sells_through_stripe
+        from newsletter.payments.orders import recorded_orders
         from newsletter.payments.sales import sales_report
         from newsletter.store import Funnel
 
@@ -205,11 +209,43 @@ class Newsletter:
         sales = sales_report(self.project, campaign, live=live) if sells_through_stripe(self.project) else []
         store = self.existing_audience()
         if store is None:
-            funnel = Funnel.unsent(campaign_id)
-        else:
-            with store:
-                funnel = store.campaign_funnel(campaign_id)
-        return CampaignReport(campaign, funnel, sales)
+            return CampaignReport(campaign, Funnel.unsent(campaign_id), sales)
+        with store:
+            funnel = store.campaign_funnel(campaign_id)
+            orders = store.orders(campaign=campaign_id)
+            readers = {order.subscriber_id for order in orders if order.subscriber_id is not None}
+            found = (store.subscriber(reader) for reader in readers)
+            labels = {s.id: (s.tags, s.topics) for s in found if s is not None}
+        return CampaignReport(campaign, funnel, sales, recorded_orders(orders, labels) if orders else None)
+
+    # -- orders -------------------------------------------------------------------------------------
+
+    def stripe_event(self, payload: bytes, signature: str) -> Applied:
+        """A Stripe webhook request, verified with STRIPE_WEBHOOK_SECRET and applied once: what
+        `serve` does at `[stripe] webhook_path`. BadEvent (a NewsletterError) for a forged one."""
+        from newsletter.payments.orders import apply_event, verified_event
+        from newsletter.project.environment import STRIPE_WEBHOOK_SECRET
+
+        if not self.secrets.stripe_webhook:
+            raise NewsletterError(
+                f"{STRIPE_WEBHOOK_SECRET} is not set: Stripe's events cannot be verified",
+                hint="set it to the signing secret (whsec_...) of the webhook endpoint in Stripe's dashboard",
+            )
+        return apply_event(self.project, verified_event(payload, signature, self.secrets.stripe_webhook))
+
+    def sync_orders(self, since: datetime, *, live: bool = False) -> Synced:
+        """`orders sync`: the completed Checkout Sessions of the project's Payment Links since `since`."""
+        from newsletter.payments.orders import sync_orders
+
+        return sync_orders(self.project, since=since, live=live)
+
+    def orders(self, *, since: str | None = None, campaign: str | None = None) -> list[Order]:
+        """The orders recorded (`newsletter orders`), oldest first, refunds included."""
+        store = self.existing_audience()
+        if store is None:
+            return []
+        with store:
+            return store.orders(since=since, campaign=campaign)
 
     def _campaign(self, campaign_id: str) -> Campaign:
         from newsletter.pipeline import load_one

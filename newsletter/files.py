@@ -99,3 +99,13 @@ def yaml_files(folder: Path) -> list[Path]:
         [*folder.glob("*.yaml"), *folder.glob("*.yml")],
         key=lambda path: (natural_key(path.stem), path.suffix),
     )
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert_cell(cell: str) -> str:
+    """A cell of a CSV file we write: one starting with = + - @ is a formula to Excel and
+    LibreOffice (CSV injection; names come from sign-up forms, addresses from Stripe), so it gets
+    a leading apostrophe, which `audience import` takes off again."""
+    return "'" + cell if cell[:1] in FORMULA_STARTS else cell

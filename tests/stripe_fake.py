@@ -63,6 +63,8 @@ _ID_LENGTH = {
     "req_": 14,
     "pi_": 24,
     "sub_": 24,
+    "evt_": 24,
+    "ch_": 24,
 }
 # Resource names (as used in `restricted_denied`) and the restricted-key permission each needs.
 _PERMISSION = {
@@ -1736,3 +1738,51 @@ class FakeStripe:
         items = [self._render_item(item) for item in self._session_items[session["id"]]]
         url = f"/v1/checkout/sessions/{session['id']}/line_items"
         return self._paginate(items, params, url, "item", newest_first=False)
+
+
+# -- webhooks, signed as Stripe signs them ---------------------------------------------------------
+
+
+def signed_event(
+    secret: str,
+    event_type: str,
+    obj: JSON,
+    *,
+    created: int | None = None,
+    event_id: str | None = None,
+    signed_at: int | None = None,
+) -> tuple[bytes, str]:
+    """The body and `Stripe-Signature` header of one event, as Stripe sends them: `t=<unix time>,v1=<hex
+    HMAC-SHA256 of "<t>.<body>" under the endpoint's secret>` (docs.stripe.com/webhooks, "Verify
+    webhook signatures manually")."""
+    import hashlib
+    import hmac
+
+    now = int(time.time())
+    body = json.dumps(
+        {
+            "id": event_id or _new_id("evt_"),
+            "object": "event",
+            "api_version": "2025-03-31.basil",
+            "created": now if created is None else created,
+            "livemode": False,
+            "pending_webhooks": 1,
+            "type": event_type,
+            "data": {"object": obj},
+        }
+    ).encode("utf-8")
+    at = now if signed_at is None else signed_at
+    mac = hmac.new(secret.encode("utf-8"), f"{at}.".encode() + body, hashlib.sha256).hexdigest()
+    return body, f"t={at},v1={mac}"
+
+
+def refunded_charge(payment_intent: str, amount_refunded: int) -> JSON:
+    """The `charge` of a `charge.refunded` event, as far as a receiver reads it."""
+    return {
+        "id": _new_id("ch_"),
+        "object": "charge",
+        "payment_intent": payment_intent,
+        "amount_refunded": amount_refunded,
+        "refunded": True,
+        "livemode": False,
+    }

@@ -55,6 +55,9 @@ def test_database_is_created_on_first_use_in_the_project_root(project: Path, run
         "forgotten",
         "signup_events",
         "used_challenges",
+        "orders",
+        "refunds",
+        "stripe_events",
     }
 
 
@@ -67,8 +70,9 @@ def test_database_path_from_settings(project: Path, run: Run) -> None:
     assert not (project / "audience.sqlite3").exists()
 
 
-# What schema 7 added, taken away again to make a database of an earlier version.
-WITHOUT_CONSENT = (
+# What schemas 7 and 8 added, taken away again to make a database of an earlier version.
+WITHOUT_ORDERS = "DROP TABLE orders; DROP TABLE refunds; DROP TABLE stripe_events; "
+WITHOUT_CONSENT = WITHOUT_ORDERS + (
     "DROP TABLE consents; DROP TABLE consent_texts; DROP TABLE forgotten; DROP TABLE signup_events; "
     "DROP TABLE used_challenges; DROP INDEX subscribers_unconfirmed; "
     "ALTER TABLE subscribers DROP COLUMN topics; "

@@ -13,24 +13,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from newsletter.files import atomic_write
+from newsletter.files import FORMULA_STARTS, atomic_write, inert_cell
 from newsletter.store import Store, using
 
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 EXPORT_COLUMNS = ("email", "name", "locale", "tags", "status", "source", "created_at", "updated_at")
 
 
 # -- exporting ---------------------------------------------------------------------------------
 
 
-def _inert(cell: str) -> str:
-    """Names come from sign-up forms: a cell starting with = + - @ is a formula to Excel and
-    LibreOffice (CSV injection), so it gets a leading apostrophe, which `revert_inert` takes off on import."""
-    return "'" + cell if cell[:1] in _FORMULA_STARTS else cell
-
-
 def revert_inert(cell: str) -> str:
-    return cell[1:] if cell[:1] == "'" and cell[1:2] in _FORMULA_STARTS else cell
+    return cell[1:] if cell[:1] == "'" and cell[1:2] in FORMULA_STARTS else cell
 
 
 def export_csv(
@@ -51,12 +44,12 @@ def export_csv(
     for s in subscribers:
         writer.writerow(
             [
-                _inert(s.email),  # `=cmd|...@example.nl` is a valid address
-                _inert(s.name),
+                inert_cell(s.email),  # `=cmd|...@example.nl` is a valid address
+                inert_cell(s.name),
                 s.locale,
-                _inert(";".join(s.tags)),
+                inert_cell(";".join(s.tags)),
                 s.status,
-                _inert(s.source),
+                inert_cell(s.source),
                 s.created_at,
                 s.updated_at,
             ]

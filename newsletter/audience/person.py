@@ -6,8 +6,9 @@ person back; only a new sign-up, confirmed by the reader, does. The key is deriv
 NEWSLETTER_UNSUBSCRIBE_SECRET, the secret the project already keeps out of its files: a hash
 without the secret cannot be tested against a list of addresses, which a plain SHA-256 of an
 address could be. When the secret changes, the hashes made under the old one no longer match: each
-row names its key (`key_id`), and an import refuses to run without the secret, and `audience show`
-counts hashes made under another key, so the loss is seen rather than silent.
+row names its key (`key_id`), and an import refuses to run without the secret while there are
+forgotten addresses. The orders a forgotten reader paid for stay (Dutch tax law keeps bookkeeping
+for seven years), without the link to the person or their address.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from newsletter.errors import NewsletterError
-from newsletter.store import Consent, SentTo, StatusChange, Store, Subscriber, email_key, timestamp
+from newsletter.store import Consent, Order, SentTo, StatusChange, Store, Subscriber, email_key, timestamp
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class Person:
     history: list[StatusChange]
     messages: list[SentTo]
     soft_bounces: list[tuple[str, str]]
+    orders: list[Order]
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -69,6 +71,7 @@ def person(store: Store, address: str) -> Person:
         store.history([found.id]),
         store.sent_to(found.id),
         store.soft_bounces_of(email_key(found.email)),
+        store.orders(subscriber_id=found.id),
     )
 
 
@@ -86,6 +89,7 @@ def forget(store: Store, address: str, secret: bytes, *, now: datetime | None = 
         store.forget(
             found.id, key, digest=forgotten_hash(secret)(key), key_id=key_id(secret), stamp=timestamp(now)
         )
+        store.forget_orders_of(found.id)  # bookkeeping the law keeps: the orders stay, not the person
     return found
 
 

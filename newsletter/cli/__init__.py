@@ -37,6 +37,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Stripe Payment Links for the books in campaigns (key from STRIPE_API_KEY).",
     ),
     "new": ("campaigns", "new", "Write campaigns/CAMPAIGN_ID.yaml from a column, ready to edit."),
+    "orders": (
+        "orders",
+        "orders",
+        "The orders paid through the campaigns' Payment Links, as Stripe reported them: for shipping.",
+    ),
     "preview": (
         "review",
         "preview",

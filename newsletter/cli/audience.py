@@ -219,6 +219,13 @@ def audience_show(obj: Context, address: str, fmt: str) -> None:
         click.echo("\nsoft bounces:")
         for at, detail in found.soft_bounces:
             click.echo(f"  {at} {detail}")
+    if found.orders:
+        click.echo("\norders:")
+        for order in found.orders:
+            paid = f"{order.amount / 100:.2f} {order.currency.upper()}"
+            click.echo(
+                f"  {order.created_at} {order.sku or '-'} x{order.quantity} {paid} {order.payment_status}"
+            )
 
 
 @audience.command("forget")

@@ -19,6 +19,7 @@ from newsletter.errors import NewsletterErrors
 
 if TYPE_CHECKING:
     from newsletter.api import Newsletter
+    from newsletter.payments.orders import RecordedOrders
     from newsletter.payments.sales import BookSales, PriceSales
     from newsletter.payments.stripe_links import SyncResult
     from newsletter.project.campaign import Campaign
@@ -188,6 +189,7 @@ def report(obj: Context, campaign_id: str, output: str, live: bool) -> None:
             "orders": orders,
             "revenue": found.revenue,
             "orders_per_1000_delivered": per_thousand,
+            "recorded": _recorded_json(found.recorded, funnel.delivered),
         }
         click.echo(json.dumps(document, indent=2))
         return
@@ -204,6 +206,54 @@ def report(obj: Context, campaign_id: str, output: str, live: bool) -> None:
         f"\norders: {format_number(orders, locale)}, revenue {revenue}, "
         f"{shown} per {format_number(1000, locale)} delivered"
     )
+    if found.recorded is not None:
+        click.echo("\n" + _recorded_text(found.recorded, funnel.delivered, locale))
+
+
+def _recorded_json(recorded: RecordedOrders | None, delivered: int) -> dict[str, object] | None:
+    if recorded is None:
+        return None
+    return {
+        "orders": recorded.orders,
+        "buyers": recorded.buyers,
+        "revenue": recorded.net,
+        "refunded": recorded.refunded,
+        "unattributed": recorded.unattributed,
+        "orders_per_1000_delivered": recorded.per_1000(recorded.orders, delivered),
+        "buyers_per_1000_delivered": recorded.per_1000(recorded.buyers, delivered),
+        "revenue_per_1000_delivered": recorded.per_1000(recorded.net, delivered),
+        "books": [vars(book) for book in recorded.books],
+        "buyers_by_tag_and_topic": dict(recorded.by_label),
+    }
+
+
+def _recorded_text(recorded: RecordedOrders, delivered: int, locale: str) -> str:
+    """The orders the webhooks and `orders sync` recorded, per reader: refunds subtracted."""
+    from newsletter.render.i18n import format_number, format_price
+
+    def euros(cents: float | None) -> str:
+        return "-" if cents is None else format_price(Decimal(str(cents)) / 100, "EUR", locale)
+
+    def number(value: float | None) -> str:
+        return "-" if value is None else format_number(value, locale)
+
+    thousand = format_number(1000, locale)
+    lines = [
+        f"recorded orders (webhooks, orders sync): {number(recorded.orders)} from "
+        f"{number(recorded.buyers)} readers ({number(recorded.unattributed)} not attributed), revenue "
+        f"{euros(recorded.net)} after {euros(recorded.refunded)} refunded",
+        f"per {thousand} delivered: {number(recorded.per_1000(recorded.orders, delivered))} orders, "
+        f"{number(recorded.per_1000(recorded.buyers, delivered))} buyers, "
+        f"{euros(recorded.per_1000(recorded.net, delivered))}",
+        table(
+            ["book", "orders", "quantity", "revenue"],
+            [[b.sku, number(b.orders), number(b.quantity), euros(b.net)] for b in recorded.books],
+        ),
+    ]
+    if recorded.by_label:
+        shown = ", ".join(f"{label} {number(count)}" for label, count in recorded.by_label)
+        lines.append(f"buyers by tag and topic: {shown}")
+    return "\n".join(lines)
 
 
 FUNNEL_COLUMNS = (

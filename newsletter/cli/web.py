@@ -31,10 +31,11 @@ def serve(obj: Context, host: str, port: int) -> None:
     """Serve the unsubscribe links, webhooks and build/site/ to readers over HTTP.
 
     The path of unsubscribe_url takes the links of every email (GET asks, POST unsubscribes);
-    POST /webhooks/ses and /webhooks/postmark take bounces and complaints. With a [signup] section,
-    the sign-up page, its confirmation, the preference page and the data page are below its url
-    (docs/signup.md); the confirmation mails go out through [smtp]. Run it behind a web server that
-    terminates HTTPS (docs/serving.md). Needs NEWSLETTER_UNSUBSCRIBE_SECRET, the secret the emails'
+    POST /webhooks/ses and /webhooks/postmark take bounces and complaints, and [stripe] webhook_path
+    (/webhooks/stripe) Stripe's events: the orders (docs/orders.md, STRIPE_WEBHOOK_SECRET). With a
+    [signup] section, the sign-up page, its confirmation, the preference page and the data page are
+    below its url (docs/signup.md); the confirmation mails go out through [smtp]. Run it behind a
+    web server that terminates HTTPS (docs/serving.md). Needs NEWSLETTER_UNSUBSCRIBE_SECRET, the secret the emails'
     tokens were signed with. Ctrl-C stops.
     """
     from newsletter.web.application import make_app

@@ -178,6 +178,7 @@ def load_campaign(path: Path, library: Library) -> Campaign:
         audience_tags=tuple(entry.audience.tags),
         audience_topics=tuple(entry.audience.topics),
         topics_match=entry.audience.topics_match,
+        exclude_buyers=entry.audience.exclude_buyers,
         welcome=entry.welcome,
         ends=entry.ends,
         warnings=tuple(w for teaser in teasers if teaser is not None for w in teaser.warnings),

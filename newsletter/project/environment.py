@@ -1,9 +1,10 @@
 """Everything the tool takes from the environment, read here and nowhere else.
 
-Secrets (the Stripe key, the SMTP password, the unsubscribe and webhook secrets) never live in
-`newsletter.toml`, which is committed with the campaigns. They are resolved once, when a project is
-opened (`Secrets.from_environment`), or passed in by a caller of the Python API, and travel with the
-project from there: no module below reads the environment, and a test sets a secret by passing it.
+Secrets (the Stripe key and its webhook signing secret, the SMTP password, the unsubscribe and
+webhook secrets) never live in `newsletter.toml`, which is committed with the campaigns. They are
+resolved once, when a project is opened (`Secrets.from_environment`), or passed in by a caller of
+the Python API, and travel with the project from there: no module below reads the environment, and
+a test sets a secret by passing it.
 
 A `Secrets` never shows its values: its repr names which are set, so a traceback or a log line
 that prints a project cannot leak one.
@@ -21,6 +22,7 @@ SMTP_PASSWORD = "NEWSLETTER_SMTP_PASSWORD"
 WEBHOOK_SECRET = "NEWSLETTER_WEBHOOK_SECRET"
 STRIPE_API_KEY = "STRIPE_API_KEY"
 STRIPE_API_BASE = "STRIPE_API_BASE"
+STRIPE_WEBHOOK_SECRET = "STRIPE_WEBHOOK_SECRET"
 PROJECT_DIR = "NEWSLETTER_PROJECT"
 CHROMIUM = "NEWSLETTER_CHROMIUM"  # read by click, as the default of `screenshot --chromium`
 
@@ -35,6 +37,7 @@ class Secrets:
     stripe_api_key: str = ""  # STRIPE_API_KEY
     # Not a secret, but it goes with the key: where Stripe is, for a test server (STRIPE_API_BASE).
     stripe_api_base: str = ""
+    stripe_webhook: str = ""  # the signing secret of the Stripe webhook endpoint (STRIPE_WEBHOOK_SECRET)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Secrets:
@@ -45,6 +48,7 @@ class Secrets:
             webhook=env.get(WEBHOOK_SECRET, "").strip(),
             stripe_api_key=env.get(STRIPE_API_KEY, "").strip(),
             stripe_api_base=env.get(STRIPE_API_BASE, "").strip(),
+            stripe_webhook=env.get(STRIPE_WEBHOOK_SECRET, "").strip(),
         )
 
     def __repr__(self) -> str:

@@ -68,6 +68,7 @@ class Campaign:
     audience_tags: tuple[str, ...] = ()  # send to active subscribers of the locale having all these tags
     audience_topics: tuple[str, ...] = ()  # ... and any (or all: topics_match) of these topics
     topics_match: str = "any"
+    exclude_buyers: bool = False  # leave out readers with a paid order of one of its books
     welcome: bool = False  # mailed by `serve` to each newly confirmed reader, never by `send`
     ends: date | None = None  # the promotion's last day: a `links sync` after it switches its links off
     warnings: tuple[str, ...] = ()  # the teasers' warnings, for build and check

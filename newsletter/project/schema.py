@@ -132,6 +132,7 @@ class AudienceEntry(StrictModel):
     tags: list[SingleLine] = Field(default_factory=list)
     topics: list[SingleLine] = Field(default_factory=list)
     topics_match: Literal["any", "all"] = "any"
+    exclude_buyers: bool = False  # leave out readers who already bought one of the campaign's books
 
     @field_validator("tags")
     @classmethod

@@ -43,6 +43,12 @@ def _local_or_https(value: str) -> str:
     return value.rstrip("/")
 
 
+def _url_path(value: str) -> str:
+    if not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", value):
+        raise ValueError("must be a path like /webhooks/stripe")
+    return value
+
+
 def _country(value: str) -> str:
     if not re.fullmatch(r"[A-Z]{2}", value):
         raise ValueError("must be a two-letter country code like NL")
@@ -148,6 +154,10 @@ class StripeSettings(StrictModel):
     thank_you_url: HttpsUrl | None = None
     payment_method_types: tuple[SingleLine, ...] | None = None
     max_network_retries: int = Field(default=3, ge=0, le=10)
+    webhook_path: Annotated[str, AfterValidator(_url_path)] = Field(
+        default="/webhooks/stripe",
+        description="Where `serve` takes Stripe's events (signed with STRIPE_WEBHOOK_SECRET).",
+    )
 
 
 class AudienceSettings(StrictModel):

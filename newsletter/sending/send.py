@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -125,8 +126,14 @@ def make_composer(
 # -- who gets it ---------------------------------------------------------------------------------
 
 
-def plan(subscribers: Sequence[Subscriber], campaign: Campaign, logged: set[int]) -> Plan:
-    """Who gets the campaign, and everyone of its locale who does not, with the reason."""
+def plan(
+    subscribers: Sequence[Subscriber],
+    campaign: Campaign,
+    logged: set[int],
+    buyers: AbstractSet[int] = frozenset(),
+) -> Plan:
+    """Who gets the campaign, and everyone of its locale who does not, with the reason; `buyers`
+    are the readers who bought one of its books (left out with `exclude_buyers`)."""
     result = Plan()
     wanted = set(campaign.audience_tags)
     topics = set(campaign.audience_topics)
@@ -143,6 +150,8 @@ def plan(subscribers: Sequence[Subscriber], campaign: Campaign, logged: set[int]
         elif topics and not (topics <= chosen if every else topics & chosen):
             missing = ", ".join(sorted(topics - chosen))
             result.excluded.append((subscriber.email, f"not following {'' if every else 'any of '}{missing}"))
+        elif subscriber.id in buyers:
+            result.excluded.append((subscriber.email, "bought one of its books already"))
         elif subscriber.id in logged:
             result.excluded.append((subscriber.email, "already in this campaign's send log"))
         else:
@@ -169,7 +178,8 @@ def audit(
     open_rows = sum(result.counts[state] for state in OPEN_STATES)
     result.finished = result.started and not open_rows and not (retry_unknown and result.counts["unknown"])
     logged = store.logged_ids(campaign.id)
-    result.plan = plan(store.select(status=None), campaign, logged)
+    buyers = store.buyers_of(book.sku for book in campaign.books) if campaign.exclude_buyers else set()
+    result.plan = plan(store.select(status=None), campaign, logged, buyers)
     if result.started:
         result.recipients = [
             Recipient(entry.email, entry.name, entry.subscriber_id)

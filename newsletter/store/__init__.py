@@ -10,6 +10,7 @@ from newsletter.store.database import Store, connect, database_path, open_existi
 from newsletter.store.funnel import Funnel
 from newsletter.store.history import StatusChange
 from newsletter.store.imports import ConsentMissing, ImportConsent, ImportReport, ImportRow
+from newsletter.store.orders import Order
 from newsletter.store.published import first_sends
 from newsletter.store.sendlog import Entry, Result, Row, SentMessage, campaign_lock, sender_running
 from newsletter.store.signups import SignedUp
@@ -24,6 +25,7 @@ __all__ = [
     "ImportConsent",
     "ImportReport",
     "ImportRow",
+    "Order",
     "Result",
     "Row",
     "SentMessage",

@@ -8,7 +8,8 @@ holds one script per version, and an older file is brought up to date on open.
 `Store` is put together from one mixin per table group: subscribers (subscribers.py), their status
 history (history.py), list imports (imports.py), the send log (sendlog.py), the bounce import's
 records (bounce_records.py), what a campaign's recipients did (funnel.py), proof of consent and
-the forgotten (consent.py), and sign-ups with their limits (signups.py). Every query takes and
+the forgotten (consent.py), sign-ups with their limits (signups.py), and the orders paid through the
+campaigns' Payment Links (orders.py). Every query takes and
 returns plain data; nothing outside this package touches a connection, so a second engine can come
 in behind the same methods.
 """
@@ -30,6 +31,7 @@ from newsletter.store.bounce_records import BounceRecords
 from newsletter.store.database_file import BUSY_TIMEOUT, create_private, explain
 from newsletter.store.funnel import Reports
 from newsletter.store.imports import Imports
+from newsletter.store.orders import Orders
 from newsletter.store.schema import MIGRATIONS, SCHEMA_VERSION
 from newsletter.store.signups import Signups
 
@@ -37,7 +39,7 @@ if TYPE_CHECKING:
     from newsletter.project.settings import Project
 
 
-class Store(Imports, Signups, Reports, BounceRecords):
+class Store(Imports, Signups, Orders, Reports, BounceRecords):
     """An open subscriber store: every query of the project, on one connection."""
 
     def __enter__(self) -> Store:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from newsletter.vocabulary import LOCALES, SEND_STATES, STATUSES, sql_in
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 # Every change of a subscriber's status (history.py). A writer that does not record its change (an
 # UPDATE added somewhere later, a tool outside this package) is still caught: the trigger records it
@@ -122,6 +122,47 @@ CREATE TABLE used_challenges (
 );
 """
 
+# 8: the orders paid through the campaigns' Payment Links, as Stripe's webhooks and `orders sync`
+# report them (orders.py): one row per Checkout Session, the refunds by payment intent (a refund may
+# arrive before its order), and the events applied, by id, so that each is applied once.
+_ORDERS = """
+CREATE TABLE orders (
+    session TEXT PRIMARY KEY,
+    mode TEXT NOT NULL,
+    payment_link TEXT,
+    campaign TEXT,
+    sku TEXT,
+    subscriber_id INTEGER REFERENCES subscribers (id),
+    reference TEXT NOT NULL DEFAULT '',
+    unit_amount INTEGER,
+    quantity INTEGER NOT NULL DEFAULT 0,
+    amount INTEGER NOT NULL DEFAULT 0,
+    currency TEXT NOT NULL DEFAULT 'eur',
+    payment_status TEXT NOT NULL,
+    payment_intent TEXT,
+    email TEXT NOT NULL DEFAULT '',
+    shipping_name TEXT NOT NULL DEFAULT '',
+    shipping_address TEXT NOT NULL DEFAULT '{}',
+    created_at TEXT NOT NULL,
+    event_at INTEGER NOT NULL DEFAULT 0,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX orders_campaign ON orders (campaign, payment_status);
+CREATE INDEX orders_payment_intent ON orders (payment_intent);
+CREATE INDEX orders_subscriber ON orders (subscriber_id);
+CREATE TABLE refunds (
+    payment_intent TEXT PRIMARY KEY,
+    amount_refunded INTEGER NOT NULL,
+    event_at INTEGER NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE stripe_events (
+    id TEXT PRIMARY KEY,
+    type TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+"""
+
 MIGRATIONS: tuple[str, ...] = (
     # 1: subscribers.
     f"""
@@ -177,5 +218,6 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX sends_message_id ON sends (message_id);
     """,
     _SUBSCRIBERS_7 + _CONSENT,
+    _ORDERS,
 )
 assert len(MIGRATIONS) == SCHEMA_VERSION

@@ -10,6 +10,8 @@ Routes (everything else is the static site under `build/site/`, or 404):
   A GET never unsubscribes: virus scanners and link previews fetch every URL in an email.
 - below `[signup] url`: the sign-up, its confirmation, the preference centre and the data page
   (signup_routes.py), when newsletter.toml has a [signup] section.
+- `[stripe] webhook_path` (`/webhooks/stripe`): Stripe's events, the orders as they are paid
+  (payments/orders.py), when newsletter.toml has a [stripe] section.
 - `POST /webhooks/ses` and `/webhooks/postmark`: bounce and complaint notifications, handed to
   `newsletter.web.webhooks.handle` (404 while that module does not exist).
 
@@ -122,6 +124,8 @@ class ReaderApp:
         path = request.path
         if path in (self.unsubscribe_path, self.unsubscribe_path + "/"):
             return self.unsubscribe(request)
+        if self.settings.stripe is not None and path == self.settings.stripe.webhook_path:
+            return self.stripe_webhook(request)
         if path.startswith("/webhooks/"):
             return self.webhook(request, path.removeprefix("/webhooks/"))
         if self.signup is not None and self.signup.owns(path):
@@ -213,6 +217,24 @@ class ReaderApp:
         if not 200 <= status <= 599:
             raise ValueError(f"webhooks.handle answered status {status}")
         return Response(status, text.encode("utf-8") + b"\n", content_type=TEXT)
+
+    def stripe_webhook(self, request: Request) -> Response:
+        """Stripe's events: 200 once applied (or already, or of a type we do not need: Stripe would
+        retry anything else for days), 400 for a request that is not a genuine event, 503 while the
+        signing secret is not set or the database is busy (Stripe retries, and a retry is applied
+        once)."""
+        from newsletter.payments.orders import BadEvent
+
+        if request.method != "POST":
+            raise not_allowed("POST")
+        body = request.body(MAX_WEBHOOK_BYTES)
+        try:
+            done = self.newsletter.stripe_event(body, request.headers().get("stripe-signature", ""))
+        except BadEvent as bad:
+            log.info("stripe webhook refused: %s", bad.message)
+            return Response(400, b"not a genuine Stripe event\n", content_type=TEXT)
+        log.info("stripe webhook: %s %s", done.event, done.outcome)
+        return Response(200, f"{done.outcome}\n".encode(), content_type=TEXT)
 
 
 _ONE_CLICK_ANSWERS = {
