@@ -20,7 +20,7 @@ from newsletter.errors import NewsletterError, NewsletterErrors, did_you_mean, u
 from newsletter.files import read_user_text, yaml_files
 from newsletter.placeholders import without_fields
 from newsletter.project.columns import Column, make_excerpt, read_column
-from newsletter.project.models import CAMPAIGN_ID, Author, Book, Campaign, Teaser
+from newsletter.project.models import CAMPAIGN_ID, Author, Book, Campaign, Teaser, Variant
 from newsletter.project.schema import AuthorsFile, BookFile, CampaignFile, TeaserEntry
 from newsletter.project.settings import Project
 from newsletter.project.validation import LineMap, Loc, field_name, load_yaml, validate
@@ -180,6 +180,10 @@ def load_campaign(path: Path, library: Library) -> Campaign:
         topics_match=entry.audience.topics_match,
         exclude_buyers=entry.audience.exclude_buyers,
         welcome=entry.welcome,
+        variants=tuple(
+            Variant(name, variant.subject or entry.subject, variant.preheader or entry.preheader)
+            for name, variant in zip("ABCD", entry.variants, strict=False)
+        ),
         ends=entry.ends,
         warnings=tuple(w for teaser in teasers if teaser is not None for w in teaser.warnings),
         publish=entry.publish,

@@ -54,6 +54,15 @@ class Teaser:
 
 
 @dataclass(frozen=True)
+class Variant:
+    """One arm of an A/B test, named A to D in the order of the campaign file."""
+
+    name: str
+    subject: str
+    preheader: str
+
+
+@dataclass(frozen=True)
 class Campaign:
     id: str
     path: Path
@@ -70,6 +79,7 @@ class Campaign:
     topics_match: str = "any"
     exclude_buyers: bool = False  # leave out readers with a paid order of one of its books
     welcome: bool = False  # mailed by `serve` to each newly confirmed reader, never by `send`
+    variants: tuple[Variant, ...] = ()  # an A/B test: its arms A, B, C, D
     ends: date | None = None  # the promotion's last day: a `links sync` after it switches its links off
     warnings: tuple[str, ...] = ()  # the teasers' warnings, for build and check
     publish: bool = False  # on the static site before any send (site/writer.py)

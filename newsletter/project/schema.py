@@ -140,6 +140,19 @@ class AudienceEntry(StrictModel):
         return [tag.lower() for tag in value]
 
 
+class VariantEntry(StrictModel):
+    """One arm of an A/B test: its own subject and/or preheader (the campaign's own where left out)."""
+
+    subject: MergeHeaderLine | None = None
+    preheader: MergeHeaderLine | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> VariantEntry:
+        if self.subject is None and self.preheader is None:
+            raise ValueError("a variant gives a subject, a preheader or both")
+        return self
+
+
 class CampaignFile(StrictModel):
     subject: MergeHeaderLine
     preheader: MergeHeaderLine
@@ -164,6 +177,14 @@ class CampaignFile(StrictModel):
     ends: Day | None = None  # the promotion's last day; its Payment Links are switched off after it
     publish: bool = False  # on the static site (web version, archive, feed) even before it is sent
     welcome: bool = False  # sent by `serve` to each reader who confirms a sign-up, once; never by `send`
+    variants: list[VariantEntry] = Field(default_factory=list, max_length=4)  # an A/B test: A, B, C, D
+
+    @field_validator("variants")
+    @classmethod
+    def _two_or_more(cls, value: list[VariantEntry]) -> list[VariantEntry]:
+        if len(value) == 1:
+            raise ValueError("an A/B test needs two to four variants")
+        return value
 
     @field_validator("template")
     @classmethod
