@@ -35,8 +35,8 @@ def serve(obj: Context, host: str, port: int) -> None:
     (/webhooks/stripe) Stripe's events: the orders (docs/orders.md, STRIPE_WEBHOOK_SECRET). With a
     [signup] section, the sign-up page, its confirmation, the preference page and the data page are
     below its url (docs/signup.md); the confirmation mails go out through [smtp]. Run it behind a
-    web server that terminates HTTPS (docs/serving.md). Needs NEWSLETTER_UNSUBSCRIBE_SECRET, the secret the emails'
-    tokens were signed with. Ctrl-C stops.
+    web server that terminates HTTPS (docs/serving.md). Needs NEWSLETTER_UNSUBSCRIBE_SECRET, the
+    secret the emails' tokens were signed with. Ctrl-C stops.
     """
     from newsletter.web.application import make_app
 
