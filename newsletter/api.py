@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, overload
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from newsletter.render.renderer import Rendered
     from newsletter.review.checks import Checked
     from newsletter.review.screenshot import Shot
+    from newsletter.sending.ab_test import Outcome
     from newsletter.sending.message import Recipient
     from newsletter.sending.run import Clock, RunReport
     from newsletter.sending.send import DryRun, Prepared
@@ -53,7 +54,7 @@ if TYPE_CHECKING:
     from newsletter.sending.stopping import Stop
     from newsletter.sending.transport import Transport
     from newsletter.signup.service import Signups
-    from newsletter.store import Entry, Funnel, ImportReport, Order, Store, Subscriber, SuppressReport
+    from newsletter.store import ABTest, Entry, Funnel, ImportReport, Order, Store, Subscriber, SuppressReport
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,8 @@ class CampaignReport:
     funnel: Funnel
     sales: list[BookSales]
     recorded: RecordedOrders | None = None  # the orders Stripe's webhooks and `orders sync` recorded
+    variants: list[Outcome] = field(default_factory=list)  # an A/B test's arms, with their chances
+    test: ABTest | None = None
 
     @property
     def orders(self) -> int:
@@ -78,6 +81,13 @@ class CampaignReport:
     def orders_per_1000_delivered(self) -> float | None:
         delivered = self.funnel.delivered
         return round(self.orders * 1000 / delivered, 1) if delivered else None
+
+
+def _share(value: float | str | None) -> float | None:
+    """A test share as a fraction: 0.2, "20%" and "20" are all a fifth."""
+    from newsletter.sending.ab_test import parse_share
+
+    return None if value is None else parse_share(str(value))
 
 
 def open_project(path: str | Path = ".", *, secrets: Secrets | None = None) -> Newsletter:
@@ -203,20 +213,26 @@ class Newsletter:
         from newsletter.payments.lock import sells_through_stripe
         from newsletter.payments.orders import recorded_orders
         from newsletter.payments.sales import sales_report
+        from newsletter.sending.ab_test import outcomes, seed_of
         from newsletter.store import Funnel
 
         campaign = self._campaign(campaign_id)
-        sales = sales_report(self.project, campaign, live=live) if sells_through_stripe(self.project) else []
+        # Stripe's own totals need the key; without it the report still has the recorded orders.
+        asked = sells_through_stripe(self.project) and bool(self.secrets.stripe_api_key)
+        sales = sales_report(self.project, campaign, live=live) if asked else []
         store = self.existing_audience()
         if store is None:
             return CampaignReport(campaign, Funnel.unsent(campaign_id), sales)
         with store:
             funnel = store.campaign_funnel(campaign_id)
+            test, results = store.ab_test(campaign_id), store.variant_results(campaign_id)
             orders = store.orders(campaign=campaign_id)
             readers = {order.subscriber_id for order in orders if order.subscriber_id is not None}
             found = (store.subscriber(reader) for reader in readers)
             labels = {s.id: (s.tags, s.topics) for s in found if s is not None}
-        return CampaignReport(campaign, funnel, sales, recorded_orders(orders, labels) if orders else None)
+        recorded = recorded_orders(orders, labels) if orders else None
+        arms = outcomes(results, seed_of(campaign_id)) if campaign.variants else []
+        return CampaignReport(campaign, funnel, sales, recorded, arms, test)
 
     # -- orders -------------------------------------------------------------------------------------
 
@@ -268,6 +284,8 @@ class Newsletter:
         limit: int | None = None,
         new_subscribers_only: bool = False,
         retry_unknown: bool = False,
+        test_share: float | str | None = None,
+        winner: str | None = None,
     ) -> DryRun:
         """Every message a real send would send now, delivered to `transport` (default: the outbox,
         build/<id>/outbox/*.eml); nothing goes over the network and nothing into the send log."""
@@ -279,6 +297,8 @@ class Newsletter:
             limit=limit,
             new_subscribers_only=new_subscribers_only,
             retry_unknown=retry_unknown,
+            test_share=_share(test_share),
+            winner=winner,
         )
 
     @overload
@@ -294,6 +314,8 @@ class Newsletter:
         on_start: Callable[[int], None] = ...,
         on_result: Callable[[Entry, str], None] = ...,
         stop: Stop | None = None,
+        test_share: float | str | None = None,
+        winner: str | None = None,
     ) -> RunReport: ...
 
     @overload
@@ -309,6 +331,8 @@ class Newsletter:
         on_start: Callable[[int], None] = ...,
         on_result: Callable[[Entry, str], None] = ...,
         stop: Stop | None = None,
+        test_share: float | str | None = None,
+        winner: str | None = None,
     ) -> DryRun: ...
 
     def send(
@@ -323,19 +347,25 @@ class Newsletter:
         on_start: Callable[[int], None] = lambda total: None,
         on_result: Callable[[Entry, str], None] = lambda entry, state: None,
         stop: Stop | None = None,
+        test_share: float | str | None = None,
+        winner: str | None = None,
     ) -> RunReport | DryRun:
         """The real send, or its resumption: every recipient goes into the send log, so calling it
         again sends to those still pending and to nobody twice. `transport` makes the connection of
         each sending thread (default: SMTP from the settings). With `dry_run`, `dry_run()` instead,
-        with `transport()` as its transport when given."""
+        with `transport()` as its transport when given. A campaign with variants is an A/B test:
+        `test_share` (0.2 or "20%") sends them to a share of its audience, `winner` (A to D, or
+        "auto": the variant most likely to sell best) the rest."""
         if dry_run:
             return self.dry_run(
                 campaign,
                 transport=None if transport is None else transport(),
                 new_subscribers_only=new_subscribers_only,
                 retry_unknown=retry_unknown,
+                test_share=test_share,
+                winner=winner,
             )
-        from newsletter.sending.send import send
+        from newsletter.sending.send import ABSend, send
 
         return send(
             self._prepared(campaign),
@@ -346,6 +376,7 @@ class Newsletter:
             on_start=on_start,
             on_result=on_result,
             stop=stop,
+            ab=ABSend(_share(test_share), winner, force),
         )
 
     def test_send(

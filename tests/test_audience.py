@@ -58,6 +58,7 @@ def test_database_is_created_on_first_use_in_the_project_root(project: Path, run
         "orders",
         "refunds",
         "stripe_events",
+        "ab_tests",
     }
 
 
@@ -70,8 +71,11 @@ def test_database_path_from_settings(project: Path, run: Run) -> None:
     assert not (project / "audience.sqlite3").exists()
 
 
-# What schemas 7 and 8 added, taken away again to make a database of an earlier version.
-WITHOUT_ORDERS = "DROP TABLE orders; DROP TABLE refunds; DROP TABLE stripe_events; "
+# What schemas 7 to 9 added, taken away again to make a database of an earlier version.
+WITHOUT_AB_TESTS = (
+    "DROP TABLE ab_tests; ALTER TABLE sends DROP COLUMN variant; ALTER TABLE sends DROP COLUMN in_test; "
+)
+WITHOUT_ORDERS = WITHOUT_AB_TESTS + "DROP TABLE orders; DROP TABLE refunds; DROP TABLE stripe_events; "
 WITHOUT_CONSENT = WITHOUT_ORDERS + (
     "DROP TABLE consents; DROP TABLE consent_texts; DROP TABLE forgotten; DROP TABLE signup_events; "
     "DROP TABLE used_challenges; DROP INDEX subscribers_unconfirmed; "

@@ -18,7 +18,7 @@ from newsletter.cli.common import (
 from newsletter.errors import NewsletterErrors
 
 if TYPE_CHECKING:
-    from newsletter.api import Newsletter
+    from newsletter.api import CampaignReport, Newsletter
     from newsletter.payments.orders import RecordedOrders
     from newsletter.payments.sales import BookSales, PriceSales
     from newsletter.payments.stripe_links import SyncResult
@@ -178,7 +178,8 @@ def report(obj: Context, campaign_id: str, output: str, live: bool) -> None:
     """
     import json
 
-    found = obj.open().report(campaign_id, live=live)
+    project = obj.open()
+    found = project.report(campaign_id, live=live)
     campaign, funnel, sales = found.campaign, found.funnel, found.sales
     orders, per_thousand = found.orders, found.orders_per_1000_delivered
     if output == "json":
@@ -190,6 +191,11 @@ def report(obj: Context, campaign_id: str, output: str, live: bool) -> None:
             "revenue": found.revenue,
             "orders_per_1000_delivered": per_thousand,
             "recorded": _recorded_json(found.recorded, funnel.delivered),
+            "variants": [
+                {**vars(arm.result), "revenue_per_1000": arm.revenue_per_1000, "chance_best": arm.chance}
+                for arm in found.variants
+            ],
+            "winner": None if found.test is None else found.test.winner,
         }
         click.echo(json.dumps(document, indent=2))
         return
@@ -199,7 +205,12 @@ def report(obj: Context, campaign_id: str, output: str, live: bool) -> None:
     counts = [format_number(value, locale) for value in _funnel_json(funnel).values()]
     click.echo(table(["recipients", *FUNNEL_COLUMNS], [counts]))
     click.echo()
-    click.echo(_sales_table(sales, locale) if sales else "no orders: the campaign has no Stripe links")
+    if sales:
+        click.echo(_sales_table(sales, locale))
+    elif not project.secrets.stripe_api_key and project.links().of_campaign(campaign_id):
+        click.echo("Stripe's own totals: not fetched (STRIPE_API_KEY is not set)")
+    else:
+        click.echo("no orders: the campaign has no Stripe links")
     shown = "-" if per_thousand is None else format_number(per_thousand, locale)
     revenue = format_price(Decimal(found.revenue) / 100, "EUR", locale)
     click.echo(
@@ -208,6 +219,45 @@ def report(obj: Context, campaign_id: str, output: str, live: bool) -> None:
     )
     if found.recorded is not None:
         click.echo("\n" + _recorded_text(found.recorded, funnel.delivered, locale))
+    if campaign.variants:
+        click.echo("\n" + _variants_text(found, locale))
+
+
+def _variants_text(found: CampaignReport, locale: str) -> str:
+    """An A/B test's arms side by side, and what the evidence allows one to say."""
+    from newsletter.render.i18n import format_number, format_price
+    from newsletter.sending.ab_test import THRESHOLD
+
+    subjects = {arm.name: arm.subject for arm in found.campaign.variants}
+    rows = [
+        [
+            arm.result.variant,
+            subjects.get(arm.result.variant, ""),
+            format_number(arm.result.delivered, locale),
+            format_number(arm.result.orders, locale),
+            format_number(arm.result.buyers, locale),
+            "-"
+            if arm.revenue_per_1000 is None
+            else format_price(Decimal(arm.revenue_per_1000) / 100, "EUR", locale),
+            f"{arm.chance:.0%}",
+        ]
+        for arm in found.variants
+    ]
+    lines = [
+        "A/B test (the test share):",
+        table(["variant", "subject", "delivered", "orders", "buyers", "revenue/1000", "chance best"], rows)
+        if rows
+        else "  nothing delivered yet",
+    ]
+    test = found.test
+    if test is not None and test.winner:
+        lines.append(f"winner: {test.winner} (sent to the rest)")
+    elif found.variants:
+        best = max(found.variants, key=lambda arm: arm.chance)
+        verdict = "ahead enough for --winner auto" if best.chance >= THRESHOLD else "no winner yet"
+        chance = f"{best.result.variant} leads with a {best.chance:.0%} chance of selling best"
+        lines.append(f"{chance}: {verdict} (--winner auto needs {THRESHOLD:.0%})")
+    return "\n".join(lines)
 
 
 def _recorded_json(recorded: RecordedOrders | None, delivered: int) -> dict[str, object] | None:

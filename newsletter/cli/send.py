@@ -7,6 +7,7 @@ import shlex
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,6 +51,16 @@ SHOWN = 20  # recipients and exclusions printed by a dry run before "... and N m
     "--new-subscribers-only", is_flag=True, help="Send a finished campaign to those who subscribed since."
 )
 @click.option("--retry-unknown", is_flag=True, help="Also resend to recipients whose delivery is unknown.")
+@click.option(
+    "--test-share",
+    metavar="PERCENT",
+    help="An A/B test: send the campaign's variants to equal random parts of this share of its audience.",
+)
+@click.option(
+    "--winner",
+    type=click.Choice(["auto", "A", "B", "C", "D"]),
+    help="End an A/B test: send the rest this variant, or (auto) the one most likely to sell best.",
+)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation before a real send.")
 @click.pass_obj
 def send(
@@ -62,6 +73,8 @@ def send(
     force: bool,
     new_subscribers_only: bool,
     retry_unknown: bool,
+    test_share: str | None,
+    winner: str | None,
     yes: bool,
 ) -> None:
     """Send a campaign to its audience over SMTP, or show what would go out (--dry-run).
@@ -73,6 +86,10 @@ def send(
     Ctrl-C or SIGTERM stops a real send cleanly: it takes no new recipients, lets the messages in
     flight finish, records them and prints the command that resumes. A second one stops at once
     (exit code 130, or 143 for SIGTERM); the messages it cuts off are recorded as unknown.
+
+    A campaign with variants is an A/B test: --test-share 20% sends them to a fifth of its
+    audience, `newsletter report` shows which sold more, and --winner auto sends the rest the best
+    one once it is likely enough (95 %; --force takes it anyway).
 
     Exit code 0 when the run went through, 1 when it paused, was stopped or left recipients deferred
     or unknown, or the server refused some, 2 when it could not start or lost its connection to the
@@ -88,7 +105,12 @@ def send(
     if dry_run:
         _report_dry_run(
             project.dry_run(
-                prepared, limit=limit, new_subscribers_only=new_subscribers_only, retry_unknown=retry_unknown
+                prepared,
+                limit=limit,
+                new_subscribers_only=new_subscribers_only,
+                retry_unknown=retry_unknown,
+                test_share=test_share,
+                winner=winner,
             ),
             project.root,
         )
@@ -106,6 +128,7 @@ def send(
         retry_unknown=retry_unknown,
         yes=yes,
         commands=Commands(obj.project_dir, campaign_id, flags),
+        ab=(test_share, winner),
     )
 
 
@@ -145,10 +168,19 @@ def _report_dry_run(result: Any, root: Path) -> None:
     if found.started:
         counts = ", ".join(f"{n} {state}" for state, n in found.counts.items() if n)
         click.echo(f"send log: {counts}" + (" (finished)" if found.finished else ""))
-    click.echo(f"\nrecipients: {len(found.recipients)}")
-    for recipient in found.recipients[:SHOWN]:
-        click.echo(f"  {recipient.email}" + (f"  ({recipient.name})" if recipient.name else ""))
-    _more(len(found.recipients))
+    variants = found.variants
+    shown = [r for r in found.recipients if variants is None or r.subscriber_id in variants]
+    click.echo(f"\nrecipients: {len(shown)}")
+    for recipient in shown[:SHOWN]:
+        marked = f"  [{variants[recipient.subscriber_id or 0]}]" if variants is not None else ""
+        click.echo(f"  {recipient.email}" + (f"  ({recipient.name})" if recipient.name else "") + marked)
+    _more(len(shown))
+    if variants is not None:
+        per_variant = Counter(variants.values())
+        for arm in rendered.campaign.variants:
+            if arm.name in per_variant:
+                readers = plural(per_variant[arm.name], "reader")
+                click.echo(f"variant {arm.name}: {readers}, subject {arm.subject!r}")
     excluded = found.plan.excluded
     others = found.plan.other_locales
     click.echo(f"excluded: {len(excluded)}" + (f" (and {others} of other locales)" if others else ""))
@@ -165,7 +197,7 @@ def _report_dry_run(result: Any, root: Path) -> None:
         click.echo("(the unsubscribe tokens in the outbox are signed with a throw-away secret)")
     assert result.outbox is not None  # the command's dry run writes the outbox
     where = display_path(result.outbox, root)
-    click.echo(f"\nwrote {result.written} of {len(found.recipients)} messages to {where}/")
+    click.echo(f"\nwrote {result.written} of {len(shown)} messages to {where}/")
 
 
 def _more(total: int) -> None:
@@ -182,10 +214,12 @@ def _real_send(
     retry_unknown: bool,
     yes: bool,
     commands: Commands,
+    ab: tuple[str | None, str | None] = (None, None),
 ) -> None:
     from newsletter.sending.stopping import Stop, signals_stop
 
     campaign = prepared.rendered.campaign
+    test_share, winner = ab
     if prepared.blockers and force:
         click.secho(
             f"sending despite {plural(len(prepared.blockers), 'failed check')} (--force)",
@@ -195,13 +229,19 @@ def _real_send(
     if not yes:
         from newsletter.sending.send import subject_for
 
-        readers = project.recipients(prepared, new_subscribers_only=new_only)
+        readers = project.recipients(prepared, new_subscribers_only=new_only or winner is not None)
         example = (
             f", subject for {readers[0].email}: {subject_for(prepared, readers[0])!r}" if readers else ""
         )
-        click.confirm(
-            f"Send {campaign.id} to {plural(len(readers), 'reader')} now{example}?", abort=True, err=True
-        )
+        count = len(readers)
+        if test_share is not None:
+            from newsletter.sending.ab_test import parse_share
+
+            count = round(count * parse_share(test_share))
+            example = f", an A/B test of {len(campaign.variants)} variants"
+        elif winner is not None:
+            example = f", variant {winner}"
+        click.confirm(f"Send {campaign.id} to {plural(count, 'reader')} now{example}?", abort=True, err=True)
     bar: Any = None
     started = time.monotonic()
     drawing = threading.Lock()
@@ -238,6 +278,8 @@ def _real_send(
                 on_start=start,
                 on_result=advance,
                 stop=stop,
+                test_share=test_share,
+                winner=winner,
             )
         finally:
             stop.finished = True

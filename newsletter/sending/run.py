@@ -25,7 +25,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,12 +54,16 @@ def utc_now() -> datetime:
 
 
 def deliver_each(
-    transport: Transport, composer: Composer, recipients: Iterable[Recipient]
+    transport: Transport,
+    composer: Composer,
+    recipients: Iterable[Recipient],
+    pick: Callable[[Recipient], Composer] | None = None,
 ) -> Iterator[tuple[Outgoing, Result]]:
-    """Each recipient's message through `transport`, with no send log: the dry run and the test send."""
+    """Each recipient's message through `transport`, with no send log: the dry run and the test send.
+    `pick` chooses another composer for a recipient (an A/B test's variant)."""
     for recipient in recipients:
         transport.ready()
-        outgoing = composer.compose(recipient)
+        outgoing = (composer if pick is None else pick(recipient)).compose(recipient)
         yield outgoing, transport.deliver(outgoing)
 
 
@@ -116,7 +120,7 @@ class _Run:
     def __init__(
         self,
         entries: Sequence[Entry],
-        composer: Composer,
+        composer: Mapping[str, Composer],
         settings: SmtpSettings,
         transport: Callable[[], Transport],
         database: Path,
@@ -125,7 +129,7 @@ class _Run:
         asked: Stop,
     ) -> None:
         self.queue: deque[Entry] = deque(entries)
-        self.composer = composer
+        self.composers = composer  # by the entry's A/B variant; "" without one
         self.settings = settings
         self.transport = transport
         self.database = database
@@ -135,7 +139,7 @@ class _Run:
         self.lock = threading.Lock()
         self.errors_in_a_row = 0
         self.retried: set[int] = set()
-        self.report = RunReport(composer.campaign.id)
+        self.report = RunReport(composer[""].campaign.id)
         self.crash: BaseException | None = None
         self.asked = asked
         self.transports: list[Transport] = []  # every thread's, for `abort`
@@ -246,7 +250,8 @@ class _Run:
 
     def send_one(self, store: Store, transport: Transport, entry: Entry) -> bool:
         """One reader, its row committed before and after; False when the run must stop."""
-        outgoing = self.composer.compose(Recipient(entry.email, entry.name, entry.subscriber_id))
+        composer = self.composers.get(entry.variant, self.composers[""])
+        outgoing = composer.compose(Recipient(entry.email, entry.name, entry.subscriber_id))
         if store.mark_sending(entry, outgoing.message_id, self.clock(), outgoing.return_token) is not None:
             with self.lock:  # unsubscribed, bounced or complained since the run took its rows
                 self.report.skipped += 1
@@ -302,7 +307,7 @@ def _sender_refused(sender: str, reply: str) -> ConnectionProblem:
 def run(
     database: Path,
     campaign: str,
-    composer: Composer,
+    composer: Composer | Mapping[str, Composer],
     settings: SmtpSettings,
     transport: Callable[[], Transport],
     *,
@@ -313,15 +318,17 @@ def run(
     stop: Stop | None = None,
 ) -> RunReport:
     """Send every due row of the campaign's log, `settings.connections` threads each with a transport
-    of its own from `transport()`, until done or `stop` is requested. The caller holds
-    `campaign_lock`. Call it from the main thread when signals are to request `stop`."""
+    of its own from `transport()`, until done or `stop` is requested; each row's message from the
+    composer of its A/B variant when `composer` maps them (under "" the campaign's own). The caller
+    holds `campaign_lock`. Call it from the main thread when signals are to request `stop`."""
     asked = stop if stop is not None else Stop()
     started = time.monotonic()
     with connect(database, busy_timeout=RUN_BUSY_TIMEOUT) as store:
         recovered = store.recover_interrupted(campaign, clock())
         entries, skipped = _due(store, campaign, clock, retry_unknown)
     on_start(len(entries))
-    shared = _Run(entries, composer, settings, transport, database, clock, on_result, asked)
+    composers = {"": composer} if isinstance(composer, Composer) else composer
+    shared = _Run(entries, composers, settings, transport, database, clock, on_result, asked)
     shared.report.recovered_unknown = recovered
     shared.report.skipped = skipped
     threads = [

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +24,7 @@ from newsletter.audience.unsubscribe import signing_key
 from newsletter.errors import NewsletterError, NewsletterErrors
 from newsletter.payments.lock import record_sent
 from newsletter.review.counts import plural
+from newsletter.sending.ab_test import outcomes, pick_winner, seed_of, split
 from newsletter.sending.message import Composer, DkimSigner, Recipient
 from newsletter.sending.names import first_name
 from newsletter.sending.publishing import publish_web_version
@@ -34,12 +35,14 @@ from newsletter.store import (
     Result,
     Store,
     Subscriber,
+    VariantResult,
     campaign_lock,
     connect,
     database_path,
     email_key,
     normalise_address,
     open_existing,
+    timestamp,
 )
 from newsletter.vocabulary import OPEN_STATES, SEND_STATES
 
@@ -59,6 +62,7 @@ class Prepared:
     rendered: Rendered
     findings: list[Finding]
     blockers: list[str]
+    variants: Mapping[str, Rendered] = field(default_factory=dict)  # an A/B test's, by name
 
     @property
     def campaign_id(self) -> str:
@@ -82,6 +86,7 @@ class Audit:
     plan: Plan = field(default_factory=Plan)
     counts: dict[str, int] = field(default_factory=dict)
     finished: bool = False
+    variants: dict[int, str] | None = None  # an A/B send's variant per reader id
 
     @property
     def started(self) -> bool:
@@ -99,13 +104,21 @@ class DryRun:
 
 
 def prepare(project: Project, campaign_id: str) -> Prepared:
-    from newsletter.pipeline import render_one
+    """The campaign rendered and checked; an A/B test's variants rendered each with its own subject
+    and preheader (the preheader is in the body)."""
+    from newsletter.pipeline import load_one, make_renderer
     from newsletter.review.checks import check_for_sending
     from newsletter.review.checks.readiness import blockers
 
-    rendered = render_one(project, campaign_id)
+    campaign = load_one(project, campaign_id)
+    renderer = make_renderer(project)
+    rendered = renderer.render(campaign)
+    variants = {
+        variant.name: renderer.render(replace(campaign, subject=variant.subject, preheader=variant.preheader))
+        for variant in campaign.variants
+    }
     findings = check_for_sending(rendered, project)
-    return Prepared(project, rendered, findings, blockers(findings))
+    return Prepared(project, rendered, findings, blockers(findings), variants)
 
 
 def subject_for(prepared: Prepared, recipient: Recipient) -> str:
@@ -121,6 +134,14 @@ def make_composer(
     project = prepared.project
     dkim = DkimSigner(project.settings.dkim, project.root) if project.settings.dkim else None
     return Composer(prepared.rendered, project, secret=secret, dkim=dkim, test=test, now=clock)
+
+
+def make_composers(prepared: Prepared, secret: bytes, *, clock: Clock = utc_now) -> dict[str, Composer]:
+    """The campaign's composer under "", and one per A/B variant under its name."""
+    composers = {"": make_composer(prepared, secret, clock=clock)}
+    for name, rendered in prepared.variants.items():
+        composers[name] = make_composer(replace(prepared, rendered=rendered), secret, clock=clock)
+    return composers
 
 
 # -- who gets it ---------------------------------------------------------------------------------
@@ -202,11 +223,14 @@ def dry_run(
     limit: int | None = None,
     new_subscribers_only: bool = False,
     retry_unknown: bool = False,
+    test_share: float | None = None,
+    winner: str | None = None,
     clock: Clock = utc_now,
 ) -> DryRun:
     """Build every message a real send would send now and write them as .eml files to the outbox
     (or hand them to `transport`, an in-memory one say):
-    no network, and nothing written to the send log. The outbox is replaced as a whole."""
+    no network, and nothing written to the send log. The outbox is replaced as a whole. With
+    `test_share` or `winner`, what that A/B send would send (the same split as the real one)."""
     store = open_existing(prepared.project)
     try:
         found = audit(
@@ -221,17 +245,158 @@ def dry_run(
             store.close()
     temporary = not prepared.project.secrets.unsubscribe
     secret = secrets.token_bytes(32) if temporary else signing_key(prepared.project.secrets)
-    composer = make_composer(prepared, secret, clock=clock)
+    composers = make_composers(prepared, secret, clock=clock)
+    composer = composers[""]
+    variants = _variants_of(prepared, found, test_share, winner)
+    recipients = found.recipients
+    if variants is not None:
+        recipients = [r for r in recipients if r.subscriber_id in variants]
+        found.variants = variants
     outbox = prepared.project.root / "build" / prepared.campaign_id / "outbox"
-    chosen = found.recipients if limit is None else found.recipients[:limit]
+    chosen = recipients if limit is None else recipients[:limit]
     first_size = 0
+
+    def pick(recipient: Recipient) -> Composer:
+        return composers[(variants or {}).get(recipient.subscriber_id or 0, "")]
+
     with transport if transport is not None else Outbox(outbox) as box:
-        for outgoing, _ in deliver_each(box, composer, chosen):
+        for outgoing, _ in deliver_each(box, composer, chosen, pick):
             first_size = first_size or len(outgoing.data)
     if not chosen:
         sample = composer.compose(Recipient(prepared.project.settings.sender.address))
         first_size = len(sample.data)
     return DryRun(prepared, found, None if transport else outbox, len(chosen), first_size, temporary)
+
+
+# -- A/B tests ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ABSend:
+    """What a send asks of an A/B test: start it with a share, or end it with a winner."""
+
+    test_share: float | None = None
+    winner: str | None = None  # A to D, or auto
+    force: bool = False  # --winner auto: take the best even when it is not likely enough
+
+
+def _variants_of(
+    prepared: Prepared, found: Audit, test_share: float | None, winner: str | None
+) -> dict[int, str] | None:
+    """For a dry run: each reader's variant in the A/B send asked for; None for a plain send."""
+    if test_share is None and winner is None:
+        return None
+    names = _variant_names(prepared, test_share, winner)
+    ids = [r.subscriber_id for r in found.recipients if r.subscriber_id is not None]
+    if test_share is not None:
+        return split(ids, names, test_share, seed_of(prepared.campaign_id))
+    return dict.fromkeys(ids, _winner(prepared, winner or "auto", force=True))
+
+
+def _variant_names(prepared: Prepared, test_share: float | None, winner: str | None) -> list[str]:
+    campaign = prepared.rendered.campaign
+    names = [variant.name for variant in campaign.variants]
+    if not names:
+        option = "--test-share" if test_share is not None else "--winner"
+        raise NewsletterError(
+            f"campaign {campaign.id} has no variants to test",
+            path=campaign.path,
+            field=option,
+            hint="give it `variants:` with two to four subjects or preheaders (docs/sending.md)",
+        )
+    if test_share is not None and winner is not None:
+        raise NewsletterError("--test-share starts a test, --winner ends it: one at a time", field="--winner")
+    if winner is not None and winner != "auto" and winner not in names:
+        raise NewsletterError(
+            f"campaign {campaign.id} has no variant {winner}",
+            field="--winner",
+            hint=f"its variants: {', '.join(names)}",
+        )
+    return names
+
+
+def _winner(prepared: Prepared, choice: str, *, force: bool) -> str:
+    """The variant `--winner` names; for `auto`, the one the test share's orders favour enough."""
+    if choice != "auto":
+        return choice
+    store = open_existing(prepared.project)
+    results = [] if store is None else _results(store, prepared.campaign_id)
+    return pick_winner(choice, outcomes(results, seed_of(prepared.campaign_id)), force=force)
+
+
+def _results(store: Store, campaign_id: str) -> list[VariantResult]:
+    with store:
+        return store.variant_results(campaign_id)
+
+
+def _queue_ab(
+    prepared: Prepared,
+    store: Store,
+    found: Audit,
+    ab: ABSend,
+    clock: Clock,
+) -> None:
+    """An A/B send's rows, inside the campaign's lock: the test share on the first run, the rest with
+    the winner once it is named; a plain run resumes what is due, and otherwise asks for --winner."""
+    campaign_id = prepared.campaign_id
+    test_share, winner = ab.test_share, ab.winner
+    names = _variant_names(prepared, test_share, winner)
+    test = store.ab_test(campaign_id)
+    due = sum(found.counts[state] for state in OPEN_STATES)
+    if test_share is not None:
+        if found.started:
+            raise NewsletterError(
+                f"campaign {campaign_id} was sent already{'' if test is None else ' (its test share)'}",
+                field="--test-share",
+                hint=f"`newsletter send {campaign_id} --winner auto` sends the rest the best variant",
+            )
+        ids = [s.id for s in found.plan.recipients]
+        chosen = split(ids, names, test_share, seed_of(prepared.campaign_id))
+        with store.transaction():
+            store.start_test(campaign_id, test_share, timestamp(clock()))
+        store.enqueue(
+            campaign_id,
+            [s for s in found.plan.recipients if s.id in chosen],
+            clock(),
+            variants=chosen,
+            in_test=True,
+        )
+        return
+    if winner is not None:
+        if winner == "auto" and test is None:
+            raise NewsletterError(
+                "--winner auto needs a test share first", field="--winner", hint="--test-share 20%"
+            )
+        if test is not None and due and test.winner is None:
+            raise NewsletterError(
+                f"the test share of {campaign_id} is still being sent ({due} to go)",
+                field="--winner",
+                hint=f"finish it first: `newsletter send {campaign_id}`",
+            )
+        chosen_winner = _winner(prepared, winner, force=ab.force)
+        if test is not None:
+            with store.transaction():
+                decided = store.decide(campaign_id, chosen_winner, timestamp(clock()))
+            if not decided:
+                raise NewsletterError(
+                    f"campaign {campaign_id} was decided for variant {test.winner or '?'} already",
+                    field="--winner",
+                )
+        rest = found.plan.recipients
+        store.enqueue(campaign_id, rest, clock(), variants=dict.fromkeys((s.id for s in rest), chosen_winner))
+        return
+    if test is not None and test.winner is None and not due:
+        raise NewsletterError(
+            f"campaign {campaign_id} has sent its test share; the rest waits for the winner",
+            hint=f"`newsletter report {campaign_id}` shows how each variant sold; then "
+            f"`newsletter send {campaign_id} --winner auto` (or --winner A)",
+        )
+    if test is None and not found.started:
+        raise NewsletterError(
+            f"campaign {campaign_id} is an A/B test of {len(names)} variants",
+            hint=f"start with `newsletter send {campaign_id} --test-share 20%`, or send everyone one "
+            "variant with --winner A",
+        )
 
 
 # -- sending -------------------------------------------------------------------------------------
@@ -312,11 +477,12 @@ def send(
     on_start: Callable[[int], None] = lambda total: None,
     on_result: Callable[[Entry, str], None] = lambda entry, state: None,
     stop: Stop | None = None,
+    ab: ABSend | None = None,
 ) -> RunReport:
     """The real send, or its resumption, until done or `stop` is requested; `transport()` makes the
     connection of each sending thread (default: SMTP with the settings' server). Raises
     NewsletterError before anything is sent when the campaign is blocked, already finished, or being
-    sent by another process."""
+    sent by another process. A campaign with variants is an A/B test (`ab`, ab_test.py)."""
     campaign_id = prepared.campaign_id
     if prepared.blockers and not force:
         path = prepared.rendered.campaign.path
@@ -334,16 +500,16 @@ def send(
         from newsletter.project.settings import SmtpSettings
 
         settings = prepared.project.settings.smtp or SmtpSettings()
-    composer = make_composer(prepared, signing_key(prepared.project.secrets), clock=clock)
+    composers = make_composers(prepared, signing_key(prepared.project.secrets), clock=clock)
     database = database_path(prepared.project)
     with campaign_lock(database, campaign_id):
-        _queue(prepared, database, new_subscribers_only, retry_unknown, clock)
+        _queue(prepared, database, new_subscribers_only, retry_unknown, clock, ab or ABSend())
         publish_web_version(prepared.project, campaign_id, clock())  # online before the first message
         record_sent(prepared.project, prepared.rendered)  # its Payment Links stay on at their price
         return run(
             database,
             campaign_id,
-            composer,
+            composers,
             settings,
             transport,
             retry_unknown=retry_unknown,
@@ -355,7 +521,12 @@ def send(
 
 
 def _queue(
-    prepared: Prepared, database: Path, new_subscribers_only: bool, retry_unknown: bool, clock: Clock
+    prepared: Prepared,
+    database: Path,
+    new_subscribers_only: bool,
+    retry_unknown: bool,
+    clock: Clock,
+    ab: ABSend,
 ) -> None:
     """Enter the audience in the send log on a first run. A function of its own so that the audit,
     which holds every recipient, is freed before the run (100,000 of them take ~100 MB)."""
@@ -368,6 +539,9 @@ def _queue(
             retry_unknown=retry_unknown,
             clock=clock,
         )
+        if prepared.variants or ab.test_share is not None or ab.winner is not None:
+            _queue_ab(prepared, store, found, ab, clock)
+            return
         welcome = prepared.rendered.campaign.welcome  # only its log: readers are added as they confirm
         if found.finished and not new_subscribers_only and not welcome:
             unknown = found.counts["unknown"]

@@ -3,6 +3,7 @@
 Open it with `open_store(project)` (or `connect(path)`); its methods take and return plain data.
 """
 
+from newsletter.store.ab_tests import ABTest, VariantResult
 from newsletter.store.addresses import email_key, normalise_address
 from newsletter.store.base import timestamp
 from newsletter.store.consent import Consent, SentTo
@@ -17,6 +18,7 @@ from newsletter.store.signups import SignedUp
 from newsletter.store.subscribers import BadRow, Subscriber, SuppressReport
 
 __all__ = [
+    "ABTest",
     "BadRow",
     "Consent",
     "ConsentMissing",
@@ -35,6 +37,7 @@ __all__ = [
     "Store",
     "Subscriber",
     "SuppressReport",
+    "VariantResult",
     "campaign_lock",
     "connect",
     "database_path",

@@ -9,7 +9,7 @@ holds one script per version, and an older file is brought up to date on open.
 history (history.py), list imports (imports.py), the send log (sendlog.py), the bounce import's
 records (bounce_records.py), what a campaign's recipients did (funnel.py), proof of consent and
 the forgotten (consent.py), sign-ups with their limits (signups.py), and the orders paid through the
-campaigns' Payment Links (orders.py). Every query takes and
+campaigns' Payment Links (orders.py), and A/B tests (ab_tests.py). Every query takes and
 returns plain data; nothing outside this package touches a connection, so a second engine can come
 in behind the same methods.
 """
@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from newsletter.errors import NewsletterError
+from newsletter.store.ab_tests import ABTests
 from newsletter.store.addresses import email_key
 from newsletter.store.base import open_announcement
 from newsletter.store.bounce_records import BounceRecords
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
     from newsletter.project.settings import Project
 
 
-class Store(Imports, Signups, Orders, Reports, BounceRecords):
+class Store(Imports, Signups, Orders, ABTests, Reports, BounceRecords):
     """An open subscriber store: every query of the project, on one connection."""
 
     def __enter__(self) -> Store:

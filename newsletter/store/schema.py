@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from newsletter.vocabulary import LOCALES, SEND_STATES, STATUSES, sql_in
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 # Every change of a subscriber's status (history.py). A writer that does not record its change (an
 # UPDATE added somewhere later, a tool outside this package) is still caught: the trigger records it
@@ -219,5 +219,18 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     _SUBSCRIBERS_7 + _CONSENT,
     _ORDERS,
+    # 9: A/B tests (ab_tests.py): the variant each row was sent with, whether it was part of the
+    # test share, and each test's share and winner.
+    """
+    ALTER TABLE sends ADD COLUMN variant TEXT NOT NULL DEFAULT '';
+    ALTER TABLE sends ADD COLUMN in_test INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE ab_tests (
+        campaign TEXT PRIMARY KEY,
+        share REAL NOT NULL,
+        started_at TEXT NOT NULL,
+        winner TEXT,
+        decided_at TEXT
+    );
+    """,
 )
 assert len(MIGRATIONS) == SCHEMA_VERSION

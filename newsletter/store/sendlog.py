@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -65,6 +65,7 @@ class Entry:
     state: str
     attempts: int
     subscriber_status: str
+    variant: str = ""  # the A/B test's variant it goes out with; "" without a test
 
 
 @dataclass(frozen=True)
@@ -116,15 +117,28 @@ class SendLog(Subscribers):
         value = found.fetchone()[0]
         return str(value) if value else None
 
-    def enqueue(self, campaign: str, subscribers: Iterable[Subscriber], now: datetime) -> int:
-        """Add subscribers as pending, in one transaction; ones already in the log are left alone."""
+    def enqueue(
+        self,
+        campaign: str,
+        subscribers: Iterable[Subscriber],
+        now: datetime,
+        *,
+        variants: Mapping[int, str] | None = None,
+        in_test: bool = False,
+    ) -> int:
+        """Add subscribers as pending, in one transaction; ones already in the log are left alone.
+        `variants` gives each subscriber's A/B variant by id; `in_test`: rows of the test share."""
         stamp = timestamp(now)
+        chosen = variants or {}
         with self.transaction():
             before = self.connection.total_changes
             self.connection.executemany(
-                "INSERT OR IGNORE INTO sends (campaign, subscriber_id, email, state, created_at, updated_at)"
-                " VALUES (?, ?, ?, 'pending', ?, ?)",
-                ((campaign, s.id, s.email, stamp, stamp) for s in subscribers),
+                "INSERT OR IGNORE INTO sends (campaign, subscriber_id, email, state, created_at, updated_at,"
+                " variant, in_test) VALUES (?, ?, ?, 'pending', ?, ?, ?, ?)",
+                (
+                    (campaign, s.id, s.email, stamp, stamp, chosen.get(s.id, ""), int(in_test))
+                    for s in subscribers
+                ),
             )
             return self.connection.total_changes - before
 
@@ -143,8 +157,8 @@ class SendLog(Subscribers):
         states = ("pending", "deferred", "unknown") if retry_unknown else ("pending", "deferred")
         marks = ",".join("?" * len(states))
         found = self.connection.execute(
-            "SELECT s.campaign, s.subscriber_id, s.email, sub.name, s.state, s.attempts, sub.status "
-            "FROM sends s JOIN subscribers sub ON sub.id = s.subscriber_id "
+            "SELECT s.campaign, s.subscriber_id, s.email, sub.name, s.state, s.attempts, sub.status,"
+            " s.variant FROM sends s JOIN subscribers sub ON sub.id = s.subscriber_id "
             f"WHERE s.campaign = ? AND s.state IN ({marks}) "
             "AND (s.state != 'deferred' OR s.retry_at IS NULL OR s.retry_at <= ?) ORDER BY s.subscriber_id",
             (campaign, *states, timestamp(now)),
