@@ -91,7 +91,3 @@ def forget(store: Store, address: str, secret: bytes, *, now: datetime | None = 
         )
         store.forget_orders_of(found.id)  # bookkeeping the law keeps: the orders stay, not the person
     return found
-
-
-def is_forgotten(store: Store, address: str, secret: bytes) -> bool:
-    return bool(store.forgotten_among([forgotten_hash(secret)(email_key(address))]))

@@ -11,19 +11,14 @@ proof-of-work challenge is recorded in `used_challenges`, so that one solution c
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
-from newsletter.store.addresses import email_key
 from newsletter.store.consent import Consents
-
-Known = Literal["new", "unconfirmed", "active", "suppressed"]
 
 
 @dataclass(frozen=True)
 class SignedUp:
-    """What a sign-up found and did; the web page answers the same whatever `known` is."""
+    """The subscriber a sign-up is for (new, or known already) and the consent it recorded."""
 
-    known: Known
     subscriber_id: int
     consent_id: int
 
@@ -59,16 +54,8 @@ class Signups(Consents):
                 stamp=stamp,
                 change_source="signup",
             )
-            known: Known = "new"
         else:
             subscriber_id = existing.id
-            known = (
-                "unconfirmed"
-                if existing.status == "unconfirmed"
-                else "active"
-                if existing.status == "active"
-                else "suppressed"
-            )
         consent_id = self.add_consent(
             subscriber_id,
             source=source,
@@ -79,7 +66,7 @@ class Signups(Consents):
             ip=ip,
             stamp=stamp,
         )
-        return SignedUp(known, subscriber_id, consent_id)
+        return SignedUp(subscriber_id, consent_id)
 
     def confirm(self, consent_id: int, *, stamp: str) -> tuple[int, bool] | None:
         """Make the consent's reader active with the name, language and topics of that sign-up (for
@@ -157,7 +144,3 @@ class Signups(Consents):
             "INSERT OR IGNORE INTO used_challenges (id, expires) VALUES (?, ?)", (challenge_id, expires)
         )
         return added.rowcount == 1
-
-    def email_key_of(self, subscriber_id: int) -> str | None:
-        address = self.subscriber_address(subscriber_id)
-        return None if address is None else email_key(address)

@@ -53,7 +53,6 @@ STYLE = (
     ";border-bottom:1px solid #ddd}"
 )
 _STYLE_HASH = base64.b64encode(hashlib.sha256(STYLE.encode("utf-8")).digest()).decode("ascii")
-WIDGET_PATH = "altcha.min.js"
 TEMPLATES = Path(__file__).parent / "templates"
 
 
