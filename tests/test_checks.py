@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from newsletter.project import price_law
 from newsletter.project.campaign import Book, Campaign, load_campaigns
 from newsletter.project.settings import open_project
 from newsletter.render.links import Link, LinkKind
@@ -76,6 +78,10 @@ def settings(old: str, new: str) -> Edit:
     return edit("newsletter.toml", old, new)
 
 
+def book(old: str, new: str) -> Edit:
+    return edit("books/schrijven-is-schrappen.yaml", old, new)
+
+
 def append_settings(text: str) -> Edit:
     def apply(root: Path) -> None:
         path = root / "newsletter.toml"
@@ -131,6 +137,12 @@ def unsubscribe_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     """`check` reports what stops a real send, a missing unsubscribe secret too: set it, as on the
     machine that sends."""
     monkeypatch.setenv("NEWSLETTER_UNSUBSCRIBE_SECRET", "a-test-secret-of-enough-length")
+
+
+@pytest.fixture(autouse=True)
+def today(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rules of the fixed book price law compare with the day: 15 December 2026 here."""
+    monkeypatch.setattr(price_law, "today", lambda: date(2026, 12, 15))
 
 
 CASES = [
@@ -255,6 +267,21 @@ CASES = [
         lambda root: None,
         [("unsubscribe-secret", "error", "NEWSLETTER_UNSUBSCRIBE_SECRET")],
         secret=False,
+    ),
+    # -- the fixed book price law (a printed book in Dutch)
+    Case(
+        "fixed-price-promotion-codes",
+        append_settings("\n[stripe]\nallow_promotion_codes = true\n"),
+        [("fixed-price-promotion-codes", "error", "book-1"), ("order-link-fallback", "warning", "book-1")],
+    ),
+    Case(
+        "fixed-price-changed-after-two-months",
+        book(
+            "published: 2026-10-01",
+            "price_since: 2026-12-01\nprice_history: [{price: 29.95, since: 2026-10-01}]\n"
+            "published: 2026-10-01",
+        ),
+        [("fixed-price-change", "error", "book-1")],
     ),
     # -- the inbox
     Case(

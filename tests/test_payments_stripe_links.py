@@ -16,7 +16,7 @@ import pytest
 
 from newsletter.payments import stripe_api
 from newsletter.payments.lock import LOCK_FILE
-from tests.conftest import Run, stripe_served
+from tests.conftest import LOCKED, Run, stripe_served, write_lock
 from tests.stripe_fake import FakeStripe
 
 KEY = "sk_test_51NewsletterSecretKey0123456789"
@@ -316,3 +316,144 @@ def test_report_sums_completed_checkouts_per_book(run: Run, fake: FakeStripe) ->
     )
     text = run("report", "2026-12-schrijven").stdout
     assert re.search(r"schrijven-is-schrappen\s+test\s+€\xa034,95\s+2\s+3\s+€\xa0104,85", text)
+
+
+# -- VAT, invoices, shipping rates, and a change of settings -----------------------------------------
+
+
+def append_settings(project: Path, text: str) -> None:
+    toml = project / "newsletter.toml"
+    toml.write_text(toml.read_text("utf-8") + text, encoding="utf-8")
+
+
+def link_creates(fake: FakeStripe) -> list[dict[str, object]]:
+    return [r.params for r in fake.requests if r.method == "POST" and r.path == "/v1/payment_links"]
+
+
+SELLING = (
+    '\n[stripe]\nautomatic_tax = true\ninvoice_creation = true\nshipping_options = ["shr_1Brievenbus", '
+    '"shr_2Pakket"]\n'
+)
+
+
+def test_stripe_tax_invoices_and_shipping_rates_reach_the_link_and_the_product(
+    project: Path, run: Run, fake: FakeStripe
+) -> None:
+    append_settings(project, SELLING)
+    sync(run, "2026-12-schrijven")
+    (product,) = fake.objects("product")
+    assert product["tax_code"] == "txcd_35010000", "Stripe's tax code of a printed book"
+    (create,) = [r for r in fake.requests if r.method == "POST" and r.path == "/v1/payment_links"]
+    params = create.params
+    assert params["automatic_tax"] == {"enabled": "true"}
+    assert params["invoice_creation"] == {"enabled": "true"}
+    assert params["shipping_options"] == [
+        {"shipping_rate": "shr_1Brievenbus"},
+        {"shipping_rate": "shr_2Pakket"},
+    ]
+    assert params["shipping_address_collection"] == {"allowed_countries": ["NL", "BE"]}
+    (link,) = fake.objects("payment_link")
+    assert link["automatic_tax"]["enabled"] is True and link["invoice_creation"]["enabled"] is True
+    terms = params["metadata"]["terms"]
+    assert (
+        re.fullmatch(r"[0-9a-f]{12}", terms) and params["payment_intent_data"]["metadata"]["terms"] == terms
+    )
+    assert create.idempotency_key == (
+        f"newsletter-link-test-2026-12-schrijven-schrijven-is-schrappen-{params['metadata']['price']}-{terms}"
+    )
+    (entry,) = lock(project)
+    assert entry["terms"] == terms
+    assert run("build", "2026-12-schrijven").exit_code == 0
+    meta = json.loads((project / "build" / "2026-12-schrijven" / "meta.json").read_text("utf-8"))
+    assert [x["url"] for x in meta["links"] if x["block"] == "book-1"] == [link["url"]]
+
+
+def test_an_ebook_is_not_shipped_and_has_the_ebook_tax_code(
+    project: Path, run: Run, fake: FakeStripe
+) -> None:
+    append_settings(project, SELLING)
+    book = project / "books" / "the-quiet-page.yaml"
+    book.write_text(book.read_text("utf-8").replace("format: printed", "format: ebook"), encoding="utf-8")
+    sync(run, "2026-12-paper")
+    assert fake.objects("product")[0]["tax_code"] == "txcd_10302000"
+    (params,) = link_creates(fake)
+    assert "shipping_address_collection" not in params and "shipping_options" not in params
+    assert params["automatic_tax"] == {"enabled": "true"}
+
+
+def test_a_changed_setting_makes_a_new_link_and_switches_the_old_one_off(
+    project: Path, run: Run, fake: FakeStripe
+) -> None:
+    """As a changed price does: the lock has no link for the book under the new settings, so a build
+    falls back to the shop until a sync makes one; the old link goes off, and comes back with them."""
+    sync(run, "2026-12-schrijven")
+    (first,) = fake.objects("payment_link")
+    assert "terms" not in first["metadata"] and "terms" not in lock(project)[0], "the defaults: as before"
+    append_settings(project, "\n[stripe]\ninvoice_creation = true\n")
+    assert run("build", "2026-12-schrijven").exit_code == 0
+    meta = json.loads((project / "build" / "2026-12-schrijven" / "meta.json").read_text("utf-8"))
+    assert [x["kind"] for x in meta["links"] if x["block"] == "book-1"] == ["order-shop"]
+    out = sync(run, "2026-12-schrijven")
+    assert re.search(r"reused\s+reused\s+created\s+" + first["id"], out)
+    assert counts(fake) == {"product": 1, "price": 1, "payment_link": 2}
+    links = {x["id"]: x for x in fake.objects("payment_link")}
+    assert links[first["id"]]["active"] is False
+    (second,) = [x for x in links.values() if x["id"] != first["id"]]
+    assert second["invoice_creation"]["enabled"] is True
+    assert {(e["payment_link"], e["active"], e["off"]) for e in lock(project)} == {
+        (first["id"], False, "new-terms"),
+        (second["id"], True, None),
+    }
+    assert re.search(r"inactive\s+https://\S+\s+new settings", run("links", "list").stdout)
+    toml = project / "newsletter.toml"
+    toml.write_text(toml.read_text("utf-8").replace("invoice_creation = true", ""), encoding="utf-8")
+    back = sync(run, "2026-12-schrijven")
+    assert re.search(r"reused\s+reused\s+reactivated", back)
+    assert counts(fake) == {"product": 1, "price": 1, "payment_link": 2}
+    assert {x["id"]: x["active"] for x in fake.objects("payment_link")} == {
+        first["id"]: True,
+        second["id"]: False,
+    }
+
+
+def test_a_changed_setting_keeps_the_link_a_sent_email_carries(
+    project: Path, run: Run, fake: FakeStripe
+) -> None:
+    sync(run, "2026-12-schrijven")
+    entries = lock(project)
+    (project / LOCK_FILE).write_text(
+        json.dumps({"version": 1, "links": [{**entries[0], "sent": True}]}), encoding="utf-8"
+    )
+    append_settings(project, "\n[stripe]\nautomatic_tax = true\n")
+    out = sync(run, "2026-12-schrijven")
+    assert "was sent, so the links in its emails stay on at their price" in out
+    assert all(x["active"] for x in fake.objects("payment_link")) and counts(fake)["payment_link"] == 2
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        ('tax_code = "35010000"', "stripe.tax_code: must be a Stripe tax code like txcd_35010000"),
+        (
+            'shipping_options = ["pakket"]',
+            "stripe.shipping_options[0]: must be the id of a Stripe Shipping Rate",
+        ),
+        ('automatic_tax = "ja"', "stripe.automatic_tax: must be true or false"),
+    ],
+)
+def test_bad_selling_settings_are_one_clear_message(
+    project: Path, run: Run, setting: str, expected: str
+) -> None:
+    append_settings(project, f"\n[stripe]\n{setting}\n")
+    result = run("links", "list")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    lines = (project / "newsletter.toml").read_text("utf-8").count("\n")
+    assert result.stderr.startswith(f"error: newsletter.toml:{lines}: {expected}"), result.stderr
+
+
+def test_a_lock_entry_with_terms_no_sync_writes_is_refused(project: Path, run: Run) -> None:
+    write_lock(project, {**LOCKED, "terms": "../../etc"})
+    result = run("build", "2026-12-schrijven")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    entry = "campaign 2026-12-schrijven, book schrijven-is-schrappen"
+    assert f"payments.lock.json: links[0]: {entry}: terms is not what a sync records" in result.stderr

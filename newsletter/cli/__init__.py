@@ -28,7 +28,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "campaigns",
         "check",
         "Check campaigns before sending: size, images, links, unsubscribe, order links, subject and "
-        "preheader, settings, accessibility and CSS support.",
+        "preheader, settings, accessibility, CSS support and the fixed book price law.",
     ),
     "form": ("web", "form", "Print a sign-up form to paste into your own site: plain HTML, no script."),
     "links": (

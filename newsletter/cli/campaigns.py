@@ -205,7 +205,8 @@ def new(
 @click.pass_obj
 def check(obj: Context, campaign_ids: tuple[str, ...], output: str, strict: bool) -> None:
     """Check campaigns before sending: size, images, links, unsubscribe, order links, subject and
-    preheader, settings, accessibility and CSS support. Renders like build; writes nothing.
+    preheader, settings, accessibility, CSS support and the fixed book price law. Renders like build;
+    writes nothing.
 
     Exit code 0 when no errors are found (with --strict: no warnings either), 1 when they are, 2 when
     a campaign cannot be loaded or rendered.

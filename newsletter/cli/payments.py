@@ -82,6 +82,17 @@ def sync_and_print(project: Newsletter, campaign_ids: tuple[str, ...], live: boo
     click.echo(table(headers, rows))
     for note in _sync_notes(results, {c.id: c for c in campaigns}):
         click.echo(note)
+    for note in _fixed_price_notes(results):
+        click.echo(note)
+
+
+def _fixed_price_notes(results: list[SyncResult]) -> list[str]:
+    """Each book sold at a fixed price (Wet op de vaste boekenprijs): when it may change and be lifted."""
+    from newsletter.project import price_law
+
+    today = price_law.today()
+    books = {r.book.sku: r.book for r in results if r.link is not None}
+    return [note for book in books.values() if (note := price_law.note(book, today))]
 
 
 def _sync_notes(results: list[SyncResult], campaigns: dict[str, Campaign]) -> list[str]:
@@ -129,7 +140,12 @@ def links_list(obj: Context) -> None:
     click.echo(table(headers, rows) if rows else "no links yet")
 
 
-OFF_NOTES = {"new-price": "new price", "deactivated": "deactivated", "ended": "promotion ended"}
+OFF_NOTES = {
+    "new-price": "new price",
+    "new-terms": "new settings",
+    "deactivated": "deactivated",
+    "ended": "promotion ended",
+}
 
 
 @links.command("deactivate")

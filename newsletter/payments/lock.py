@@ -12,6 +12,7 @@ A file with any other entry is an error for every command that reads it, naming 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -25,7 +26,7 @@ from newsletter.errors import NewsletterError, NewsletterErrors
 from newsletter.files import atomic_write
 from newsletter.project.campaign import BOOK_SKU, Book, Campaign
 from newsletter.project.models import CAMPAIGN_ID, MAX_PRICE_CENTS
-from newsletter.project.settings import Project
+from newsletter.project.settings import Project, StripeSettings
 from newsletter.render.links import Link, LinkKind, OrderLinkProvider, shop_page_link
 from newsletter.render.order_policy import PAYMENT_LINK_HOST, payment_link_mode
 
@@ -34,16 +35,19 @@ if TYPE_CHECKING:
 
 LOCK_FILE = "payments.lock.json"
 Mode = Literal["test", "live"]
-# Why a link was switched off: a newer price took over, `links deactivate` (or Stripe said it is
-# off), or the campaign's promotion ended. The last two switch the whole campaign off.
-Off = Literal["new-price", "deactivated", "ended"]
+# Why a link was switched off: a newer price took over, or changed settings (new terms), `links
+# deactivate` (or Stripe said it is off), or the campaign's promotion ended. The last two switch the
+# whole campaign off; the first two mean another link of the campaign sells the book now.
+Off = Literal["new-price", "new-terms", "deactivated", "ended"]
 CAMPAIGN_OFF: frozenset[Off] = frozenset({"deactivated", "ended"})
+SUPERSEDED: frozenset[Off] = frozenset({"new-price", "new-terms"})
 STRIPE_ORDER_KINDS = frozenset({LinkKind.ORDER_STRIPE_TEST, LinkKind.ORDER_STRIPE_LIVE})
 
 
 @dataclass(frozen=True)
 class LockedLink:
-    """One Payment Link for one book in one campaign at one price, as Stripe confirmed it."""
+    """One Payment Link for one book in one campaign at one price and on one set of terms (the settings
+    it was made with, `link_terms`), as Stripe confirmed it."""
 
     campaign: str
     sku: str
@@ -57,17 +61,16 @@ class LockedLink:
     active: bool = True
     sent: bool = False  # a real send carried it: it stays on at its price until the promotion ends
     off: Off | None = None  # why it is switched off; None while active
+    terms: str = ""  # what the settings made it with besides its price (link_terms); "": the defaults
 
 
 @dataclass(frozen=True)
 class Lock:
     links: tuple[LockedLink, ...] = ()
 
-    def find(self, campaign: str, sku: str, amount: int, mode: Mode) -> LockedLink | None:
-        for link in self.links:
-            if (link.campaign, link.sku, link.amount, link.mode) == (campaign, sku, amount, mode):
-                return link
-        return None
+    def find(self, campaign: str, sku: str, amount: int, mode: Mode, terms: str = "") -> LockedLink | None:
+        wanted = (campaign, sku, amount, mode, terms)
+        return next((x for x in self.links if (x.campaign, x.sku, x.amount, x.mode, x.terms) == wanted), None)
 
     def by_id(self, payment_link: str) -> LockedLink | None:
         return next((link for link in self.links if link.payment_link == payment_link), None)
@@ -75,13 +78,13 @@ class Lock:
     def product_of(self, sku: str, mode: Mode) -> str | None:
         return next((link.product for link in self.links if (link.sku, link.mode) == (sku, mode)), None)
 
-    def others(self, campaign: str, sku: str, amount: int, mode: Mode) -> list[LockedLink]:
-        """The campaign's earlier links for this book: at another price, still switched on."""
+    def others(self, campaign: str, sku: str, amount: int, mode: Mode, terms: str = "") -> list[LockedLink]:
+        """The campaign's earlier links for this book: at another price or terms, still switched on."""
         return [
             link
             for link in self.links
             if (link.campaign, link.sku, link.mode) == (campaign, sku, mode)
-            and link.amount != amount
+            and (link.amount, link.terms) != (amount, terms)
             and link.active
         ]
 
@@ -136,7 +139,10 @@ def load_lock(project: Project) -> Lock:
 
 
 def save_lock(project: Project, lock: Lock) -> None:
-    data = {"version": 1, "links": [asdict(link) for link in lock.links]}
+    """The links as a sync found them; `terms` only where the settings are not the defaults, so a lock
+    of a project with default settings reads as it always did."""
+    entries = [{k: v for k, v in asdict(link).items() if k != "terms" or v} for link in lock.links]
+    data = {"version": 1, "links": entries}
     atomic_write(lock_path(project), json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
@@ -229,6 +235,11 @@ def _boolean(value: Any) -> str | None:
     return None if isinstance(value, bool) else f"must be true or false (got {value!r})"
 
 
+def _terms(value: Any) -> str | None:
+    ok = isinstance(value, str) and re.fullmatch(r"([0-9a-f]{12})?", value)
+    return None if ok else f"is not what a sync records (got {value!r})"
+
+
 _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "campaign": _campaign_id,
     "sku": _sku,
@@ -238,6 +249,7 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "active": _boolean,
     "sent": _boolean,
     "off": _off,
+    "terms": _terms,
 }
 
 
@@ -274,6 +286,34 @@ def cents(amount: Decimal) -> int:
     return int(amount * 100)
 
 
+def link_terms(settings: StripeSettings | None, book: Book) -> str:
+    """What the settings make a book's Payment Link with besides its price (stripe_links._create_link),
+    in 12 hex digits; "" for the default settings (and for the links of a lock from before terms were
+    recorded). A link is found in the lock only under the terms of the settings as they are: after a
+    change of settings a book has no link until a sync makes one, as after a change of price."""
+    shape = _link_shape(settings or StripeSettings(), book.format)
+    if shape == _link_shape(StripeSettings(), "printed"):
+        return ""
+    return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _link_shape(settings: StripeSettings, book_format: str) -> dict[str, Any]:
+    printed = book_format == "printed"  # an e-book is not shipped
+    tax_code = settings.tax_code if printed else settings.ebook_tax_code
+    return {
+        "format": book_format,
+        "max_quantity": settings.max_quantity,
+        "shipping_countries": list(settings.shipping_countries) if printed else None,
+        "shipping_options": list(settings.shipping_options) if printed else None,
+        "allow_promotion_codes": settings.allow_promotion_codes,
+        "thank_you_url": settings.thank_you_url,
+        "payment_method_types": list(settings.payment_method_types or []),
+        "automatic_tax": settings.automatic_tax,
+        "tax_code": tax_code if settings.automatic_tax else None,
+        "invoice_creation": settings.invoice_creation,
+    }
+
+
 def order_link_provider(project: Project) -> OrderLinkProvider:
     """Order buttons go to the locked Payment Link of the project's mode while it is switched on;
     a book without one (none yet, or switched off) goes to its shop page, which the order policy
@@ -282,7 +322,8 @@ def order_link_provider(project: Project) -> OrderLinkProvider:
     mode: Mode = "live" if project.settings.stripe_live else "test"
 
     def order_link(campaign: Campaign, book: Book, block: str) -> Link:
-        locked = lock.find(campaign.id, book.sku, cents(book.price), mode)
+        terms = link_terms(project.settings.stripe, book)
+        locked = lock.find(campaign.id, book.sku, cents(book.price), mode, terms)
         if locked is None or not locked.active:
             return shop_page_link(campaign, book, block)
         kind = LinkKind.ORDER_STRIPE_LIVE if mode == "live" else LinkKind.ORDER_STRIPE_TEST

@@ -14,7 +14,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from newsletter.errors import NewsletterError
-from newsletter.payments.lock import CAMPAIGN_OFF, LockedLink, Off, cents
+from newsletter.payments.lock import CAMPAIGN_OFF, LockedLink, Off, cents, link_terms
 from newsletter.payments.stripe_api import StripeSession
 from newsletter.project.campaign import Book, Campaign
 from newsletter.project.settings import Project
@@ -101,21 +101,22 @@ def activate_campaign(
             field="ends",
             hint="move `ends:` to a later date (or remove it), then run `newsletter links activate` again",
         )
-    current = {book.sku: cents(book.price) for book in campaign.books}
+    current = {book.sku: (cents(book.price), link_terms(session.settings, book)) for book in campaign.books}
     activated: list[LockedLink] = []
     for link in session.lock.of_campaign(campaign.id, session.mode):
         if link.active or link.off not in CAMPAIGN_OFF:
             continue
-        if not (link.sent or current.get(link.sku) == link.amount):
-            session.record(replace(link, off="new-price"))  # superseded: no email carries it
+        if not (link.sent or current.get(link.sku) == (link.amount, link.terms)):
+            amount = current.get(link.sku, (None, ""))[0]  # superseded: no email carries it
+            session.record(replace(link, off="new-price" if amount != link.amount else "new-terms"))
             continue
         if session.call(book_of(campaign, link.sku), partial(_switch_on, link=link)):
             activated.append(replace(link, active=True, off=None))
             session.record(activated[-1])
     missing = [
-        book.sku
-        for book in campaign.books
-        if session.lock.find(campaign.id, book.sku, current[book.sku], session.mode) is None
+        sku
+        for sku, (amount, terms) in current.items()
+        if session.lock.find(campaign.id, sku, amount, session.mode, terms) is None
     ]
     return Activation(activated, missing)
 

@@ -19,8 +19,9 @@ from newsletter import placeholders
 from newsletter.errors import NewsletterError, NewsletterErrors, did_you_mean, unique
 from newsletter.files import read_user_text, yaml_files
 from newsletter.placeholders import without_fields
+from newsletter.project import price_law
 from newsletter.project.columns import Column, make_excerpt, read_column
-from newsletter.project.models import CAMPAIGN_ID, Author, Book, Campaign, Teaser, Variant
+from newsletter.project.models import CAMPAIGN_ID, Author, Book, Campaign, PriceChange, Teaser, Variant
 from newsletter.project.schema import AuthorsFile, BookFile, CampaignFile, TeaserEntry
 from newsletter.project.settings import Project
 from newsletter.project.validation import LineMap, Loc, field_name, load_yaml, validate
@@ -60,7 +61,8 @@ class Library:
     def book(self, sku: str) -> Book:
         if sku not in self._books:
             try:
-                self._books[sku] = load_book(self.project.books_dir / f"{sku}.yaml", sku)
+                path = self.project.books_dir / f"{sku}.yaml"
+                self._books[sku] = load_book(path, sku, language=self.project.settings.locale)
             except NewsletterError as error:
                 self._books[sku] = error
         found = self._books[sku]
@@ -89,9 +91,13 @@ def load_authors(path: Path) -> dict[str, Author]:
     }
 
 
-def load_book(path: Path, sku: str) -> Book:
+def load_book(path: Path, sku: str, *, language: str = "nl") -> Book:
+    """One book file; `language` is the book's when the file gives none (the project's locale)."""
     data, lines = load_yaml(path)
     entry = validate(BookFile, _mapping(data, path), path=path, line_of=_line_of(lines))
+    problems = price_law.history_problems(entry)
+    if problems:
+        raise NewsletterErrors([_error_at(path, lines, loc, message) for loc, message in problems])
     return Book(
         sku=sku,
         title=entry.title,
@@ -103,6 +109,13 @@ def load_book(path: Path, sku: str) -> Book:
         cover_alt=entry.cover_alt,
         shop_url=entry.shop_url,
         cta=entry.cta,
+        language=entry.language or language,
+        format=entry.format,
+        published=entry.published,
+        price_since=entry.price_since or entry.published,
+        price_vat_change=entry.price_vat_change,
+        price_history=tuple(PriceChange(e.price, e.since, e.vat_change) for e in entry.price_history),
+        fixed_price_lifted=entry.fixed_price_lifted,
     )
 
 

@@ -28,6 +28,15 @@ class Author:
 
 
 @dataclass(frozen=True)
+class PriceChange:
+    """An earlier price of a book and the day it took effect."""
+
+    price: Decimal
+    since: date
+    vat_change: bool = False  # it took effect because the VAT rate changed
+
+
+@dataclass(frozen=True)
 class Book:
     sku: str
     title: str
@@ -39,6 +48,14 @@ class Book:
     cover_alt: str
     shop_url: str
     cta: str | None  # None: the locale's default ("BESTEL NU!" / "ORDER NOW")
+    # What the fixed book price law asks about (project/price_law.py):
+    language: str = "nl"  # a two-letter code: the book file's `language`, else the project's locale
+    format: str = "printed"  # or "ebook"
+    published: date | None = None
+    price_since: date | None = None  # the day `price` took effect (`published` when the file says nothing)
+    price_vat_change: bool = False  # `price` took effect because the VAT rate changed
+    price_history: tuple[PriceChange, ...] = ()  # the prices before `price`, newest first
+    fixed_price_lifted: date | None = None
 
 
 @dataclass(frozen=True)

@@ -93,6 +93,34 @@ class AuthorsFile(RootModel[dict[str, AuthorEntry]]):
     model_config = ConfigDict(defer_build=True)  # as StrictModel: built when authors.yaml is read
 
 
+def _language(value: Any) -> Any:
+    if isinstance(value, bool):  # YAML reads `no` (Norwegian) as false
+        raise ValueError("must be a two-letter language code; quote one YAML reads as true or false: 'no'")
+    if isinstance(value, str):
+        value = value.strip().lower()
+        if not re.fullmatch(r"[a-z]{2}", value):
+            raise ValueError("must be a two-letter language code like nl, fy or en")
+    return value
+
+
+def _format(value: Any) -> Any:
+    if value not in ("printed", "ebook"):
+        raise ValueError("must be printed or ebook")
+    return value
+
+
+Language = Annotated[str, BeforeValidator(_language)]
+BookFormat = Annotated[Literal["printed", "ebook"], BeforeValidator(_format)]
+
+
+class PriceEntry(StrictModel):
+    """An earlier price of a book, in `price_history`: what it was and the day it took effect."""
+
+    price: Price
+    since: Day
+    vat_change: bool = False  # it took effect because the VAT rate changed (fixed book price law, art. 5(3))
+
+
 class BookFile(StrictModel):
     title: MergeLine
     subtitle: MergeLine | None = None
@@ -103,6 +131,14 @@ class BookFile(StrictModel):
     cover_alt: SingleLine
     shop_url: HttpsUrl
     cta: MergeLine | None = None
+    # The fixed book price law (project/price_law.py): what the book is, and its prices over time.
+    language: Language | None = None  # default: the project's locale
+    format: BookFormat = "printed"
+    published: Day | None = None
+    price_since: Day | None = None  # the day `price` took effect; default: `published`
+    price_vat_change: bool = False  # `price` took effect because the VAT rate changed
+    price_history: list[PriceEntry] = Field(default_factory=list)  # the prices before `price`, newest first
+    fixed_price_lifted: Day | None = None  # the day the publisher lifted the fixed price
 
 
 class TeaserEntry(StrictModel):

@@ -55,8 +55,22 @@ def _country(value: str) -> str:
     return value
 
 
+def _tax_code(value: str) -> str:
+    if not re.fullmatch(r"txcd_\d{8}", value):
+        raise ValueError("must be a Stripe tax code like txcd_35010000")
+    return value
+
+
+def _shipping_rate(value: str) -> str:
+    if not re.fullmatch(r"shr_[A-Za-z0-9]+", value):
+        raise ValueError("must be the id of a Stripe Shipping Rate, like shr_1PQ2rS...")
+    return value
+
+
 LocalOrHttpsUrl = Annotated[str, AfterValidator(_local_or_https)]
 CountryCode = Annotated[str, AfterValidator(_country)]
+TaxCode = Annotated[str, AfterValidator(_tax_code)]
+ShippingRate = Annotated[str, AfterValidator(_shipping_rate)]
 
 
 class Brand(StrictModel):
@@ -153,6 +167,19 @@ class StripeSettings(StrictModel):
     allow_promotion_codes: bool = False
     thank_you_url: HttpsUrl | None = None
     payment_method_types: tuple[SingleLine, ...] | None = None
+    automatic_tax: bool = Field(
+        default=False,
+        description="Stripe Tax works out the VAT in each price (the reduced rate for books) from the "
+        "buyer's address, with the Products' tax codes below.",
+    )
+    tax_code: TaxCode = Field(default="txcd_35010000", description="Stripe's tax code of a printed book.")
+    ebook_tax_code: TaxCode = Field(default="txcd_10302000", description="Stripe's tax code of an e-book.")
+    invoice_creation: bool = Field(
+        default=False, description="Stripe makes an invoice of every purchase (schools, libraries)."
+    )
+    shipping_options: tuple[ShippingRate, ...] = Field(
+        default=(), description='The Shipping Rates a buyer of a printed book chooses from, like ["shr_..."].'
+    )
     max_network_retries: int = Field(default=3, ge=0, le=10)
     webhook_path: Annotated[str, AfterValidator(_url_path)] = Field(
         default="/webhooks/stripe",
@@ -396,6 +423,14 @@ def load_settings(path: Path) -> Settings:
     return validate(Settings, data, path=path, line_of=lambda loc, key: _toml_line(text, loc))
 
 
+def setting_line(project: Project, loc: Loc) -> int | None:
+    """The line of newsletter.toml that sets `loc` (or of its table), for errors about a setting."""
+    try:
+        return _toml_line(read_user_text(project.root / SETTINGS_FILE, what="settings file"), loc)
+    except NewsletterError:
+        return None
+
+
 def _line_from_message(message: str) -> int | None:
     match = re.search(r"line (\d+)", message)
     return int(match.group(1)) if match else None
@@ -403,7 +438,7 @@ def _line_from_message(message: str) -> int | None:
 
 def _toml_line(text: str, loc: Loc) -> int | None:
     """tomllib keeps no positions; find `key =` inside its `[table]`, or the table header itself."""
-    names = [str(part) for part in loc]
+    names = [str(part) for part in loc if not isinstance(part, int)]  # a list item: its key's line
     best: int | None = None
     table: list[str] = []
     for number, raw in enumerate(text.splitlines(), start=1):

@@ -41,7 +41,17 @@ def _construct_decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decima
     return value if value.is_finite() else float(value)
 
 
+def _construct_timestamp(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    """2026-13-01 looks like a date to YAML and is none: kept as text, so that the field's own
+    validator says what is wrong, at its line (not a failure of the whole file)."""
+    try:
+        return loader.construct_yaml_timestamp(node)
+    except ValueError:
+        return str(loader.construct_scalar(node))
+
+
 _Loader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 
 
 class LineMap:

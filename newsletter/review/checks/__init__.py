@@ -21,11 +21,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 # isort: off
 from newsletter.review.checks import size, images, links, content, accessibility, dark_mode, css_support
-from newsletter.review.checks import readiness
+from newsletter.review.checks import price_law, readiness
 
 # isort: on
 from newsletter.review.checks.document import Email, parse
@@ -49,12 +50,13 @@ __all__ = [
     "to_json",
 ]
 # As imported: the order of RULES.
-THEMES = (size, images, links, content, accessibility, dark_mode, css_support)
+THEMES = (size, images, links, content, accessibility, dark_mode, css_support, price_law)
 
 
-def check_campaign(rendered: Rendered, project: Project) -> list[Finding]:
-    """All rules over one rendered campaign; errors first, then by rule and where."""
-    email = Email(rendered, project, parse(rendered.html))
+def check_campaign(rendered: Rendered, project: Project, today: date | None = None) -> list[Finding]:
+    """All rules over one rendered campaign, as on `today` (default: the day it is); errors first,
+    then by rule and where."""
+    email = Email(rendered, project, parse(rendered.html), today)
     findings = {finding for check in registered() for finding in check(email)}
     return sorted(findings, key=_order)
 
@@ -83,9 +85,9 @@ class Checked:
         return count_findings(self.findings)[1]
 
 
-def check_for_sending(rendered: Rendered, project: Project) -> list[Finding]:
+def check_for_sending(rendered: Rendered, project: Project, today: date | None = None) -> list[Finding]:
     """The rules over the email and what else stops a real send (readiness.py): `check` and `send`."""
-    findings = check_campaign(rendered, project)
+    findings = check_campaign(rendered, project, today)
     return sorted([*findings, *readiness.send_findings(rendered, project, findings)], key=_order)
 
 

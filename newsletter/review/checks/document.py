@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from newsletter.project import price_law
 from newsletter.render.links import Link
 from newsletter.review.checks.registry import RULES, Finding, Severity
 from newsletter.review.css import style_of
@@ -25,10 +27,11 @@ class Email:
     """One rendered campaign with its parsed HTML. Conditional comments (MRML's Outlook tables) are
     comments to the parser, so no rule ever looks inside them."""
 
-    def __init__(self, rendered: Rendered, project: Project, root: Any) -> None:
+    def __init__(self, rendered: Rendered, project: Project, root: Any, today: date | None = None) -> None:
         self.rendered = rendered
         self.project = project
         self.root = root
+        self.today = today or price_law.today()  # the day the rules that depend on one are asked on
         body = root.find("body")
         self.body = body if body is not None else root
 
