@@ -84,10 +84,10 @@ class CampaignReport:
 
 
 def _share(value: float | str | None) -> float | None:
-    """A test share as a fraction: 0.2, "20%" and "20" are all a fifth."""
+    """A test share as a fraction: 0.2 and "20%" are a fifth."""
     from newsletter.sending.ab_test import parse_share
 
-    return None if value is None else parse_share(str(value))
+    return None if value is None else parse_share(value)
 
 
 def open_project(path: str | Path = ".", *, secrets: Secrets | None = None) -> Newsletter:
@@ -213,7 +213,7 @@ class Newsletter:
         from newsletter.payments.lock import sells_through_stripe
         from newsletter.payments.orders import recorded_orders
         from newsletter.payments.sales import sales_report
-        from newsletter.sending.ab_test import outcomes, seed_of
+        from newsletter.sending.ab_test import every_variant, outcomes, seed_of
         from newsletter.store import Funnel
 
         campaign = self._campaign(campaign_id)
@@ -231,7 +231,8 @@ class Newsletter:
             found = (store.subscriber(reader) for reader in readers)
             labels = {s.id: (s.tags, s.topics) for s in found if s is not None}
         recorded = recorded_orders(orders, labels) if orders else None
-        arms = outcomes(results, seed_of(campaign_id)) if campaign.variants else []
+        names = [variant.name for variant in campaign.variants]
+        arms = outcomes(every_variant(results, names), seed_of(campaign_id)) if names else []
         return CampaignReport(campaign, funnel, sales, recorded, arms, test)
 
     # -- orders -------------------------------------------------------------------------------------

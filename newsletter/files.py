@@ -107,5 +107,11 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 def inert_cell(cell: str) -> str:
     """A cell of a CSV file we write: one starting with = + - @ is a formula to Excel and
     LibreOffice (CSV injection; names come from sign-up forms, addresses from Stripe), so it gets
-    a leading apostrophe, which `audience import` takes off again."""
+    a leading apostrophe, which `audience import` takes off again. A spreadsheet that splits on `;`
+    (Excel in a Dutch locale) would start a cell after each `;` too: a formula there is defused
+    the same way."""
+    cell = _AFTER_SEMICOLON.sub(r"\1'\2", cell)
     return "'" + cell if cell[:1] in FORMULA_STARTS else cell
+
+
+_AFTER_SEMICOLON = re.compile(r"(;\s*)([=+\-@])")

@@ -163,12 +163,12 @@ def test_the_split_is_equal_random_and_the_same_for_the_same_audience() -> None:
     assert sorted(chosen) != ids[:300]
 
 
-@pytest.mark.parametrize(("text", "share"), [("20%", 0.2), ("20", 0.2), ("0.2", 0.2), (" 12.5 % ", 0.125)])
-def test_a_share_is_read_as_people_write_it(text: str, share: float) -> None:
+@pytest.mark.parametrize(("text", "share"), [("20%", 0.2), (" 12.5 % ", 0.125), (0.2, 0.2)])
+def test_a_share_is_a_percentage_or_from_python_a_fraction(text: str | float, share: float) -> None:
     assert parse_share(text) == pytest.approx(share)
 
 
-@pytest.mark.parametrize("text", ["0%", "100%", "150%", "abc", "-5%", ""])
+@pytest.mark.parametrize("text", ["0%", "100%", "150%", "abc", "-5%", "", "20", "0.5", "1"])
 def test_a_share_that_leaves_no_test_or_no_rest_is_refused(
     ab: tuple[Newsletter, FakeSMTP], run: Run, text: str
 ) -> None:
@@ -195,3 +195,76 @@ def test_a_campaign_without_variants_has_no_test_to_start(
     monkeypatch.setenv("NEWSLETTER_UNSUBSCRIBE_SECRET", SECRET)
     result = run("send", CAMPAIGN, "--dry-run", "--test-share", "20%")
     assert result.exit_code == 2 and "has no variants to test" in result.output
+
+
+# -- what an attacker and a newcomer tried (reviews of this feature) --------------------------------
+
+
+def test_a_share_that_leaves_a_variant_without_readers_is_refused(
+    ab: tuple[Newsletter, FakeSMTP], run: Run
+) -> None:
+    tiny = run("send", CAMPAIGN, "--dry-run", "--test-share", "2%")  # 1 of 40 readers for 2 variants
+    assert tiny.exit_code == 2 and "gives 1 to 2 variants" in tiny.output
+    assert run("send", CAMPAIGN, "--test-share", "2%", "--yes").exit_code == 2
+    assert variant_of(ab[0]) == {}
+
+
+def test_a_variant_nobody_was_delivered_counts_as_unknown_not_as_lost(
+    ab: tuple[Newsletter, FakeSMTP], run: Run
+) -> None:
+    newsletter, _ = ab
+    assert run("send", CAMPAIGN, "--test-share", "10%", "--yes").exit_code == 0
+    with connect(newsletter.database) as store:  # every reader of B bounced, say
+        store.connection.execute("UPDATE sends SET state = 'failed' WHERE variant = 'B'")
+    report = json.loads(run("report", CAMPAIGN, "--format", "json").output)
+    assert [arm["variant"] for arm in report["variants"]] == ["A", "B"]
+    assert all(arm["chance_best"] < 0.95 for arm in report["variants"])
+    assert run("send", CAMPAIGN, "--winner", "auto", "--yes").exit_code == 2
+
+
+def test_the_dry_run_of_the_winner_shows_the_rest_and_a_plain_dry_run_says_what_send_would(
+    ab: tuple[Newsletter, FakeSMTP], run: Run
+) -> None:
+    plain = run("send", CAMPAIGN, "--dry-run")
+    assert plain.exit_code == 2 and "is an A/B test of 2 variants" in plain.output
+    assert run("send", CAMPAIGN, "--test-share", "25%", "--yes").exit_code == 0
+    rest = run("send", CAMPAIGN, "--dry-run", "--winner", "B")
+    assert rest.exit_code == 0 and "recipients: 30" in rest.output
+
+
+def test_after_the_winner_new_readers_get_it_and_another_winner_is_refused(
+    ab: tuple[Newsletter, FakeSMTP], run: Run
+) -> None:
+    newsletter, smtp = ab
+    assert run("send", CAMPAIGN, "--winner", "A", "--yes").exit_code == 0  # no test: everyone A
+    assert len(smtp.messages) == READERS
+    again = run("send", CAMPAIGN, "--yes")
+    assert again.exit_code == 2 and "already sent" in again.output
+    assert "decided for variant A" in run("send", CAMPAIGN, "--winner", "B", "--yes").output
+    write(newsletter.root / "new.csv", "email,name,locale\nnieuw@example.nl,Nieuw,nl\n")
+    assert run("audience", "import", str(newsletter.root / "new.csv"), "--consent", "beurs").exit_code == 0
+    assert run("send", CAMPAIGN, "--new-subscribers-only", "--yes").exit_code == 0
+    assert variant_of(newsletter)["nieuw@example.nl"] == "A"
+
+
+def test_a_test_started_by_a_process_killed_before_its_rows_starts_again(
+    ab: tuple[Newsletter, FakeSMTP], run: Run
+) -> None:
+    newsletter, _ = ab
+    with connect(newsletter.database) as store, store.transaction():
+        store.start_test(CAMPAIGN, 0.5, "2026-12-01T00:00:00Z")  # and then the process died
+    plain = run("send", CAMPAIGN, "--yes")
+    assert plain.exit_code == 2 and "--test-share" in plain.output
+    assert run("send", CAMPAIGN, "--test-share", "20%", "--yes").exit_code == 0
+    with connect(newsletter.database) as store:
+        test = store.ab_test(CAMPAIGN)
+    assert test is not None and test.share == pytest.approx(0.2)
+    assert Counter(variant_of(newsletter).values()) == {"A": 4, "B": 4}
+
+
+def test_a_welcome_email_cannot_be_an_a_b_test(ab: tuple[Newsletter, FakeSMTP], run: Run) -> None:
+    path = ab[0].root / "campaigns" / f"{CAMPAIGN}.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + "welcome: true\n", encoding="utf-8")
+    result = run("send", CAMPAIGN, "--test-share", "50%", "--yes")
+    assert result.exit_code == 2 and "cannot be an A/B test" in result.output
+    assert variant_of(ab[0]) == {}

@@ -9,6 +9,8 @@ subtracted whenever it arrives.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import stat
@@ -267,3 +269,73 @@ def test_forgetting_a_buyer_keeps_the_order_without_the_person(shop: Shop, run: 
         {},
     )
     assert order.amount == 3495
+
+
+# -- what an attacker tried (a review of this feature) --------------------------------------------
+
+
+def test_a_forgotten_buyer_stays_forgotten_when_stripe_reports_the_order_again(shop: Shop, run: Run) -> None:
+    session = shop.buy("jan@example.nl")
+    session["collected_information"] = {"shipping_details": {"name": "Jan", "address": {"city": "Amsterdam"}}}
+    shop.event("checkout.session.completed", session, created=1_000)
+    assert run("audience", "forget", "jan@example.nl", "--yes").exit_code == 0
+    shop.event("checkout.session.async_payment_succeeded", session, created=2_000)  # late, or a retry
+    assert "written" in run("orders", "sync", "--since", "2026-01-01").output
+    (order,) = shop.orders()
+    assert (order.subscriber_id, order.email, order.shipping_name, dict(order.shipping_address)) == (
+        None,
+        "",
+        "",
+        {},
+    )
+    later = shop.buy(
+        "els@example.nl", reference=shop.references["jan@example.nl"]
+    )  # jan's link, after forget
+    shop.event("checkout.session.completed", later)
+    assert all(o.subscriber_id is None for o in shop.orders())
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"client_reference_id": f"{CAMPAIGN}_\u00b2"},
+        {"client_reference_id": f"{CAMPAIGN}_01"},
+        {"client_reference_id": f"{CAMPAIGN}_\uff11"},
+        {"amount_total": 2**63},
+        {"amount_subtotal": 10**400},
+        {"created": -(10**12)},
+        {"livemode": True},  # a live payment through a test link's id: not this project's order
+    ],
+)
+def test_odd_values_in_a_signed_event_are_never_a_500_and_odd_references_credit_nobody(
+    shop: Shop, change: dict[str, object]
+) -> None:
+    session = {**shop.buy("jan@example.nl"), **change}
+    answer = shop.event("checkout.session.completed", session)
+    assert answer.status == 200, answer.text
+    (order,) = shop.orders()
+    odd_reference = "client_reference_id" in change or "livemode" in change
+    assert (order.subscriber_id is None) == odd_reference and 0 <= order.amount < 2**53
+
+
+def test_a_refund_larger_than_its_order_takes_no_more_than_the_order(shop: Shop, run: Run) -> None:
+    session = shop.buy("jan@example.nl")
+    shop.event("checkout.session.completed", session)
+    shop.event("charge.refunded", refunded_charge(str(session["payment_intent"]), 10_000))
+    (order,) = shop.orders()
+    assert order.net == 0
+    assert json.loads(run("report", CAMPAIGN, "--format", "json").output)["recorded"]["revenue"] == 0
+
+
+def test_the_shipping_list_has_one_row_per_order_whatever_a_name_holds(shop: Shop, run: Run) -> None:
+    session = shop.buy("jan@example.nl")
+    address = {"line1": "Straat 1\r=1+1", "city": 'Jan;=HYPERLINK("x")'}
+    session["collected_information"] = {"shipping_details": {"name": "a\nb\r=c", "address": address}}
+    shop.event("checkout.session.completed", session)
+    text = run("orders", "--format", "csv").output
+    rows = list(csv.reader(io.StringIO(text)))
+    assert len(rows) == 2
+    cells = rows[1]
+    assert "a b =c" in cells and "Straat 1 =1+1" in cells and 'Jan;\'=HYPERLINK("x")' in cells
+    semicolon_rows = [cell for line in text.splitlines() for cell in line.split(";")]
+    assert not any(cell.lstrip('"').startswith("=") for cell in semicolon_rows)

@@ -557,3 +557,40 @@ def test_an_address_that_reported_spam_gets_no_confirmation_mail(desk: Desk, run
     desk.sign_up("ander@example.nl", ip="198.51.100.3")
     assert [m.rcpt_tos for m in desk.mails(1)] == [["ander@example.nl"]]
     assert desk.status("boos@example.nl") == "complained"
+
+
+# -- what a newcomer tried ------------------------------------------------------------------------
+
+
+def test_an_import_cannot_confirm_a_sign_up_for_the_reader(desk: Desk, run: Run) -> None:
+    desk.sign_up("lies@example.nl")
+    write(desk.project / "l.csv", "email\nlies@example.nl\n")
+    result = run("audience", "import", str(desk.project / "l.csv"))  # no --consent: it adds nobody
+    assert result.exit_code == 0 and "1 left waiting for their own confirmation" in result.output
+    assert desk.status("lies@example.nl") == "unconfirmed"
+
+
+def test_a_confirmation_mail_the_server_refused_does_not_count_against_the_address(desk: Desk) -> None:
+    desk.smtp.fail_rcpt(None, code=550, times=1)
+    desk.sign_up("lies@example.nl")
+    assert desk.signups.mailer.drain(10) and desk.smtp.messages == []
+    desk.sign_up("lies@example.nl", ip="198.51.100.2")  # at once: the first mail never went
+    assert [m.rcpt_tos for m in desk.mails(1)] == [["lies@example.nl"]]
+
+
+def test_a_topic_chosen_on_the_preference_page_is_kept_as_consent(desk: Desk) -> None:
+    confirm(desk, "lies@example.nl", topics=["boeken"])
+    url = urlsplit(desk.signups.preferences_url(desk.subscriber("lies@example.nl")))
+    token = parse_qs(url.query)["token"][0]
+    desk.post(f"{BASE}/preferences", {"token": token, "action": "save", "topics": ["boeken", "columns"]})
+    consents = desk.newsletter.person("lies@example.nl").consents
+    assert [(c.source, c.topics, c.confirmed_at is not None) for c in consents] == [
+        ("form:hosted", ("boeken",), True),
+        ("preferences", ("columns",), True),
+    ]
+
+
+def test_two_embedded_forms_on_one_page_have_ids_of_their_own(desk: Desk, run: Run) -> None:
+    dutch, english = run("form").output, run("form", "--locale", "en").output
+    ids = re.findall(r'id="([^"]+)"', dutch + english)
+    assert len(ids) == len(set(ids)) and "website-en-signup-email" in ids

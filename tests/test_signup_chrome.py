@@ -206,7 +206,8 @@ def test_from_a_form_on_another_site_to_a_confirmed_reader_with_preferences(
 
     person = desk.newsletter.person("lies@example.nl")
     assert (person.subscriber.locale, person.subscriber.topics) == ("en", ("columns",))
-    (consent,) = person.consents
+    consent, chosen_later = person.consents  # the topic ticked on the preference page is a consent too
+    assert (chosen_later.source, chosen_later.topics) == ("preferences", ("columns",))
     assert consent.source == "form:winkel" and consent.topics == ("boeken",)
     assert consent.confirmed_at == "2026-12-07T10:00:00Z"
     assert consent.confirmation_message_id == mail.message["Message-ID"]

@@ -61,6 +61,10 @@ def audience_import(obj: Context, file: Path, source: str | None, consent: str |
         f"{report.kept_suppressed} kept suppressed, {len(report.bad)} bad"
         + (f" ({report.duplicates} duplicate rows merged)" if report.duplicates else "")
     )
+    if report.kept_unconfirmed:
+        click.echo(
+            f"{report.kept_unconfirmed} left waiting for their own confirmation (signed up, not confirmed)"
+        )
     if report.unused_columns:
         click.echo("columns not used: " + ", ".join(report.unused_columns))
     if report.bad:

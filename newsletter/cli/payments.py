@@ -269,9 +269,13 @@ def _variants_text(found: CampaignReport, locale: str) -> str:
     if test is not None and test.winner:
         lines.append(f"winner: {test.winner} (sent to the rest)")
     elif found.variants:
-        best = max(found.variants, key=lambda arm: arm.chance)
+        ranked = sorted(found.variants, key=lambda arm: arm.chance, reverse=True)
+        best = ranked[0]
         verdict = "ahead enough for --winner auto" if best.chance >= THRESHOLD else "no winner yet"
-        chance = f"{best.result.variant} leads with a {best.chance:.0%} chance of selling best"
+        if best.chance - ranked[1].chance < 0.02:
+            chance = "the variants are level"
+        else:
+            chance = f"{best.result.variant} leads with a {best.chance:.0%} chance of selling best"
         lines.append(f"{chance}: {verdict} (--winner auto needs {THRESHOLD:.0%})")
     return "\n".join(lines)
 

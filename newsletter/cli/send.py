@@ -169,7 +169,7 @@ def _report_dry_run(result: Any, root: Path) -> None:
         counts = ", ".join(f"{n} {state}" for state, n in found.counts.items() if n)
         click.echo(f"send log: {counts}" + (" (finished)" if found.finished else ""))
     variants = found.variants
-    shown = [r for r in found.recipients if variants is None or r.subscriber_id in variants]
+    shown = found.recipients
     click.echo(f"\nrecipients: {len(shown)}")
     for recipient in shown[:SHOWN]:
         marked = f"  [{variants[recipient.subscriber_id or 0]}]" if variants is not None else ""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,6 +28,7 @@ from newsletter.errors import NewsletterError
 from newsletter.files import inert_cell
 from newsletter.payments.lock import Lock, LockedLink, load_lock
 from newsletter.project.settings import Project
+from newsletter.project.validation import CONTROL_CHARACTERS
 from newsletter.store import Order, Store, connect, database_path, timestamp
 
 if TYPE_CHECKING:
@@ -99,7 +101,10 @@ def apply_event(project: Project, event: Mapping[str, Any], *, now: datetime | N
 def order_of(store: Store, lock: Lock, session: Mapping[str, Any], *, status: str | None = None) -> Order:
     """A Checkout Session as an order of this project, attributed when its reference holds up."""
     link = lock.by_id(str(session.get("payment_link") or ""))
-    reference = str(session.get("client_reference_id") or "")[:200]
+    mode = "live" if session.get("livemode") is True else "test"
+    if link is not None and link.mode != mode:  # a live payment through a test link id: not ours
+        link = None
+    reference = _line(session.get("client_reference_id"), 200)
     shipping = _shipping(session)
     customer = session.get("customer_details")
     email = customer.get("email") if isinstance(customer, dict) else None
@@ -111,7 +116,7 @@ def order_of(store: Store, lock: Lock, session: Mapping[str, Any], *, status: st
     intent = session.get("payment_intent")
     return Order(
         session=str(session.get("id")),
-        mode="live" if session.get("livemode") else "test",
+        mode=mode,
         payment_link=link.payment_link if link else _text(session.get("payment_link")),
         campaign=link.campaign if link else None,
         sku=link.sku if link else None,
@@ -123,9 +128,9 @@ def order_of(store: Store, lock: Lock, session: Mapping[str, Any], *, status: st
         currency=str(session.get("currency") or "eur"),
         payment_status=payment_status,
         payment_intent=intent if isinstance(intent, str) else None,
-        email=str(email or "")[:320],
-        shipping_name=str(shipping.get("name") or "")[:200],
-        shipping_address={key: str(value)[:200] for key, value in _address(shipping).items()},
+        email=_line(email, 320),
+        shipping_name=_line(shipping.get("name"), 200),
+        shipping_address={key: _line(value, 200) for key, value in _address(shipping).items()},
         created_at=timestamp(datetime.fromtimestamp(min(_int(session.get("created")), 2**35), UTC)),
     )
 
@@ -134,9 +139,9 @@ def _reader(store: Store, link: LockedLink | None, reference: str) -> int | None
     """The subscriber a reference names, when it names this link's campaign and a reader the
     campaign was sent to; None otherwise."""
     campaign, _, number = reference.rpartition("_")
-    if link is None or not number.isdigit() or len(number) > 18:
+    if link is None or not re.fullmatch(r"[1-9][0-9]{0,17}", number):
         return None
-    if campaign != _reference_campaign(link.campaign):
+    if campaign != _reference_campaign(link.campaign) or store.subscriber_status(int(number)) == "forgotten":
         return None
     return int(number) if int(number) in store.logged_ids(link.campaign) else None
 
@@ -172,7 +177,17 @@ def _address(shipping: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _int(value: object) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+    """A count, an amount or a time as Stripe writes it; anything else (or absurd) is 0."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return 0
+    return value if 0 <= value < 2**53 else 0
+
+
+def _line(value: object, limit: int) -> str:
+    """One line of text from a session (a name, an address line): control characters would break
+    the shipping list's rows, and a spreadsheet reads a line break as a new row."""
+    text = value if isinstance(value, str) else ""
+    return " ".join(CONTROL_CHARACTERS.sub(" ", text).split())[:limit]
 
 
 def _text(value: object) -> str | None:
@@ -206,7 +221,14 @@ def sync_orders(
     at = int((now or datetime.now(UTC)).timestamp())
     with connect(database_path(project)) as store, store.transaction():
         for checkout in found:
-            if store.put_order(order_of(store, session.lock, checkout), event_at=at, stamp=stamp):
+            try:
+                order = order_of(store, session.lock, checkout)
+            except (ValueError, OverflowError, TypeError):  # one odd session must not stop the others
+                log.error(
+                    "orders sync: session %s skipped: not an order this tool can read", checkout.get("id")
+                )
+                continue
+            if store.put_order(order, event_at=at, stamp=stamp):
                 result.written += 1
     return result
 
@@ -273,7 +295,7 @@ def orders_csv(orders: list[Order]) -> str:
     import io
 
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=ORDER_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=ORDER_COLUMNS, lineterminator="\r\n")
     writer.writeheader()
     writer.writerows({key: inert_cell(value) for key, value in row.items()} for row in order_rows(orders))
     return buffer.getvalue()

@@ -222,6 +222,12 @@ class CampaignFile(StrictModel):
             raise ValueError("an A/B test needs two to four variants")
         return value
 
+    @model_validator(mode="after")
+    def _welcome_is_not_a_test(self) -> CampaignFile:
+        if self.welcome and self.variants:
+            raise ValueError("a welcome email goes to each reader as they confirm: it cannot be an A/B test")
+        return self
+
     @field_validator("template")
     @classmethod
     def _template_name(cls, value: str) -> str:

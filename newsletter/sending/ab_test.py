@@ -48,13 +48,18 @@ def seed_of(campaign_id: str) -> str:
     return f"{campaign_id}:ab"
 
 
-def parse_share(text: str) -> float:
-    """`20%`, `20` or `0.2` → 0.2; a share must leave readers for the winner and give each variant one."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(%?)\s*", text)
-    if match is None:
-        raise NewsletterError(f"not a share of the audience: {text!r}", field="--test-share", hint="like 20%")
-    value = float(match.group(1))
-    share = value / 100 if match.group(2) or value > 1 else value
+def parse_share(text: str | float) -> float:
+    """`20%` → 0.2 (a percentage, with its sign: `1` could be 1 % or all); a fraction as a number,
+    from the Python API. Whether the share gives each variant a reader is the send's to say."""
+    if isinstance(text, float):
+        share = text
+    else:
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*%\s*", text)
+        if match is None:
+            raise NewsletterError(
+                f"not a share of the audience: {text!r}", field="--test-share", hint="a percentage, like 20%"
+            )
+        share = float(match.group(1)) / 100
     if not 0 < share < 1:
         raise NewsletterError("a test share is more than 0 % and less than 100 %", field="--test-share")
     return share
@@ -66,6 +71,13 @@ def split(reader_ids: Sequence[int], variants: Sequence[str], share: float, seed
     random.Random(seed).shuffle(chosen)
     chosen = chosen[: round(len(chosen) * share)]
     return {reader: variants[index % len(variants)] for index, reader in enumerate(chosen)}
+
+
+def every_variant(results: Sequence[VariantResult], names: Sequence[str]) -> list[VariantResult]:
+    """The results of every variant of the campaign: one nobody was delivered counts, with nothing known
+    of it (else a test whose only delivered variant is A would make A the sure winner)."""
+    found = {result.variant: result for result in results}
+    return [found.get(name, VariantResult(name, 0, 0, 0, 0)) for name in names]
 
 
 def outcomes(results: Sequence[VariantResult], seed: str, draws: int = DRAWS) -> list[Outcome]:

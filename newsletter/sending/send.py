@@ -24,7 +24,7 @@ from newsletter.audience.unsubscribe import signing_key
 from newsletter.errors import NewsletterError, NewsletterErrors
 from newsletter.payments.lock import record_sent
 from newsletter.review.counts import plural
-from newsletter.sending.ab_test import outcomes, pick_winner, seed_of, split
+from newsletter.sending.ab_test import every_variant, outcomes, pick_winner, seed_of, split
 from newsletter.sending.message import Composer, DkimSigner, Recipient
 from newsletter.sending.names import first_name
 from newsletter.sending.publishing import publish_web_version
@@ -248,10 +248,12 @@ def dry_run(
     composers = make_composers(prepared, secret, clock=clock)
     composer = composers[""]
     variants = _variants_of(prepared, found, test_share, winner)
+    if variants is None and prepared.variants and not found.started:
+        raise _needs_a_test(prepared)  # what the real send would say
     recipients = found.recipients
-    if variants is not None:
-        recipients = [r for r in recipients if r.subscriber_id in variants]
-        found.variants = variants
+    if variants is not None:  # the test share of the audience, or the winner's rest
+        recipients = [Recipient(s.email, s.name, s.id) for s in found.plan.recipients if s.id in variants]
+        found.recipients, found.variants = recipients, variants
     outbox = prepared.project.root / "build" / prepared.campaign_id / "outbox"
     chosen = recipients if limit is None else recipients[:limit]
     first_size = 0
@@ -283,26 +285,46 @@ class ABSend:
 def _variants_of(
     prepared: Prepared, found: Audit, test_share: float | None, winner: str | None
 ) -> dict[int, str] | None:
-    """For a dry run: each reader's variant in the A/B send asked for; None for a plain send."""
+    """For a dry run: each reader's variant in the A/B send asked for; None for a plain send. The
+    test share is taken from the audience, the winner's readers are the rest (not yet in the log)."""
     if test_share is None and winner is None:
         return None
     names = _variant_names(prepared, test_share, winner)
-    ids = [r.subscriber_id for r in found.recipients if r.subscriber_id is not None]
+    ids = [s.id for s in found.plan.recipients]
     if test_share is not None:
-        return split(ids, names, test_share, seed_of(prepared.campaign_id))
+        return _split(prepared, ids, names, test_share)
     return dict.fromkeys(ids, _winner(prepared, winner or "auto", force=True))
+
+
+def _split(prepared: Prepared, ids: list[int], names: list[str], share: float) -> dict[int, str]:
+    """The test share, refused when it cannot give every variant a reader and leave some for the winner."""
+    chosen = split(ids, names, share, seed_of(prepared.campaign_id))
+    if len(chosen) < len(names) or len(chosen) == len(ids):
+        raise NewsletterError(
+            f"a test share of {share:.0%} of {plural(len(ids), 'reader')} gives {len(chosen)} to "
+            f"{len(names)} variants and leaves {len(ids) - len(chosen)} for the winner",
+            field="--test-share",
+            hint="an A/B test needs a reader per variant in the share and readers left for the winner",
+        )
+    return chosen
 
 
 def _variant_names(prepared: Prepared, test_share: float | None, winner: str | None) -> list[str]:
     campaign = prepared.rendered.campaign
     names = [variant.name for variant in campaign.variants]
+    option = "--test-share" if test_share is not None else "--winner"
     if not names:
-        option = "--test-share" if test_share is not None else "--winner"
         raise NewsletterError(
             f"campaign {campaign.id} has no variants to test",
             path=campaign.path,
             field=option,
             hint="give it `variants:` with two to four subjects or preheaders (docs/sending.md)",
+        )
+    if campaign.welcome:
+        raise NewsletterError(
+            f"campaign {campaign.id} is the welcome email: `serve` sends it as readers confirm",
+            path=campaign.path,
+            field=option,
         )
     if test_share is not None and winner is not None:
         raise NewsletterError("--test-share starts a test, --winner ends it: one at a time", field="--winner")
@@ -316,12 +338,16 @@ def _variant_names(prepared: Prepared, test_share: float | None, winner: str | N
 
 
 def _winner(prepared: Prepared, choice: str, *, force: bool) -> str:
-    """The variant `--winner` names; for `auto`, the one the test share's orders favour enough."""
+    """The variant `--winner` names; for `auto`, the one the test share's orders favour enough. A
+    variant none of whose readers was delivered counts too, with nothing known of it."""
     if choice != "auto":
         return choice
     store = open_existing(prepared.project)
     results = [] if store is None else _results(store, prepared.campaign_id)
-    return pick_winner(choice, outcomes(results, seed_of(prepared.campaign_id)), force=force)
+    names = [variant.name for variant in prepared.rendered.campaign.variants]
+    return pick_winner(
+        choice, outcomes(every_variant(results, names), seed_of(prepared.campaign_id)), force=force
+    )
 
 
 def _results(store: Store, campaign_id: str) -> list[VariantResult]:
@@ -330,30 +356,26 @@ def _results(store: Store, campaign_id: str) -> list[VariantResult]:
 
 
 def _queue_ab(
-    prepared: Prepared,
-    store: Store,
-    found: Audit,
-    ab: ABSend,
-    clock: Clock,
+    prepared: Prepared, store: Store, found: Audit, ab: ABSend, clock: Clock, *, new_only: bool
 ) -> None:
     """An A/B send's rows, inside the campaign's lock: the test share on the first run, the rest with
-    the winner once it is named; a plain run resumes what is due, and otherwise asks for --winner."""
+    the winner once it is named; a plain run resumes what is due, and otherwise says what is next."""
     campaign_id = prepared.campaign_id
-    test_share, winner = ab.test_share, ab.winner
-    names = _variant_names(prepared, test_share, winner)
+    names = _variant_names(prepared, ab.test_share, ab.winner)
     test = store.ab_test(campaign_id)
     due = sum(found.counts[state] for state in OPEN_STATES)
-    if test_share is not None:
+    if ab.test_share is not None:
         if found.started:
             raise NewsletterError(
                 f"campaign {campaign_id} was sent already{'' if test is None else ' (its test share)'}",
                 field="--test-share",
                 hint=f"`newsletter send {campaign_id} --winner auto` sends the rest the best variant",
             )
-        ids = [s.id for s in found.plan.recipients]
-        chosen = split(ids, names, test_share, seed_of(prepared.campaign_id))
+        chosen = _split(prepared, [s.id for s in found.plan.recipients], names, ab.test_share)
+        # The test is recorded with its rows, or a process killed in between leaves it started
+        # without any: a new --test-share then starts it again (start_test takes the new share).
         with store.transaction():
-            store.start_test(campaign_id, test_share, timestamp(clock()))
+            store.start_test(campaign_id, ab.test_share, timestamp(clock()))
         store.enqueue(
             campaign_id,
             [s for s in found.plan.recipients if s.id in chosen],
@@ -362,8 +384,8 @@ def _queue_ab(
             in_test=True,
         )
         return
-    if winner is not None:
-        if winner == "auto" and test is None:
+    if ab.winner is not None:
+        if ab.winner == "auto" and test is None:
             raise NewsletterError(
                 "--winner auto needs a test share first", field="--winner", hint="--test-share 20%"
             )
@@ -373,30 +395,50 @@ def _queue_ab(
                 field="--winner",
                 hint=f"finish it first: `newsletter send {campaign_id}`",
             )
-        chosen_winner = _winner(prepared, winner, force=ab.force)
-        if test is not None:
-            with store.transaction():
-                decided = store.decide(campaign_id, chosen_winner, timestamp(clock()))
-            if not decided:
+        chosen_winner = _winner(prepared, ab.winner, force=ab.force)
+        with store.transaction():
+            store.start_test(campaign_id, 0, timestamp(clock()))  # a winner without a test: share 0
+            if not store.decide(campaign_id, chosen_winner, timestamp(clock())):
+                decided = store.ab_test(campaign_id)
+                earlier = decided.winner if decided else "?"
                 raise NewsletterError(
-                    f"campaign {campaign_id} was decided for variant {test.winner or '?'} already",
-                    field="--winner",
+                    f"campaign {campaign_id} was decided for variant {earlier} already", field="--winner"
                 )
-        rest = found.plan.recipients
-        store.enqueue(campaign_id, rest, clock(), variants=dict.fromkeys((s.id for s in rest), chosen_winner))
+        _enqueue_winner(store, campaign_id, found, chosen_winner, clock)
         return
-    if test is not None and test.winner is None and not due:
+    if test is not None and test.winner is not None:
+        if new_only:  # those who subscribed since get the winner too
+            _enqueue_winner(store, campaign_id, found, test.winner, clock)
+        elif found.finished:
+            raise NewsletterError(
+                f"campaign {campaign_id} was already sent ({found.counts['sent']} sent, the rest "
+                f"variant {test.winner})",
+                hint="--new-subscribers-only sends it to those who subscribed since",
+            )
+        return
+    if test is not None and found.started and not due:
         raise NewsletterError(
             f"campaign {campaign_id} has sent its test share; the rest waits for the winner",
             hint=f"`newsletter report {campaign_id}` shows how each variant sold; then "
             f"`newsletter send {campaign_id} --winner auto` (or --winner A)",
         )
-    if test is None and not found.started:
-        raise NewsletterError(
-            f"campaign {campaign_id} is an A/B test of {len(names)} variants",
-            hint=f"start with `newsletter send {campaign_id} --test-share 20%`, or send everyone one "
-            "variant with --winner A",
-        )
+    if not found.started:
+        raise _needs_a_test(prepared)
+
+
+def _needs_a_test(prepared: Prepared) -> NewsletterError:
+    """A plain send of an A/B test that has not started: it starts with a test share (or a winner)."""
+    campaign_id = prepared.campaign_id
+    return NewsletterError(
+        f"campaign {campaign_id} is an A/B test of {len(prepared.variants)} variants",
+        hint=f"start with `newsletter send {campaign_id} --test-share 20%`, or send everyone one "
+        "variant with --winner A",
+    )
+
+
+def _enqueue_winner(store: Store, campaign_id: str, found: Audit, winner: str, clock: Clock) -> None:
+    rest = found.plan.recipients
+    store.enqueue(campaign_id, rest, clock(), variants=dict.fromkeys((s.id for s in rest), winner))
 
 
 # -- sending -------------------------------------------------------------------------------------
@@ -540,7 +582,7 @@ def _queue(
             clock=clock,
         )
         if prepared.variants or ab.test_share is not None or ab.winner is not None:
-            _queue_ab(prepared, store, found, ab, clock)
+            _queue_ab(prepared, store, found, ab, clock, new_only=new_subscribers_only)
             return
         welcome = prepared.rendered.campaign.welcome  # only its log: readers are added as they confirm
         if found.finished and not new_subscribers_only and not welcome:

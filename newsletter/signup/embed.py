@@ -40,6 +40,7 @@ def form_snippet(settings: Settings, locale: str, *, name: str, consent: str, re
     if not FORM_NAME.fullmatch(name):
         raise ValueError("a form name is 1-40 lower-case letters, digits or '-'")
     email, your_name, topics, honeypot, submit = LABELS[locale]
+    prefix = f"{name}-{locale}-signup"  # the forms of two languages or sites on one page: ids apart
     action = f"{settings.signup.url.rstrip('/')}/{locale}"
     lines = [
         f'<form method="post" action="{escape(action)}" class="newsletter-signup">',
@@ -49,15 +50,15 @@ def form_snippet(settings: Settings, locale: str, *, name: str, consent: str, re
     if redirect:
         lines.append(f'  <input type="hidden" name="redirect" value="{escape(redirect)}">')
     lines += [
-        f'  <label for="nl-signup-email">{email}</label>',
-        '  <input type="email" id="nl-signup-email" name="email" autocomplete="email" required>',
-        f'  <label for="nl-signup-name">{your_name}</label>',
-        '  <input type="text" id="nl-signup-name" name="name" autocomplete="name" maxlength="100">',
+        f'  <label for="{prefix}-email">{email}</label>',
+        f'  <input type="email" id="{prefix}-email" name="email" autocomplete="email" required>',
+        f'  <label for="{prefix}-name">{your_name}</label>',
+        f'  <input type="text" id="{prefix}-name" name="name" autocomplete="name" maxlength="100">',
     ]
     if settings.topics:
         lines.append(f"  <fieldset><legend>{topics}</legend>")
         for topic in settings.topics:
-            ident = f"nl-signup-topic-{topic.key}"
+            ident = f"{prefix}-topic-{topic.key}"
             lines.append(
                 f'    <input type="checkbox" id="{ident}" name="topics" value="{topic.key}">'
                 f' <label for="{ident}">{escape(topic.label(locale))}</label><br>'
@@ -65,8 +66,8 @@ def form_snippet(settings: Settings, locale: str, *, name: str, consent: str, re
         lines.append("  </fieldset>")
     lines += [
         '  <div hidden aria-hidden="true" style="position:absolute;left:-10000px">',
-        f'    <label for="nl-signup-website">{honeypot}</label>',
-        '    <input type="text" id="nl-signup-website" name="website" tabindex="-1" autocomplete="off">',
+        f'    <label for="{prefix}-website">{honeypot}</label>',
+        f'    <input type="text" id="{prefix}-website" name="website" tabindex="-1" autocomplete="off">',
         "  </div>",
         f"  <p>{escape(consent)}</p>",
         f'  <button type="submit">{submit}</button>',

@@ -20,7 +20,8 @@ from newsletter.sending.transport import Transport
 
 log = logging.getLogger("newsletter.signup")
 
-Job = Callable[[Transport], object]  # work done with a connection: deliver a mail, or more (the welcome)
+# Work done with a connection not yet made: `ready()` it, deliver a mail, or more (the welcome).
+Job = Callable[[Transport], object]
 
 
 class Mailer:
@@ -62,8 +63,7 @@ class Mailer:
     def _deliver(self, job: Job) -> None:
         try:
             with self.transport() as transport:
-                transport.ready()
-                job(transport)
+                job(transport)  # the job calls `ready()`: a connection that fails is its failure too
         except NewsletterError as error:
             log.error("sign-up mail not sent: %s", error.message)
         except Exception:

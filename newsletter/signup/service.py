@@ -62,6 +62,7 @@ class _Mail:
     locale: str
     consent_id: int
     at: datetime
+    limit_key: str  # the address's key in the "one mail an hour" limit, taken back if the mail fails
 
 
 class TooMany(NewsletterError):
@@ -176,7 +177,8 @@ class Signups:
             return None
         store.record_event("mail", mail_key, timestamp(now))
         recipient = Recipient(request.email, request.name, signed_up.subscriber_id)
-        return _Mail(recipient, request.locale, signed_up.consent_id, now)
+        log.info("sign-up recorded: subscriber %d; a confirmation mail goes out", signed_up.subscriber_id)
+        return _Mail(recipient, request.locale, signed_up.consent_id, now, mail_key)
 
     def _confirmation_mail(self, mail: _Mail, transport: Transport) -> None:
         """On the mailer's thread: made, sent, and its Message-ID kept with the consent."""
@@ -192,12 +194,24 @@ class Signups:
         url = link_url(self.settings.url, "confirm", token)
         made = render_mail(self.project, "confirm", mail.locale, url)
         outgoing = compose(self.project, made, mail.recipient, now=mail.at)
-        result = transport.deliver(outgoing)
+        try:
+            transport.ready()
+            result = transport.deliver(outgoing)
+        except BaseException:
+            self._mail_not_sent(mail)
+            raise
         if result.state != "sent":
             log.error("confirmation mail not accepted: %s %s", result.code, result.text)
+            self._mail_not_sent(mail)
             return
         with connect(self.database) as store, store.transaction():
             store.record_confirmation_mail(mail.consent_id, outgoing.message_id)
+
+    def _mail_not_sent(self, mail: _Mail) -> None:
+        """A mail that did not go out does not count towards the address's limit: the next sign-up
+        sends it."""
+        with connect(self.database) as store, store.transaction():
+            store.forget_event("mail", mail.limit_key, timestamp(mail.at))
 
     def _too_fast(self, started: str, now: datetime) -> bool:
         """A `started` token says when the hosted form was shown; an embedded form has none."""
@@ -285,8 +299,21 @@ class Signups:
         locale = parse_locale(first(fields, "locale") or subscriber.locale)
         topics = parse_topics(fields.get("topics", []), self.project.settings)
         now = timestamp(self.clock())
+        added = tuple(topic for topic in topics if topic not in subscriber.topics)
         with connect(self.database) as store, store.transaction():
             store.set_preferences(subscriber.id, name=name, locale=locale, topics=topics, stamp=now)
+            if added:  # a topic chosen on the page is consent the reader gives there: kept like a sign-up's
+                consent = store.add_consent(
+                    subscriber.id,
+                    source="preferences",
+                    text_id=store.consent_text_id(self.consent_text(locale), now),
+                    topics=added,
+                    name=name,
+                    locale=locale,
+                    ip="",
+                    stamp=now,
+                )
+                store.confirm_consent(consent, now)  # the page's link went to the reader's own inbox
             changed = store.subscriber(subscriber.id)
         assert changed is not None
         return changed
@@ -323,6 +350,7 @@ class Signups:
         url = link_url(self.settings.url, "data", token)
         made = render_mail(self.project, "data", subscriber.locale, url)
         recipient = Recipient(subscriber.email, subscriber.name, subscriber.id)
+        transport.ready()
         transport.deliver(compose(self.project, made, recipient, now=now))
 
     def data(self, token: str) -> Person:

@@ -55,6 +55,7 @@ class Welcome:
             outgoing = make_composer(prepared, self.secret, clock=self.clock).compose(
                 Recipient(subscriber.email, subscriber.name, subscriber.id)
             )
+            transport.ready()  # connected before the row says `sending`: a refused connection sends nothing
             if (
                 store.mark_sending(entry, outgoing.message_id, self.clock(), outgoing.return_token)
                 is not None

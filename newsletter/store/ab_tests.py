@@ -35,9 +35,13 @@ class VariantResult:
 
 class ABTests(Subscribers):
     def start_test(self, campaign: str, share: float, stamp: str) -> None:
-        """Inside the caller's transaction, before the test share's rows are added."""
+        """Inside the caller's transaction, before the test share's rows are added. A test recorded
+        before whose rows never came (its process was killed in between) takes the new share."""
         self.connection.execute(
-            "INSERT OR IGNORE INTO ab_tests (campaign, share, started_at) VALUES (?, ?, ?)",
+            "INSERT INTO ab_tests (campaign, share, started_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (campaign) DO UPDATE SET share = excluded.share, started_at = excluded.started_at"
+            " WHERE ab_tests.winner IS NULL"
+            " AND NOT EXISTS (SELECT 1 FROM sends WHERE campaign = excluded.campaign AND in_test = 1)",
             (campaign, share, stamp),
         )
 

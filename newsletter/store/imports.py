@@ -38,6 +38,7 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     kept_suppressed: int = 0
+    kept_unconfirmed: int = 0  # signed up, not confirmed: only the reader's own click makes them active
     duplicates: int = 0  # rows merged into an earlier row of the same file
     bad: list[BadRow] = field(default_factory=list)
     unused_columns: list[str] = field(default_factory=list)  # the header's columns not read
@@ -249,6 +250,9 @@ class Imports(Consents):
                     continue
                 if existing.status in SUPPRESSED:
                     report.kept_suppressed += 1
+                    continue
+                if existing.status == "unconfirmed":  # anyone can sign up any address: a list cannot
+                    report.kept_unconfirmed += 1  # confirm it for them, nor bring back the forgotten
                     continue
                 name = existing.name or row_name
                 locale = row_locale or existing.locale  # a locale in the file is the reader's choice

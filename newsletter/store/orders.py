@@ -40,7 +40,9 @@ class Order:
 
     @property
     def net(self) -> int:
-        return self.amount - self.refunded if self.payment_status == "paid" else 0
+        """What the order brought in: paid, less its refund (never below nothing: a refund reported in
+        another currency, or larger than the order, takes no more than the order)."""
+        return self.amount - min(self.refunded, self.amount) if self.payment_status == "paid" else 0
 
 
 _COLUMNS = (
@@ -84,8 +86,11 @@ class Orders(Subscribers):
             f"INSERT INTO orders ({_COLUMNS}, event_at, updated_at) VALUES ({', '.join('?' * 19)})"
             " ON CONFLICT (session) DO UPDATE SET payment_status = excluded.payment_status,"
             " amount = excluded.amount, quantity = excluded.quantity, payment_intent ="
-            " coalesce(excluded.payment_intent, payment_intent), shipping_name = excluded.shipping_name,"
-            " shipping_address = excluded.shipping_address, email = excluded.email,"
+            " coalesce(excluded.payment_intent, payment_intent),"
+            # A forgotten buyer's order keeps no personal data, whatever Stripe reports again later.
+            " shipping_name = CASE WHEN forgotten THEN '' ELSE excluded.shipping_name END,"
+            " shipping_address = CASE WHEN forgotten THEN '{}' ELSE excluded.shipping_address END,"
+            " email = CASE WHEN forgotten THEN '' ELSE excluded.email END,"
             " event_at = excluded.event_at, updated_at = excluded.updated_at"
             " WHERE excluded.event_at > orders.event_at"
             " OR (excluded.event_at = orders.event_at AND orders.payment_status = 'unpaid')",
@@ -141,7 +146,7 @@ class Orders(Subscribers):
         """Orders are bookkeeping the law keeps for seven years: they stay, without the person."""
         self.connection.execute(
             "UPDATE orders SET subscriber_id = NULL, reference = '', email = '', shipping_name = '',"
-            " shipping_address = '{}' WHERE subscriber_id = ?",
+            " shipping_address = '{}', forgotten = 1 WHERE subscriber_id = ?",
             (subscriber_id,),
         )
 

@@ -145,7 +145,8 @@ CREATE TABLE orders (
     shipping_address TEXT NOT NULL DEFAULT '{}',
     created_at TEXT NOT NULL,
     event_at INTEGER NOT NULL DEFAULT 0,
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    forgotten INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX orders_campaign ON orders (campaign, payment_status);
 CREATE INDEX orders_payment_intent ON orders (payment_intent);

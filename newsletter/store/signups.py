@@ -134,6 +134,14 @@ class Signups(Consents):
             "INSERT INTO signup_events (kind, key, at) VALUES (?, ?, ?)", (kind, key, stamp)
         )
 
+    def forget_event(self, kind: str, key: str, stamp: str) -> None:
+        """Take back one event (a mail that could not be sent)."""
+        self.connection.execute(
+            "DELETE FROM signup_events WHERE rowid IN"
+            " (SELECT rowid FROM signup_events WHERE kind = ? AND key = ? AND at = ? LIMIT 1)",
+            (kind, key, stamp),
+        )
+
     def purge_events(self, before: str) -> None:
         self.connection.execute("DELETE FROM signup_events WHERE at < ?", (before,))
         self.connection.execute("DELETE FROM used_challenges WHERE expires < ?", (before,))

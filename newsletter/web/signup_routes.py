@@ -156,7 +156,9 @@ class SignupRoutes:
             done = self.signups.confirm(token)
         except NewsletterError as error:
             return self._refused(error, "confirm")
-        log.info("sign-up confirmed: subscriber %d", done.subscriber.id)
+        log.info(
+            "sign-up %s: subscriber %d", "confirmed" if done.newly else "confirmed again", done.subscriber.id
+        )
         return self.page(done.subscriber.locale, "confirmed" if done.newly else "already")
 
     # -- the preference centre -----------------------------------------------------------------
