@@ -481,11 +481,13 @@ def test_without_a_signup_section_the_urls_are_not_there(run: Run, project: Path
         server.stop()
 
 
-def test_serve_refuses_to_start_with_signup_but_no_smtp(project: Path) -> None:
+def test_signup_without_smtp_is_a_settings_error_every_command_names(project: Path, run: Run) -> None:
     settings = project / "newsletter.toml"
     settings.write_text(settings.read_text(encoding="utf-8") + SIGNUP, encoding="utf-8")
     with pytest.raises(NewsletterError, match=r"\[smtp\]"):
         make_app(open_project(project, secrets=Secrets(unsubscribe=SECRET)))
+    checked = run("check")
+    assert checked.exit_code == 2 and "signup: needs an [smtp] section" in checked.output
 
 
 def test_every_campaign_message_links_to_the_readers_own_preference_page(desk: Desk, run: Run) -> None:

@@ -330,6 +330,12 @@ class Settings(StrictModel):
         return self
 
     @model_validator(mode="after")
+    def _signup_mails_through_smtp(self) -> Settings:
+        if self.signup is not None and self.smtp is None:
+            raise ValueError("signup: needs an [smtp] section: the confirmation mails go out through it")
+        return self
+
+    @model_validator(mode="after")
     def _redirect_on_the_site(self) -> Settings:
         if self.signup and self.signup.redirect_to and not self.is_own_site(self.signup.redirect_to):
             raise ValueError("signup.redirect_to: must be a page of site_url")

@@ -99,13 +99,13 @@ def pick_winner(choice: str, found: Sequence[Outcome], *, force: bool) -> str:
         return choice
     if not found:
         raise NewsletterError(
-            "--winner auto: the test share has not been delivered to anyone yet", field="--winner"
+            "auto: the test share has not been delivered to anyone yet", field="--winner"
         )
     best = max(found, key=lambda outcome: outcome.chance)
     if best.chance < THRESHOLD and not force:
         figures = ", ".join(f"{o.result.variant} {o.chance:.0%}" for o in found)
         raise NewsletterError(
-            f"--winner auto: no variant is best with a chance of {THRESHOLD:.0%} yet ({figures})",
+            f"auto: no variant is best with a chance of {THRESHOLD:.0%} yet ({figures})",
             field="--winner",
             hint="wait for more orders, name the winner (--winner A), or pass --force to take "
             f"{best.result.variant} anyway",

@@ -387,7 +387,7 @@ def _queue_ab(
     if ab.winner is not None:
         if ab.winner == "auto" and test is None:
             raise NewsletterError(
-                "--winner auto needs a test share first", field="--winner", hint="--test-share 20%"
+                "auto needs a test share first", field="--winner", hint="--test-share 20%"
             )
         if test is not None and due and test.winner is None:
             raise NewsletterError(

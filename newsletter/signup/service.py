@@ -84,7 +84,7 @@ class Confirmed:
 def required(project: Project) -> SignupSettings:
     if project.settings.signup is None:
         raise NewsletterError(
-            "newsletter.toml has no [signup] section",
+            "there is no [signup] section",
             path=project.root / "newsletter.toml",
             field="signup",
             hint='add [signup] with url = "https://<your site>/nieuwsbrief/aanmelden" (docs/signup.md)',
