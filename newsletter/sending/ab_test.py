@@ -98,9 +98,7 @@ def pick_winner(choice: str, found: Sequence[Outcome], *, force: bool) -> str:
     if choice != "auto":
         return choice
     if not found:
-        raise NewsletterError(
-            "auto: the test share has not been delivered to anyone yet", field="--winner"
-        )
+        raise NewsletterError("auto: the test share has not been delivered to anyone yet", field="--winner")
     best = max(found, key=lambda outcome: outcome.chance)
     if best.chance < THRESHOLD and not force:
         figures = ", ".join(f"{o.result.variant} {o.chance:.0%}" for o in found)

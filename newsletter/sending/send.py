@@ -386,9 +386,7 @@ def _queue_ab(
         return
     if ab.winner is not None:
         if ab.winner == "auto" and test is None:
-            raise NewsletterError(
-                "auto needs a test share first", field="--winner", hint="--test-share 20%"
-            )
+            raise NewsletterError("auto needs a test share first", field="--winner", hint="--test-share 20%")
         if test is not None and due and test.winner is None:
             raise NewsletterError(
                 f"the test share of {campaign_id} is still being sent ({due} to go)",
