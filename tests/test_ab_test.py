@@ -18,6 +18,7 @@ import pytest
 
 from newsletter.api import Newsletter, open_project
 from newsletter.errors import NewsletterError
+from newsletter.payments.lock import order_reference
 from newsletter.project.environment import Secrets
 from newsletter.sending.ab_test import Outcome, outcomes, parse_share, split
 from newsletter.store import VariantResult, connect
@@ -66,7 +67,7 @@ def buy(newsletter: Newsletter, email: str, number: int) -> None:
         "id": f"cs_test_{number}",
         "object": "checkout.session",
         "payment_link": LOCKED["payment_link"],
-        "client_reference_id": f"{CAMPAIGN}_{reader.id}",
+        "client_reference_id": order_reference(CAMPAIGN, reader.id, SECRET.encode()),
         "amount_subtotal": 3495,
         "amount_total": 3495,
         "currency": "eur",

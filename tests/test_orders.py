@@ -339,3 +339,19 @@ def test_the_shipping_list_has_one_row_per_order_whatever_a_name_holds(shop: Sho
     assert "a b =c" in cells and "Straat 1 =1+1" in cells and 'Jan;\'=HYPERLINK("x")' in cells
     semicolon_rows = [cell for line in text.splitlines() for cell in line.split(";")]
     assert not any(cell.lstrip('"').startswith("=") for cell in semicolon_rows)
+
+
+def test_a_reference_edited_to_credit_another_reader_credits_nobody(shop: Shop) -> None:
+    jan, els = shop.references["jan@example.nl"], shop.references["els@example.nl"]
+    campaign, number, mac = jan.rsplit("_", 2)
+    other = els.rsplit("_", 2)[1]
+    for forged in (
+        f"{campaign}_{other}_{mac}",
+        f"{campaign}_{number}_{'0' * len(mac)}",
+        f"{campaign}_{number}",
+    ):
+        shop.event("checkout.session.completed", shop.buy(None, reference=forged))
+    assert [order.subscriber_id for order in shop.orders()] == [None, None, None]
+    shop.event("checkout.session.completed", shop.buy("jan@example.nl"))
+    (genuine,) = [order for order in shop.orders() if order.email == "jan@example.nl"]
+    assert genuine.subscriber_id == shop.newsletter.person("jan@example.nl").subscriber.id

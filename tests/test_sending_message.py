@@ -34,6 +34,7 @@ from hypothesis import strategies as st
 from newsletter.audience.unsubscribe import Token, read_token
 from newsletter.cli import main
 from newsletter.errors import NewsletterError
+from newsletter.payments.lock import order_reference
 from newsletter.pipeline import make_renderer
 from newsletter.project.campaign import load_campaigns
 from newsletter.project.settings import DkimSettings, Project, open_project
@@ -336,8 +337,9 @@ def test_the_stripe_order_link_is_personalised_for_the_recipient(sample: Sample)
     url = order_url(html_content)
     assert parse_qs(urlsplit(url).query) == {
         "prefilled_email": ["jan@example.org"],
-        "client_reference_id": [f"{NL}_7"],
+        "client_reference_id": [order_reference(NL, 7, SECRET)],  # signed: a buyer cannot edit it
     }
+    assert re.fullmatch(rf"{NL}_7_[0-9a-f]{{12}}", order_reference(NL, 7, SECRET))
     assert url in text
     other = parts(sample.composer().compose(Recipient("els@example.org", "Els", 8)).parsed())[1]
     assert parse_qs(urlsplit(order_url(other)).query)["prefilled_email"] == ["els@example.org"]

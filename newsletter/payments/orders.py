@@ -1,11 +1,11 @@
 """Orders as they happen: Stripe's webhook events and `orders sync`, into the store's orders.
 
-Each reader's order link carries `client_reference_id=<campaign>_<subscriber id>` (lock.py,
-`personalised_order_url`). A buyer can edit a URL, so the reference is believed only when it names
-the campaign of the Payment Link it came through and a reader that campaign was sent to; anything
-else (no reference, a test send's `_test`, a stranger's, a link of no campaign of this project) is
-kept as an unattributed order. The campaign and book come from the project's lock file, by the
-session's Payment Link.
+Each reader's order link carries `client_reference_id=<campaign>_<subscriber id>_<mac>` (lock.py,
+`order_reference`), the mac an HMAC under the unsubscribe secret. A buyer can edit a URL, so the
+reference is believed only when its mac holds, it names the campaign of the Payment Link it came
+through, and that campaign was sent to the reader; anything else (no reference, a test send's
+`_test`, an edited one, a link of no campaign of this project) is kept as an unattributed order.
+The campaign and book come from the project's lock file, by the session's Payment Link.
 
 Events (`checkout.session.completed`, `checkout.session.async_payment_succeeded` and `..._failed`,
 `charge.refunded`) are verified with the endpoint's signing secret through the Stripe SDK, with its
@@ -15,6 +15,7 @@ has no line items, so the quantity is its subtotal over the link's unit price.
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import re
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from newsletter.errors import NewsletterError
 from newsletter.files import inert_cell
-from newsletter.payments.lock import Lock, LockedLink, load_lock
+from newsletter.payments.lock import Lock, LockedLink, load_lock, order_reference
 from newsletter.project.settings import Project
 from newsletter.project.validation import CONTROL_CHARACTERS
 from newsletter.store import Order, Store, connect, database_path, timestamp
@@ -93,13 +94,16 @@ def apply_event(project: Project, event: Mapping[str, Any], *, now: datetime | N
             if isinstance(intent, str):
                 store.put_refund(intent, _int(obj.get("amount_refunded")), event_at=created, stamp=stamp)
             return Applied(kind, "applied")
-        order = order_of(store, lock, obj, status=SESSION_EVENTS[kind])
+        order = order_of(store, lock, obj, key=reference_key(project), status=SESSION_EVENTS[kind])
         changed = store.put_order(order, event_at=created, stamp=stamp)
     return Applied(kind, "applied" if changed else "stale")
 
 
-def order_of(store: Store, lock: Lock, session: Mapping[str, Any], *, status: str | None = None) -> Order:
-    """A Checkout Session as an order of this project, attributed when its reference holds up."""
+def order_of(
+    store: Store, lock: Lock, session: Mapping[str, Any], *, key: bytes | None, status: str | None = None
+) -> Order:
+    """A Checkout Session as an order of this project, attributed when its reference holds up
+    (`key`: the unsubscribe secret the references were signed with; None: nobody is attributed)."""
     link = lock.by_id(str(session.get("payment_link") or ""))
     mode = "live" if session.get("livemode") is True else "test"
     if link is not None and link.mode != mode:  # a live payment through a test link id: not ours
@@ -120,7 +124,7 @@ def order_of(store: Store, lock: Lock, session: Mapping[str, Any], *, status: st
         payment_link=link.payment_link if link else _text(session.get("payment_link")),
         campaign=link.campaign if link else None,
         sku=link.sku if link else None,
-        subscriber_id=_reader(store, link, reference),
+        subscriber_id=_reader(store, link, reference, key),
         reference=reference,
         unit_amount=link.amount if link else None,
         quantity=quantity,
@@ -135,20 +139,23 @@ def order_of(store: Store, lock: Lock, session: Mapping[str, Any], *, status: st
     )
 
 
-def _reader(store: Store, link: LockedLink | None, reference: str) -> int | None:
-    """The subscriber a reference names, when it names this link's campaign and a reader the
-    campaign was sent to; None otherwise."""
-    campaign, _, number = reference.rpartition("_")
-    if link is None or not re.fullmatch(r"[1-9][0-9]{0,17}", number):
+def _reader(store: Store, link: LockedLink | None, reference: str, key: bytes | None) -> int | None:
+    """The subscriber a reference names, when it is the signed reference (`order_reference`) of
+    this link's campaign and a reader the campaign was sent to; None otherwise."""
+    number = reference.rpartition("_")[0].rpartition("_")[2]  # <campaign>_<number>_<mac>
+    if link is None or key is None or not re.fullmatch(r"[1-9][0-9]{0,17}", number):
         return None
-    if campaign != _reference_campaign(link.campaign) or store.subscriber_status(int(number)) == "forgotten":
+    if not hmac.compare_digest(order_reference(link.campaign, int(number), key), reference):
+        return None
+    if store.subscriber_status(int(number)) == "forgotten":
         return None
     return int(number) if int(number) in store.logged_ids(link.campaign) else None
 
 
-def _reference_campaign(campaign: str) -> str:
-    """A campaign id as `personalised_order_url` writes it into the reference."""
-    return "".join(char if char.isalnum() or char in "-_" else "-" for char in campaign)
+def reference_key(project: Project) -> bytes | None:
+    """What the order references were signed with: the unsubscribe secret, as the emails had it."""
+    secret = project.secrets.unsubscribe
+    return secret.encode("utf-8") if secret else None
 
 
 def _object(event: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -222,7 +229,7 @@ def sync_orders(
     with connect(database_path(project)) as store, store.transaction():
         for checkout in found:
             try:
-                order = order_of(store, session.lock, checkout)
+                order = order_of(store, session.lock, checkout, key=reference_key(project))
             except (ValueError, OverflowError, TypeError):  # one odd session must not stop the others
                 log.error(
                     "orders sync: session %s skipped: not an order this tool can read", checkout.get("id")

@@ -214,7 +214,11 @@ class Composer:
         reference = recipient.subscriber_id if recipient.subscriber_id is not None else "test"
         for field, url in self.stripe_fields.items():
             values[field] = personalised_order_url(
-                url, email=recipient.email, campaign_id=self.campaign.id, subscriber_id=reference
+                url,
+                email=recipient.email,
+                campaign_id=self.campaign.id,
+                subscriber_id=reference,
+                key=self.secret,
             )
         return values
 
