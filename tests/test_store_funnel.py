@@ -114,3 +114,8 @@ def test_a_change_counts_for_the_campaign_it_names_else_for_the_last_one_deliver
 def test_the_report_writes_numbers_as_the_campaign_s_readers_do(project: Path, run: Run) -> None:
     assert "orders: 0, revenue €\xa00,00, - per 1.000 delivered" in run("report", CAMPAIGN).stdout
     assert "orders: 0, revenue €0.00, - per 1,000 delivered" in run("report", "2026-12-paper").stdout
+
+
+def test_the_report_of_a_campaign_never_sent_says_so(project: Path, run: Run) -> None:
+    text = run("report", CAMPAIGN).stdout
+    assert f"{CAMPAIGN} has not been sent" in text and "recipients" not in text

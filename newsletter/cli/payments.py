@@ -219,7 +219,10 @@ def report(obj: Context, campaign_id: str, output: str, live: bool) -> None:
 
     locale = campaign.locale  # every number as the campaign's readers write it: 1.000, € 69,90 (nl)
     counts = [format_number(value, locale) for value in _funnel_json(funnel).values()]
-    click.echo(table(["recipients", *FUNNEL_COLUMNS], [counts]))
+    if funnel.recipients:
+        click.echo(table(["recipients", *FUNNEL_COLUMNS], [counts]))
+    else:  # as `status` says it; Stripe may have sales all the same (a link shared elsewhere)
+        click.echo(f"{campaign_id} has not been sent")
     click.echo()
     if sales:
         click.echo(_sales_table(sales, locale))
