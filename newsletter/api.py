@@ -229,7 +229,11 @@ class Newsletter:
             orders = store.orders(campaign=campaign_id)
             readers = {order.subscriber_id for order in orders if order.subscriber_id is not None}
             found = (store.subscriber(reader) for reader in readers)
-            labels = {s.id: (s.tags, s.topics) for s in found if s is not None}
+            labels = {
+                s.id: [f"locale:{s.locale}", *(f"tag:{t}" for t in s.tags), *(f"topic:{t}" for t in s.topics)]
+                for s in found
+                if s is not None
+            }
         recorded = recorded_orders(orders, labels) if orders else None
         names = [variant.name for variant in campaign.variants]
         arms = outcomes(every_variant(results, names), seed_of(campaign_id)) if names else []

@@ -237,7 +237,7 @@ def test_the_report_adds_up_orders_per_reader_with_refunds_subtracted(shop: Shop
     assert (report["orders"], report["buyers"], report["unattributed"]) == (3, 2, 1)
     assert (report["revenue"], report["refunded"]) == (3 * 3495, 3495)
     assert report["orders_per_1000_delivered"] == 1500.0  # 3 orders, 2 delivered
-    assert report["buyers_by_tag_and_topic"] == {"tag:vip": 1}
+    assert report["buyers_by_label"] == {"locale:nl": 2, "tag:vip": 1}
     text = run("report", CAMPAIGN).output
     assert "recorded orders (webhooks, orders sync): 3 from 2 readers (1 not attributed)" in text
 

@@ -596,3 +596,10 @@ def test_two_embedded_forms_on_one_page_have_ids_of_their_own(desk: Desk, run: R
     dutch, english = run("form").output, run("form", "--locale", "en").output
     ids = re.findall(r'id="([^"]+)"', dutch + english)
     assert len(ids) == len(set(ids)) and "website-en-signup-email" in ids
+
+
+def test_a_server_that_starts_erases_the_sign_ups_nobody_confirmed_in_time(desk: Desk) -> None:
+    desk.sign_up("lies@example.nl")
+    desk.clock.advance(days=8)
+    make_app(desk.newsletter, signups=desk.signups)  # a restart, with no sign-up since
+    assert desk.status("lies@example.nl") is None

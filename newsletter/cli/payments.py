@@ -296,7 +296,7 @@ def _recorded_json(recorded: RecordedOrders | None, delivered: int) -> dict[str,
         "buyers_per_1000_delivered": recorded.per_1000(recorded.buyers, delivered),
         "revenue_per_1000_delivered": recorded.per_1000(recorded.net, delivered),
         "books": [vars(book) for book in recorded.books],
-        "buyers_by_tag_and_topic": dict(recorded.by_label),
+        "buyers_by_label": dict(recorded.by_label),
     }
 
 
@@ -325,7 +325,7 @@ def _recorded_text(recorded: RecordedOrders, delivered: int, locale: str) -> str
     ]
     if recorded.by_label:
         shown = ", ".join(f"{label} {number(count)}" for label, count in recorded.by_label)
-        lines.append(f"buyers by tag and topic: {shown}")
+        lines.append(f"buyers by locale, tag and topic: {shown}")
     return "\n".join(lines)
 
 

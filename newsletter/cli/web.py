@@ -51,8 +51,15 @@ def serve(obj: Context, host: str, port: int) -> None:
             f"cannot listen on {host}:{port}: {exc.strerror or exc}",
             hint="is another server using that port? choose another with --port",
         ) from None
-    path = project.settings.unsubscribe_url
-    click.echo(f"serving {project.root.name} at http://{host}:{server.effective_port}/ (unsubscribe: {path})")
+    settings = project.settings
+    click.echo(
+        f"serving {project.root.name} at http://{host}:{server.effective_port}/ "
+        f"(unsubscribe: {settings.unsubscribe_url})"
+    )
+    if settings.signup is not None:
+        click.echo(f"sign-up, confirmation and preference pages below {settings.signup.url}")
+    if settings.stripe is not None:
+        click.echo(f"Stripe's events at {settings.stripe.webhook_path}")
     click.echo("Ctrl-C stops")
     try:
         server.run()

@@ -19,7 +19,7 @@ import hmac
 import json
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -327,16 +327,14 @@ class RecordedOrders:
     refunded: int  # cents
     unattributed: int
     books: tuple[BookOrders, ...]
-    by_label: tuple[tuple[str, int], ...]  # ("tag:vip" / "topic:boeken", buyers), most first
+    by_label: tuple[tuple[str, int], ...]  # ("locale:nl" / "tag:vip" / "topic:boeken", buyers), most first
 
     def per_1000(self, value: int, delivered: int) -> float | None:
         return round(value * 1000 / delivered, 1) if delivered else None
 
 
-def recorded_orders(
-    orders: list[Order], buyers: Mapping[int, tuple[tuple[str, ...], tuple[str, ...]]]
-) -> RecordedOrders:
-    """Sum a campaign's orders; `buyers` gives each attributed reader's (tags, topics)."""
+def recorded_orders(orders: list[Order], buyers: Mapping[int, Sequence[str]]) -> RecordedOrders:
+    """Sum a campaign's orders; `buyers` gives each attributed reader's labels (locale:, tag:, topic:)."""
     paid = [order for order in orders if order.payment_status == "paid"]
     readers = {order.subscriber_id for order in paid if order.subscriber_id is not None}
     books: dict[str, list[Order]] = {}
@@ -344,8 +342,7 @@ def recorded_orders(
         books.setdefault(order.sku or "-", []).append(order)
     labels: dict[str, int] = {}
     for reader in readers:
-        tags, topics = buyers.get(reader, ((), ()))
-        for label in [*(f"tag:{tag}" for tag in tags), *(f"topic:{topic}" for topic in topics)]:
+        for label in buyers.get(reader, ()):
             labels[label] = labels.get(label, 0) + 1
     return RecordedOrders(
         orders=len(paid),

@@ -151,8 +151,7 @@ class Signups:
     ) -> _Mail | None:
         """Inside the transaction: the limits, the sign-up, and whether a confirmation mail goes."""
         hour_ago = timestamp(now - timedelta(hours=1))
-        store.purge_events(timestamp(now - timedelta(days=1)))
-        store.purge_unconfirmed(timestamp(now - timedelta(days=self.settings.confirm_days)))
+        self._purge(store, now)
         ip_key = limit_key(net, self.secret)
         if store.count_events("ip", ip_key, hour_ago) >= limit:
             raise TooMany(f"more than {limit} sign-ups from {net} in an hour")
@@ -179,6 +178,16 @@ class Signups:
         recipient = Recipient(request.email, request.name, signed_up.subscriber_id)
         log.info("sign-up recorded: subscriber %d; a confirmation mail goes out", signed_up.subscriber_id)
         return _Mail(recipient, request.locale, signed_up.consent_id, now, mail_key)
+
+    def purge_expired(self) -> int:
+        """Erase the sign-ups nobody confirmed in time (and the limits' old rows); `serve` does it as it
+        starts, and every sign-up does it again. How many unconfirmed readers went."""
+        with connect(self.database) as store, store.transaction():
+            return self._purge(store, self.clock())
+
+    def _purge(self, store: Store, now: datetime) -> int:
+        store.purge_events(timestamp(now - timedelta(days=1)))
+        return store.purge_unconfirmed(timestamp(now - timedelta(days=self.settings.confirm_days)))
 
     def _confirmation_mail(self, mail: _Mail, transport: Transport) -> None:
         """On the mailer's thread: made, sent, and its Message-ID kept with the consent."""

@@ -78,6 +78,8 @@ def make_app(project: Newsletter | Path, *, signups: Signups | None = None) -> W
     signing_key(opened.secrets)
     if signups is None and opened.settings.signup is not None:
         signups = opened.signups()
+    if signups is not None:
+        signups.purge_expired()  # also when nobody signs up for a while
     return ReaderApp(opened, signups)
 
 
