@@ -35,7 +35,7 @@ def orders(
     if ctx.invoked_subcommand is not None:
         return
     from newsletter.files import atomic_write
-    from newsletter.payments.orders import ORDER_COLUMNS, order_rows, orders_csv
+    from newsletter.payments.orders import SUMMARY_COLUMNS, order_rows, orders_csv
 
     obj: Context = ctx.obj
     project = obj.open()
@@ -45,8 +45,8 @@ def orders(
     elif fmt == "json":
         text = json.dumps(order_rows(found), ensure_ascii=False, indent=2) + "\n"
     else:
-        rows = [[row[key] for key in ORDER_COLUMNS[:10]] for row in order_rows(found)]
-        text = (table(list(ORDER_COLUMNS[:10]), rows) if rows else "no orders") + "\n"
+        rows = [[row[key] for key in SUMMARY_COLUMNS] for row in order_rows(found)]
+        text = (table(list(SUMMARY_COLUMNS), rows) if rows else "no orders") + "\n"
     if out is None:
         click.echo(text, nl=False)
         return

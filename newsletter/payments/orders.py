@@ -252,7 +252,7 @@ def _sessions(client: StripeClient, *, link: LockedLink, since: datetime) -> lis
     return [checkout.to_dict() for checkout in listed.auto_paging_iter()]
 
 
-ORDER_COLUMNS = (
+SUMMARY_COLUMNS = (  # what `newsletter orders` shows in a table
     "created_at",
     "session",
     "campaign",
@@ -263,15 +263,9 @@ ORDER_COLUMNS = (
     "currency",
     "payment_status",
     "subscriber_id",
-    "email",
-    "shipping_name",
-    "line1",
-    "line2",
-    "postal_code",
-    "city",
-    "state",
-    "country",
 )
+ADDRESS_COLUMNS = ("line1", "line2", "postal_code", "city", "state", "country")
+ORDER_COLUMNS = (*SUMMARY_COLUMNS, "email", "shipping_name", *ADDRESS_COLUMNS)  # the shipping list
 
 
 def order_rows(orders: list[Order]) -> list[dict[str, str]]:
@@ -290,7 +284,7 @@ def order_rows(orders: list[Order]) -> list[dict[str, str]]:
             "subscriber_id": "" if order.subscriber_id is None else str(order.subscriber_id),
             "email": order.email,
             "shipping_name": order.shipping_name,
-            **{key: str(order.shipping_address.get(key, "")) for key in ORDER_COLUMNS[12:]},
+            **{key: str(order.shipping_address.get(key, "")) for key in ADDRESS_COLUMNS},
         }
         for order in orders
     ]

@@ -26,7 +26,6 @@ from newsletter.store import VariantResult
 
 THRESHOLD = 0.95
 DRAWS = 20_000
-VARIANT_NAMES = ("A", "B", "C", "D")
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Literal
 
 from newsletter.audience.person import Person, forgotten_hash, person
 from newsletter.audience.reader_links import (
@@ -282,16 +283,10 @@ class Signups:
 
     # -- the preference centre -----------------------------------------------------------------
 
-    def reader(self, token: str, purpose: str = "preferences") -> Subscriber:
+    def reader(self, token: str, purpose: Literal["preferences", "data"] = "preferences") -> Subscriber:
         """The reader a preference (or data) link belongs to; a NewsletterError (field token) if none."""
         lifetime = DATA_LINK_LIFETIME if purpose == "data" else None
-        link = read_link_token(
-            token,
-            "data" if purpose == "data" else "preferences",
-            self.secret,
-            now=self.clock(),
-            lifetime=lifetime,
-        )
+        link = read_link_token(token, purpose, self.secret, now=self.clock(), lifetime=lifetime)
         with connect(self.database) as store:
             subscriber = store.subscriber(link.subscriber_id)
         if (

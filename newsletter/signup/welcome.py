@@ -20,7 +20,7 @@ from pathlib import Path
 
 from newsletter.errors import NewsletterError
 from newsletter.project.settings import Project, SmtpSettings
-from newsletter.sending.message import Recipient
+from newsletter.sending.message import Composer, Recipient
 from newsletter.sending.run import Clock
 from newsletter.sending.send import Prepared, make_composer, prepare
 from newsletter.sending.transport import Transport
@@ -36,7 +36,7 @@ class Welcome:
         self.clock = clock
         self.lock = threading.Lock()
         self.seen: tuple[tuple[str, float], ...] | None = None
-        self.campaigns: dict[str, Prepared] = {}
+        self.campaigns: dict[str, tuple[Prepared, Composer]] = {}  # by locale
 
     def send(self, subscriber_id: int, transport: Transport) -> str | None:
         """On the mailer's thread: the welcome of the reader's language, once. The state its row
@@ -46,15 +46,14 @@ class Welcome:
             subscriber = store.subscriber(subscriber_id)
             if subscriber is None or subscriber.status != "active":
                 return None
-            prepared = self.campaign(subscriber.locale)
-            if prepared is None or not store.enqueue(prepared.campaign_id, [subscriber], self.clock()):
+            welcome = self.campaign(subscriber.locale)
+            if welcome is None or not store.enqueue(welcome[0].campaign_id, [subscriber], self.clock()):
                 return None
+            prepared, composer = welcome
             entry = Entry(
                 prepared.campaign_id, subscriber.id, subscriber.email, subscriber.name, "pending", 0, "active"
             )
-            outgoing = make_composer(prepared, self.secret, clock=self.clock).compose(
-                Recipient(subscriber.email, subscriber.name, subscriber.id)
-            )
+            outgoing = composer.compose(Recipient(subscriber.email, subscriber.name, subscriber.id))
             transport.ready()  # connected before the row says `sending`: a refused connection sends nothing
             if (
                 store.mark_sending(entry, outgoing.message_id, self.clock(), outgoing.return_token)
@@ -73,9 +72,10 @@ class Welcome:
                 max_attempts=settings.max_attempts,
             )
 
-    def campaign(self, locale: str) -> Prepared | None:
-        """The welcome campaign of a language, rendered and checked; None when there is none, or it
-        does not load (logged: a broken welcome must not stop the confirmations)."""
+    def campaign(self, locale: str) -> tuple[Prepared, Composer] | None:
+        """The welcome campaign of a language, rendered and checked, with its composer (made once,
+        not per reader); None when there is none, or it does not load (logged: a broken welcome must
+        not stop the confirmations)."""
         with self.lock:
             files = _stamps(self.project.campaigns_dir)
             if files != self.seen:
@@ -83,13 +83,13 @@ class Welcome:
                 self.seen = files
             return self.campaigns.get(locale)
 
-    def _load(self) -> dict[str, Prepared]:
+    def _load(self) -> dict[str, tuple[Prepared, Composer]]:
         from newsletter.project.campaign import load_campaigns
 
         campaigns, problems = load_campaigns(self.project)
         for problem in problems:
             log.error("a campaign does not load, so it cannot be the welcome: %s", problem.format())
-        found: dict[str, Prepared] = {}
+        found: dict[str, tuple[Prepared, Composer]] = {}
         for campaign in campaigns:
             if not campaign.welcome:
                 continue
@@ -103,7 +103,9 @@ class Welcome:
                     "the welcome campaign %s fails its checks: %s", campaign.id, "; ".join(prepared.blockers)
                 )
                 continue
-            found.setdefault(campaign.locale, prepared)
+            found.setdefault(
+                campaign.locale, (prepared, make_composer(prepared, self.secret, clock=self.clock))
+            )
         return found
 
 

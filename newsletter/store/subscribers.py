@@ -150,7 +150,7 @@ class Subscribers(History):
     def set_preferences(
         self, subscriber_id: int, *, name: str, locale: str, topics: Iterable[str], stamp: str
     ) -> None:
-        """What a reader changes on the preference page (or a repeated sign-up before confirming)."""
+        """What a reader changes on the preference page, or confirms with a sign-up."""
         self.connection.execute(
             "UPDATE subscribers SET name = ?, locale = ?, topics = ?, updated_at = ? WHERE id = ?",
             (name, locale, json_tags(topics), stamp, subscriber_id),
