@@ -43,7 +43,7 @@ from newsletter.audience.importing import import_csv
 from newsletter.project.settings import open_project
 from newsletter.sending import send as sending
 from newsletter.sending.message import Recipient
-from newsletter.store import database_path
+from newsletter.store import database_location
 
 SAMPLE = "2026-12-schrijven"
 SECRET = "a-bench-secret-of-enough-length"
@@ -214,7 +214,8 @@ def make_project(dest: Path, recipients: int, smtp_port: int | None = None) -> t
         out.writelines(f"lezer{n:06d}@example.org,Lezer {n},nl,\n" for n in range(recipients))
     project = open_project(root)
     started = time.perf_counter()
-    report = import_csv(database_path(project), csv, default_locale="nl", source="bench", consent="testlijst")
+    database = database_location(project)
+    report = import_csv(database, csv, default_locale="nl", source="bench", consent="testlijst")
     seconds = time.perf_counter() - started
     if report.added != recipients or report.bad:
         raise RuntimeError(f"import added {report.added} of {recipients}; bad rows: {report.bad[:3]}")

@@ -27,7 +27,7 @@ from pathlib import Path
 from bench_build import copy_project  # the same sample-project copy as the build benchmark
 
 from newsletter.project.settings import open_project
-from newsletter.store import database_path, open_store
+from newsletter.store import database_location, open_store
 
 SAMPLE = "2026-12-schrijven"
 ROWS = 100_000
@@ -54,7 +54,9 @@ def make_project(root: Path) -> Path:
     with open_store(project) as store:
         added = store.enqueue(SAMPLE, store.select(), datetime.now(UTC))
     assert added == ROWS, added
-    return database_path(project)
+    location = database_location(project)
+    assert isinstance(location, Path), location  # the sample's SQLite file
+    return location
 
 
 def timed(command: list[str], cwd: Path) -> float:

@@ -29,7 +29,7 @@ from newsletter.errors import NewsletterError, NewsletterErrors
 from newsletter.project.environment import Secrets
 from newsletter.project.settings import Project, Settings, find_project_root
 from newsletter.project.settings import open_project as open_project_files
-from newsletter.store import database_path, open_existing, open_store
+from newsletter.store import Location, database_location, open_existing, open_store
 
 if TYPE_CHECKING:
     from newsletter.audience.person import Person
@@ -81,6 +81,18 @@ class CampaignReport:
     def orders_per_1000_delivered(self) -> float | None:
         delivered = self.funnel.delivered
         return round(self.orders * 1000 / delivered, 1) if delivered else None
+
+
+@dataclass(frozen=True)
+class Copied:
+    """What `copy_audience` copied: where to, and the rows of every table, in the order copied."""
+
+    target: Location  # str() masks a password in a PostgreSQL URL
+    tables: dict[str, int]
+
+    @property
+    def rows(self) -> int:
+        return sum(self.tables.values())
 
 
 def _share(value: float | str | None) -> float | None:
@@ -321,6 +333,7 @@ class Newsletter:
         stop: Stop | None = None,
         test_share: float | str | None = None,
         winner: str | None = None,
+        workers: int = 1,
     ) -> RunReport: ...
 
     @overload
@@ -338,6 +351,7 @@ class Newsletter:
         stop: Stop | None = None,
         test_share: float | str | None = None,
         winner: str | None = None,
+        workers: int = 1,
     ) -> DryRun: ...
 
     def send(
@@ -354,13 +368,15 @@ class Newsletter:
         stop: Stop | None = None,
         test_share: float | str | None = None,
         winner: str | None = None,
+        workers: int = 1,
     ) -> RunReport | DryRun:
         """The real send, or its resumption: every recipient goes into the send log, so calling it
         again sends to those still pending and to nobody twice. `transport` makes the connection of
         each sending thread (default: SMTP from the settings). With `dry_run`, `dry_run()` instead,
         with `transport()` as its transport when given. A campaign with variants is an A/B test:
         `test_share` (0.2 or "20%") sends them to a share of its audience, `winner` (A to D, or
-        "auto": the variant most likely to sell best) the rest."""
+        "auto": the variant most likely to sell best) the rest. `workers` processes send at once,
+        sharing the log's rows with each other and with any other sender of the campaign."""
         if dry_run:
             return self.dry_run(
                 campaign,
@@ -382,6 +398,7 @@ class Newsletter:
             on_result=on_result,
             stop=stop,
             ab=ABSend(_share(test_share), winner, force),
+            workers=workers,
         )
 
     def test_send(
@@ -419,9 +436,10 @@ class Newsletter:
     # -- the list ----------------------------------------------------------------------------------
 
     @property
-    def database(self) -> Path:
-        """The subscriber database (`[audience] database`)."""
-        return database_path(self.project)
+    def database(self) -> Location:
+        """The subscriber database: an SQLite file's path, or a PostgreSQL database (`[audience]
+        database`, or NEWSLETTER_DATABASE_URL)."""
+        return database_location(self.project)
 
     def audience(self) -> Store:
         """The subscriber store, created on first use; close it, or use it in a `with` block."""
@@ -430,6 +448,28 @@ class Newsletter:
     def existing_audience(self) -> Store | None:
         """The store if it exists: for what only reads and must not create it."""
         return open_existing(self.project)
+
+    def copy_audience(
+        self, to: str | Location, *, on_table: Callable[[str, int], None] | None = None
+    ) -> Copied:
+        """`audience copy`: the whole subscriber store into a new, empty one, to move it to
+        PostgreSQL (`to`: a `postgresql://` URL; its tables are made on first use) or into a new
+        SQLite file (any other `to`: a path, relative to the current folder). Every table, ids
+        included, in one transaction of the target, the rows counted on both sides; `on_table(table,
+        rows)` after each. The project's own store, or a target holding any rows, is refused, and a
+        copy that fails leaves the target empty. The project's setting is not changed: point
+        `[audience] database` at the copy once it is made."""
+        from newsletter.store.copying import copy_store, copy_target, open_target, same_database
+
+        target = copy_target(to)
+        if same_database(self.database, target):
+            raise NewsletterError(
+                f"{target} is the project's own subscriber database: a store cannot be copied onto itself",
+                hint="give a new, empty database to copy it into",
+            )
+        name = f"the file {target}" if isinstance(target, Path) else f"the database {target}"
+        with self._reading() as source, open_target(target) as copy:
+            return Copied(target, copy_store(source, copy, target_name=name, on_table=on_table))
 
     def signups(
         self, *, transport: Callable[[], Transport] | None = None, clock: Clock | None = None
@@ -502,7 +542,10 @@ class Newsletter:
     def _reading(self) -> Iterator[Store]:
         store = open_existing(self.project)
         if store is None:
-            raise NewsletterError("there is no subscriber database yet", path=self.database)
+            where = self.database
+            if isinstance(where, Path):
+                raise NewsletterError("there is no subscriber database yet", path=where)
+            raise NewsletterError(f"the database {where} holds no subscriber store yet")
         with store:
             yield store
 

@@ -8,6 +8,7 @@ that a marketing editor can fix a campaign without reading Python. Anything that
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -107,3 +108,20 @@ def did_you_mean(name: str, options: Iterable[str]) -> str | None:
 def closest(name: str, options: Iterable[str]) -> str | None:
     close = difflib.get_close_matches(name, list(options), n=1, cutoff=0.6)
     return close[0] if close else None
+
+
+# A URL's password, in its user part (`scheme://user:password@host`) or its query (`?password=...`,
+# as libpq takes it): what no message may show.
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/@:\s]*:)[^@\s]*@")
+_QUERY_PASSWORD = re.compile(r"(?i)(?P<head>[?&]password=)[^&\s]*")
+
+
+def without_passwords(text: str) -> str:
+    """The text with every URL password in it shown as `***`."""
+    return _QUERY_PASSWORD.sub(r"\g<head>***", _URL_PASSWORD.sub(r"\g<head>***@", text))
+
+
+def password_of(url: str) -> str:
+    """The password a URL holds ("" without one), found as `without_passwords` finds it."""
+    found = _URL_PASSWORD.search(url) or _QUERY_PASSWORD.search(url)
+    return found.group(0)[len(found.group("head")) :].rstrip("@") if found else ""

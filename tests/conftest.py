@@ -1,4 +1,5 @@
-"""Shared fixtures: a copy of the sample project in a temporary folder, and the CLI as a user runs it."""
+"""Shared fixtures: a copy of the sample project in a temporary folder, the CLI as a user runs it, and a
+throw-away PostgreSQL server with an empty database for each test that asks for one."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from click.testing import CliRunner, Result
 
 from newsletter.cli import main
 from newsletter.payments.lock import LOCK_FILE
+from tests.postgres_server import PostgresServer, postgres_for_tests
 from tests.stripe_fake import FakeStripe
 
 REPO = Path(__file__).resolve().parent.parent
@@ -88,3 +90,42 @@ def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One throw-away PostgreSQL cluster for the whole session (about a second to start), started only
+    when a test asks for it; skips without PostgreSQL, fails when CI is set (tests/postgres_server.py)."""
+    with postgres_for_tests() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """The URL of a new, empty database, the test's own: CREATE DATABASE is cheaper than cleaning up."""
+    return postgres_server.new_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"], ids=["sqlite", "postgresql"])
+def engine_url(request: pytest.FixtureRequest) -> str | None:
+    """Runs a store test on both engines: None for SQLite (the store's own file), the URL of a new,
+    empty PostgreSQL database for PostgreSQL. The server is asked for only then, so the SQLite half
+    neither waits for it nor skips without it."""
+    if request.param == "sqlite":
+        return None
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return server.new_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"], ids=["sqlite", "postgresql"])
+def both_engines(request: pytest.FixtureRequest) -> str:
+    """Runs a test on both engines. On PostgreSQL, the `project` fixture's newsletter.toml points
+    `[audience] database` at a new, empty database, as a publisher's would, so every command, the
+    Python API and `serve` of the test use it; read the store with `tests.store_util.database`.
+    Returns the engine's name."""
+    if request.param == "postgresql":
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        settings = request.getfixturevalue("project") / "newsletter.toml"
+        text = settings.read_text(encoding="utf-8")
+        settings.write_text(f'{text}\n[audience]\ndatabase = "{server.new_database()}"\n', encoding="utf-8")
+    return str(request.param)

@@ -19,6 +19,7 @@ from newsletter.store import Store, connect
 from newsletter.store import database as audience
 from newsletter.store.database_file import DatabaseUnavailable
 from newsletter.store.schema import SCHEMA_VERSION
+from newsletter.store.sqlite_engine import SqliteEngine
 from tests.conftest import Run, write
 from tests.store_util import count, history, select
 
@@ -59,10 +60,11 @@ def test_database_is_created_on_first_use_in_the_project_root(project: Path, run
         "refunds",
         "stripe_events",
         "ab_tests",
+        "senders",
     }
 
 
-def test_database_path_from_settings(project: Path, run: Run) -> None:
+def test_database_location_from_settings(project: Path, run: Run) -> None:
     settings = project / "newsletter.toml"
     settings.write_text(settings.read_text() + '\n[audience]\ndatabase = "data/lezers.sqlite3"\n')
     write(project / "a.csv", "email\nanna@example.nl\n")
@@ -71,8 +73,11 @@ def test_database_path_from_settings(project: Path, run: Run) -> None:
     assert not (project / "audience.sqlite3").exists()
 
 
-# What schemas 7 to 9 added, taken away again to make a database of an earlier version.
-WITHOUT_AB_TESTS = (
+# What schemas 7 to 10 added, taken away again to make a database of an earlier version.
+WITHOUT_SENDERS = (
+    "DROP TABLE senders; DROP INDEX sends_campaign_sender; ALTER TABLE sends DROP COLUMN sender; "
+)
+WITHOUT_AB_TESTS = WITHOUT_SENDERS + (
     "DROP TABLE ab_tests; ALTER TABLE sends DROP COLUMN variant; ALTER TABLE sends DROP COLUMN in_test; "
 )
 WITHOUT_ORDERS = WITHOUT_AB_TESTS + "DROP TABLE orders; DROP TABLE refunds; DROP TABLE stripe_events; "
@@ -311,7 +316,10 @@ def test_writing_to_a_database_opened_read_only_is_a_user_error(project: Path) -
     database = project / "audience.sqlite3"
     connect(database).close()
     read_only = sqlite3.connect(f"file:{database}?mode=ro", uri=True, isolation_level=None)
-    with Store(read_only, database) as store, pytest.raises(DatabaseUnavailable) as raised:
+    with (
+        Store(read_only, SqliteEngine(read_only, database, 5.0)) as store,
+        pytest.raises(DatabaseUnavailable) as raised,
+    ):
         store.suppress_all(["anna@example.nl"], status="unsubscribed", default_locale="nl", stamp="x")
     assert "cannot use the subscriber database: attempt to write a readonly database" in str(raised.value)
 

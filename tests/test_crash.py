@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -30,6 +29,10 @@ import pytest
 
 from tests.conftest import Run, write
 from tests.smtp_fake import FakeSMTP
+from tests.store_util import query
+
+# Every test here runs on SQLite and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("both_engines")
 
 CAMPAIGN = "2026-12-schrijven"
 SECRET = "a-test-secret-of-enough-length"
@@ -128,9 +131,8 @@ def finish(project: Path) -> list[tuple[int, str]]:
 
 def log_rows(project: Path) -> dict[str, tuple[str, str | None]]:
     """address -> (state, message id) from the campaign's send log."""
-    with sqlite3.connect(project / "audience.sqlite3") as db:
-        found = db.execute("SELECT email, state, message_id FROM sends WHERE campaign = ?", (CAMPAIGN,))
-        return {email: (state, message_id) for email, state, message_id in found.fetchall()}
+    found = query(project, "SELECT email, state, message_id FROM sends WHERE campaign = ?", (CAMPAIGN,))
+    return {str(email): (str(state), None if mid is None else str(mid)) for email, state, mid in found}
 
 
 def open_rows(project: Path) -> Counter[str]:

@@ -58,7 +58,7 @@ def test_a_send_whose_log_cannot_be_written_stops_with_the_rest_pending(
         nonlocal calls
         calls += 1
         if calls == 3:
-            raise database_file.full(self.path)
+            raise database_file.full(self.engine.path)  # type: ignore[attr-defined]
         return recorded(self, *args, **kwargs)
 
     monkeypatch.setattr(Store, "record_result", fills_the_disk)

@@ -12,15 +12,19 @@ from __future__ import annotations
 import http.client
 import os
 import selectors
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from newsletter.audience.unsubscribe import make_token
 from tests.conftest import Run, write
 from tests.smtp_fake import FakeSMTP, configure
-from tests.store_util import select
+from tests.store_util import database, query, select
+
+# Every test here runs on SQLite and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("both_engines")
 
 CAMPAIGN = "2026-12-schrijven"
 SECRET = "a-test-secret-of-enough-length"
@@ -75,7 +79,7 @@ def test_readers_who_leave_during_a_send_and_an_import_are_answered_and_not_mail
 ) -> None:
     write(project / "readers.csv", "email,name\n" + "\n".join(f"{r},Lezer" for r in READERS) + "\n")
     assert run("audience", "import", str(project / "readers.csv"), "--consent", "testlijst").exit_code == 0
-    ids = {s.email: s.id for s in select(project / "audience.sqlite3")}
+    ids = {s.email: s.id for s in select(database(project))}
     rows = "\n".join(f"nieuw{n}@example.com,Nieuw {n},en" for n in range(IMPORTED))
     big = write(project / "big.csv", "email,name,locale\n" + rows + "\n")
     env = {**os.environ, "NEWSLETTER_UNSUBSCRIBE_SECRET": SECRET}
@@ -102,8 +106,8 @@ def test_readers_who_leave_during_a_send_and_an_import_are_answered_and_not_mail
     assert not mailed_before & set(LEAVING), "the test must unsubscribe readers the sender has not reached"
     mailed = {to for message in smtp.messages for to in message.rcpt_tos}
     assert mailed == set(READERS) - set(LEAVING)
-    with sqlite3.connect(project / "audience.sqlite3") as db:
-        states = dict(db.execute("SELECT email, smtp_response FROM sends WHERE state = 'failed'").fetchall())
-        imported = db.execute("SELECT COUNT(*) FROM subscribers WHERE locale = 'en'").fetchone()[0]
+    failed = query(project, "SELECT email, smtp_response FROM sends WHERE state = 'failed'")
+    states = {str(email): str(response) for email, response in failed}
+    [(imported,)] = query(project, "SELECT COUNT(*) FROM subscribers WHERE locale = 'en'")
     assert states == dict.fromkeys(LEAVING, "not sent: the subscriber is unsubscribed now")
     assert imported == IMPORTED

@@ -22,13 +22,14 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from newsletter.sending.stopping import Stop, signals_stop
-from newsletter.store import campaign_lock
+from newsletter.store import connect
 from tests.conftest import Run, write
 from tests.smtp_fake import FakeSMTP, configure
 from tests.test_sending_run import received, states
@@ -204,10 +205,12 @@ def test_status_shows_a_dead_senders_rows_as_unknown_and_a_live_ones_as_sending(
     assert listed == [[READERS[0], "unknown"], [READERS[1], "unknown"]]
     assert "the sender stopped during the SMTP transaction" in after_crash.output
 
-    with campaign_lock(sender / "audience.sqlite3", CAMPAIGN):  # a sender at work right now
+    with connect(sender / "audience.sqlite3") as store:  # a sender at work right now: this process
+        store.take_lease("live", CAMPAIGN, datetime.now(UTC))
         live = run("status", CAMPAIGN)
+        store.end_lease(CAMPAIGN, "live", datetime.now(UTC))
     assert "sending   2" in live.output.splitlines()
-    assert f"{CAMPAIGN} is being sent now" in live.output
+    assert f"{CAMPAIGN} is being sent now, by 1 sender" in live.output
 
 
 def test_signals_request_the_stop_only_while_installed() -> None:

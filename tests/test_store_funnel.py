@@ -5,11 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from newsletter.audience.unsubscribe import make_token
 from tests.conftest import Run, write
 from tests.smtp_fake import FakeSMTP
-from tests.store_util import select
+from tests.store_util import database, select
 from tests.test_sending_run import CAMPAIGN, READERS, SECRET, fake, send, sender
+
+# Every test here runs on SQLite and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("both_engines")
 
 __all__ = ["fake", "sender"]  # the fixtures, used by name
 
@@ -56,7 +61,7 @@ def test_the_report_shows_the_funnel_of_a_campaign(sender: Path, fake: FakeSMTP,
     assert send(run).exit_code == 1
     write(sender / "bounce.eml", returned(READERS[2], fake))  # bounced afterwards: counted by last touch
     assert run("bounces", "import", str(sender / "bounce.eml")).exit_code == 0
-    ids = {s.email: s.id for s in select(sender / "audience.sqlite3")}
+    ids = {s.email: s.id for s in select(database(sender))}
     token = make_token(READERS[3], CAMPAIGN, SECRET.encode(), ids[READERS[3]])
     assert run("unsubscribe", "verify", token, "--apply").exit_code == 0
 
@@ -97,7 +102,7 @@ def test_a_change_counts_for_the_campaign_it_names_else_for_the_last_one_deliver
     write(sender / "campaigns" / f"{later}.yaml", source)
     assert send(run).exit_code == 0
     assert run("send", later, "--yes").exit_code == 0
-    ids = {s.email: s.id for s in select(sender / "audience.sqlite3")}
+    ids = {s.email: s.id for s in select(database(sender))}
     token = make_token(READERS[0], CAMPAIGN, SECRET.encode(), ids[READERS[0]])  # from the first email
     assert run("unsubscribe", "verify", token, "--apply").exit_code == 0
     write(sender / "bounce.eml", returned(READERS[1], fake))  # arrives after both: the later one's

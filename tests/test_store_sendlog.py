@@ -6,7 +6,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import get_args
 
-from newsletter.store import Result, Store, connect
+import pytest
+
+from newsletter.store import Location, PostgresDatabase, Result, Store, connect
 from newsletter.store.sendlog import Outcome
 from newsletter.vocabulary import SEND_STATES
 from tests.store_util import select
@@ -18,7 +20,13 @@ def test_every_outcome_is_a_send_state_and_only_sending_is_not_an_outcome() -> N
     assert set(SEND_STATES) - set(get_args(Outcome)) == {"sending"}
 
 
-def one_reader(path: Path) -> Store:
+@pytest.fixture
+def location(tmp_path: Path, engine_url: str | None) -> Location:
+    """A new store on each engine (tests/conftest.py)."""
+    return tmp_path / "db.sqlite3" if engine_url is None else PostgresDatabase(engine_url)
+
+
+def one_reader(path: Location) -> Store:
     store = connect(path)
     with store.transaction():
         store.add_subscriber(
@@ -34,8 +42,8 @@ def one_reader(path: Path) -> Store:
     return store
 
 
-def test_a_deferral_waits_twice_as_long_each_time_then_fails(tmp_path: Path) -> None:
-    with one_reader(tmp_path / "db.sqlite3") as store:
+def test_a_deferral_waits_twice_as_long_each_time_then_fails(location: Location) -> None:
+    with one_reader(location) as store:
         deferred = Result("deferred", 451, "RCPT: 451 later")
         waits = []
         for _ in range(3):
@@ -52,8 +60,8 @@ def test_a_deferral_waits_twice_as_long_each_time_then_fails(tmp_path: Path) -> 
     assert row.smtp_response == "gave up after 3 attempts; last reply: RCPT: 451 later"
 
 
-def test_a_hard_bounce_marks_the_subscriber_bounced_with_the_row(tmp_path: Path) -> None:
-    with one_reader(tmp_path / "db.sqlite3") as store:
+def test_a_hard_bounce_marks_the_subscriber_bounced_with_the_row(location: Location) -> None:
+    with one_reader(location) as store:
         [entry] = store.due("c", NOW)
         store.mark_sending(entry, "<m>", NOW)
         bounce = Result("failed", 550, "RCPT: 550 5.1.1 user unknown", bounce=True)
@@ -61,10 +69,10 @@ def test_a_hard_bounce_marks_the_subscriber_bounced_with_the_row(tmp_path: Path)
         assert [s.status for s in select(store, status=None)] == ["bounced"]
 
 
-def test_a_reader_who_left_after_the_run_took_the_rows_is_not_marked_sending(tmp_path: Path) -> None:
+def test_a_reader_who_left_after_the_run_took_the_rows_is_not_marked_sending(location: Location) -> None:
     """The status is read in the transaction that marks the row: an unsubscribe answered a moment
     before means the row is closed, never `sending`."""
-    with one_reader(tmp_path / "db.sqlite3") as store:
+    with one_reader(location) as store:
         [entry] = store.due("c", NOW)
         [reader] = select(store)
         with store.transaction():
@@ -76,8 +84,8 @@ def test_a_reader_who_left_after_the_run_took_the_rows_is_not_marked_sending(tmp
         assert store.send_rows("c", ["sending"]) == []
 
 
-def test_an_active_reader_is_marked_sending_with_the_message_id(tmp_path: Path) -> None:
-    with one_reader(tmp_path / "db.sqlite3") as store:
+def test_an_active_reader_is_marked_sending_with_the_message_id(location: Location) -> None:
+    with one_reader(location) as store:
         [entry] = store.due("c", NOW)
         assert store.mark_sending(entry, "<m>", NOW) is None
         [row] = store.send_rows("c", ["sending"])

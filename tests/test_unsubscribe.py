@@ -40,6 +40,9 @@ from newsletter.store import open_store
 from tests.conftest import Run, write
 from tests.store_util import select
 
+# Every test here runs on SQLite and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("both_engines")
+
 SECRET = b"a-test-secret-of-enough-length"
 OTHER_SECRET = b"another-secret-of-enough-length"
 CAMPAIGN = "2026-12-schrijven"

@@ -37,8 +37,11 @@ from newsletter.project.settings import Project, open_project
 from newsletter.store import open_store
 from newsletter.web.application import MAX_FORM_BYTES, MAX_WEBHOOK_BYTES, environment_app, make_app
 from tests.conftest import Run, write
-from tests.store_util import history, select
+from tests.store_util import break_database, database, history, select
 from tests.test_review_pages import fixture_browser, fixture_chromium  # noqa: F401 - fixtures
+
+# Every test here runs on SQLite and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("both_engines")
 
 if TYPE_CHECKING:
     from wsgiref.types import WSGIApplication
@@ -378,8 +381,7 @@ def test_a_database_that_cannot_be_used_is_a_503_to_retry_not_a_traceback(
     server: Server, readers: Project
 ) -> None:
     token = token_for(readers, "jan@example.org")
-    (readers.root / "audience.sqlite3").unlink()
-    (readers.root / "audience.sqlite3").mkdir()  # not a file: every open fails
+    break_database(readers.root)  # every open fails
     for answer in (server.request("GET", f"{PATH}?token={token}"), server.one_click(token)):
         assert answer.status == 503 and answer.headers["retry-after"] == "60"
         assert "Er ging iets mis" in answer.text and "Traceback" not in answer.text
@@ -673,7 +675,7 @@ def test_one_click_posts_arriving_together_are_each_answered_after_their_commit(
                 f"samen{number}@example.org", name="", locale="nl", tags=(), status="active",
                 source="test", stamp="2026-12-02T10:00:00Z",
             )  # fmt: skip
-    ids = {s.email: s.id for s in select(readers.root / "audience.sqlite3")}
+    ids = {s.email: s.id for s in select(database(readers.root))}
     tokens = [token_for(readers, f"samen{number}@example.org") for number in range(40)]
     forged = make_token("samen0@example.org", NL, OTHER_SECRET, ids["samen0@example.org"])
     running = Server(readers, threads=16)

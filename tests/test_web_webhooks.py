@@ -23,8 +23,11 @@ from newsletter.project.environment import WEBHOOK_SECRET as SECRET_ENV
 from newsletter.project.settings import open_project
 from newsletter.web.webhooks import handle
 from tests.conftest import Run, write
-from tests.store_util import history, select
+from tests.store_util import database, history, select
 from tests.test_web_app import Answer, Server, assert_safe_headers
+
+# Every test here runs on SQLite and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("both_engines")
 
 WEBHOOK_SECRET = "webhook-secret-0123456789"
 TOPIC = "arn:aws:sns:eu-west-1:123456789012:ses-bounces"
@@ -168,7 +171,7 @@ def filled(project: Path, run: Run, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def statuses(project: Path) -> dict[str, str]:
-    return {s.email: s.status for s in select(project / "audience.sqlite3", status=None)}
+    return {s.email: s.status for s in select(database(project), status=None)}
 
 
 def call(project: Path, service: str, data: object, headers: dict[str, str] | None = None) -> tuple[int, str]:
@@ -185,7 +188,7 @@ def test_ses_bounce_and_complaint_through_sns(filled: Path) -> None:
         "bert@example.nl": "active",
         "gerda@example.nl": "complained",
     }
-    sources = [(c.email, c.source) for c in history(filled / "audience.sqlite3") if c.old_status is not None]
+    sources = [(c.email, c.source) for c in history(database(filled)) if c.old_status is not None]
     assert sources == [("anna@example.nl", "webhook:ses"), ("gerda@example.nl", "webhook:ses")]
 
 

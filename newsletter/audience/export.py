@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from newsletter.files import FORMULA_STARTS, atomic_write, inert_cell
-from newsletter.store import Store, using
+from newsletter.store import Location, Store, using
 
 EXPORT_COLUMNS = ("email", "name", "locale", "tags", "status", "source", "created_at", "updated_at")
 
@@ -27,7 +27,7 @@ def revert_inert(cell: str) -> str:
 
 
 def export_csv(
-    audience: Store | Path,
+    audience: Store | Location,
     out: Path | TextIO | None = None,
     *,
     locale: str | None = None,

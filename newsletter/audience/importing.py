@@ -42,6 +42,7 @@ from newsletter.store import (
     ImportConsent,
     ImportReport,
     ImportRow,
+    Location,
     Store,
     SuppressReport,
     normalise_address,
@@ -157,7 +158,7 @@ def _parse(
 
 
 def import_csv(
-    audience: Store | Path,
+    audience: Store | Location,
     path: Path,
     *,
     default_locale: str,
@@ -197,7 +198,7 @@ def import_csv(
 
 
 def suppress(
-    audience: Store | Path,
+    audience: Store | Location,
     source: Path | Iterable[str],
     *,
     status: str = "unsubscribed",

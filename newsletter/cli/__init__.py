@@ -20,7 +20,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "audience": (
         "audience",
         "audience",
-        "The subscribers: import CSV lists, suppress addresses, list, count, export, show and forget.",
+        "The subscribers: import CSV lists, suppress addresses, list, count, export, show and forget, "
+        "and copy the whole store into PostgreSQL.",
     ),
     "bounces": ("bounces", "bounces", "Returned mail: bounces, spam complaints and mailed unsubscribes."),
     "build": ("campaigns", "build", "Render campaigns to build/<id>/email.html, email.txt and meta.json."),

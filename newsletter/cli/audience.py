@@ -1,4 +1,4 @@
-"""The subscribers: `audience import/list/count/suppress/export`."""
+"""The subscribers: `audience import/list/count/suppress/export/show/forget/copy`."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from newsletter.cli.common import (
     print_errors,
     table,
 )
-from newsletter.errors import NewsletterError, display_path
-from newsletter.store import ConsentMissing
+from newsletter.errors import NewsletterError, display_path, password_of
+from newsletter.store import ConsentMissing, PostgresDatabase
 from newsletter.vocabulary import LOCALES, STATUSES, SUPPRESSED
 
 _STATUS_CHOICE = click.Choice([*STATUSES, "all"])
@@ -23,9 +23,11 @@ _STATUS_CHOICE = click.Choice([*STATUSES, "all"])
 
 @click.group()
 def audience() -> None:
-    """The subscribers: import CSV lists, suppress addresses, list, count, export, show and forget.
+    """The subscribers: import CSV lists, suppress addresses, list, count, export, show and forget,
+    and copy the whole store into PostgreSQL.
 
-    They live in audience.sqlite3 in the project (settings: [audience] database), created on first use.
+    They live in audience.sqlite3 in the project, or in a PostgreSQL database (settings: [audience]
+    database, or NEWSLETTER_DATABASE_URL), created on first use.
     """
 
 
@@ -248,3 +250,39 @@ def audience_forget(obj: Context, address: str, yes: bool) -> None:
         click.confirm(f"Erase everything stored about {address}?", abort=True)
     found = project.forget(address)
     click.echo(f"forgot subscriber {found.id}: only a keyed hash of the address is left")
+
+
+@audience.command("copy")
+@click.option(
+    "--to",
+    "to",
+    required=True,
+    metavar="URL|FILE",
+    help="A new, empty PostgreSQL database (postgresql://USER@HOST/DB; its tables are made on first "
+    "use), or a new SQLite file.",
+)
+@click.pass_obj
+def audience_copy(obj: Context, to: str) -> None:
+    """Copy the whole subscriber store (every table, ids included) into a new, empty database: how a
+    project moves its SQLite file to PostgreSQL.
+
+    One transaction, the rows counted on both sides: a target that already holds rows is refused,
+    and a copy that fails halfway leaves it empty (exit code 2 for both). The project's setting is
+    left alone: point [audience] database at the copy once it is made. A password in the URL is
+    never shown.
+    """
+    project = obj.open()
+    copied = project.copy_audience(to, on_table=lambda table, rows: click.echo(f"{table}: {_rows(rows)}"))
+    click.echo(
+        f"copied the subscriber store to {copied.target} ({len(copied.tables)} tables, "
+        f"{_rows(copied.rows)}); point [audience] database at it"
+    )
+    if isinstance(copied.target, PostgresDatabase) and password_of(copied.target.url):
+        click.echo(
+            "leave the password out of newsletter.toml: PGPASSWORD or ~/.pgpass hold it, or "
+            "NEWSLETTER_DATABASE_URL holds the whole URL"
+        )
+
+
+def _rows(number: int) -> str:
+    return f"{number:,} row" + ("" if number == 1 else "s")

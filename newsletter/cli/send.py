@@ -61,6 +61,13 @@ SHOWN = 20  # recipients and exclusions printed by a dry run before "... and N m
     type=click.Choice(["auto", "A", "B", "C", "D"]),
     help="End an A/B test: send the rest this variant, or (auto) the one most likely to sell best.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1, max=64),
+    default=1,
+    show_default=True,
+    help="Sender processes on this machine, each with [smtp] connections of its own.",
+)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation before a real send.")
 @click.pass_obj
 def send(
@@ -75,6 +82,7 @@ def send(
     retry_unknown: bool,
     test_share: str | None,
     winner: str | None,
+    workers: int,
     yes: bool,
 ) -> None:
     """Send a campaign to its audience over SMTP, or show what would go out (--dry-run).
@@ -90,6 +98,10 @@ def send(
     A campaign with variants is an A/B test: --test-share 20% sends them to a fifth of its
     audience, `newsletter report` shows which sold more, and --winner auto sends the rest the best
     one once it is likely enough (95 %; --force takes it anyway).
+
+    Several senders share one campaign: --workers N starts N processes here, and the same command
+    started on other machines against the same PostgreSQL store joins them. Each reader is taken by
+    exactly one; [smtp] rate is their total.
 
     Exit code 0 when the run went through, 1 when it paused, was stopped or left recipients deferred
     or unknown, or the server refused some, 2 when it could not start or lost its connection to the
@@ -129,6 +141,7 @@ def send(
         yes=yes,
         commands=Commands(obj.project_dir, campaign_id, flags),
         ab=(test_share, winner),
+        workers=workers,
     )
 
 
@@ -215,6 +228,7 @@ def _real_send(
     yes: bool,
     commands: Commands,
     ab: tuple[str | None, str | None] = (None, None),
+    workers: int = 1,
 ) -> None:
     from newsletter.sending.stopping import Stop, signals_stop
 
@@ -280,6 +294,7 @@ def _real_send(
                 stop=stop,
                 test_share=test_share,
                 winner=winner,
+                workers=workers,
             )
         finally:
             stop.finished = True
@@ -385,7 +400,7 @@ def status(obj: Context, campaign_id: str, list_states: tuple[str, ...]) -> None
         return
     click.echo(table(["state", "recipients"], [[state, str(n)] for state, n in counts.items()]))
     if found.sending_now:
-        click.echo(f"{campaign_id} is being sent now")
+        click.echo(f"{campaign_id} is being sent now, by {plural(found.senders, 'sender')}")
     if counts["unknown"]:
         click.echo(Commands(obj.project_dir, campaign_id).unknown_hint(counts["unknown"]))
     if found.rows:

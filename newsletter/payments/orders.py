@@ -30,7 +30,7 @@ from newsletter.files import inert_cell
 from newsletter.payments.lock import Lock, LockedLink, load_lock, order_reference
 from newsletter.project.settings import Project
 from newsletter.project.validation import CONTROL_CHARACTERS
-from newsletter.store import Order, Store, connect, database_path, timestamp
+from newsletter.store import Order, Store, connect, database_location, timestamp
 
 if TYPE_CHECKING:
     from stripe import StripeClient
@@ -86,7 +86,7 @@ def apply_event(project: Project, event: Mapping[str, Any], *, now: datetime | N
     created = _int(event.get("created"))
     stamp = timestamp(now)
     lock = load_lock(project) if kind in SESSION_EVENTS else Lock()
-    with connect(database_path(project)) as store, store.transaction():
+    with connect(database_location(project)) as store, store.transaction():
         if store.event_seen(str(event["id"]), kind, stamp):
             return Applied(kind, "already applied")
         if kind == REFUND_EVENT:
@@ -226,7 +226,7 @@ def sync_orders(
     result = Synced(sessions=len(found), links=len(links))
     stamp = timestamp(now)
     at = int((now or datetime.now(UTC)).timestamp())
-    with connect(database_path(project)) as store, store.transaction():
+    with connect(database_location(project)) as store, store.transaction():
         for checkout in found:
             try:
                 order = order_of(store, session.lock, checkout, key=reference_key(project))

@@ -1,10 +1,10 @@
 """Everything the tool takes from the environment, read here and nowhere else.
 
 Secrets (the Stripe key and its webhook signing secret, the SMTP password, the unsubscribe and
-webhook secrets) never live in `newsletter.toml`, which is committed with the campaigns. They are
-resolved once, when a project is opened (`Secrets.from_environment`), or passed in by a caller of
-the Python API, and travel with the project from there: no module below reads the environment, and
-a test sets a secret by passing it.
+webhook secrets, a PostgreSQL store's URL with its password) never live in `newsletter.toml`, which
+is committed with the campaigns. They are resolved once, when a project is opened
+(`Secrets.from_environment`), or passed in by a caller of the Python API, and travel with the project
+from there: no module below reads the environment, and a test sets a secret by passing it.
 
 A `Secrets` never shows its values: its repr names which are set, so a traceback or a log line
 that prints a project cannot leak one.
@@ -23,6 +23,7 @@ WEBHOOK_SECRET = "NEWSLETTER_WEBHOOK_SECRET"
 STRIPE_API_KEY = "STRIPE_API_KEY"
 STRIPE_API_BASE = "STRIPE_API_BASE"
 STRIPE_WEBHOOK_SECRET = "STRIPE_WEBHOOK_SECRET"
+DATABASE_URL = "NEWSLETTER_DATABASE_URL"
 PROJECT_DIR = "NEWSLETTER_PROJECT"
 CHROMIUM = "NEWSLETTER_CHROMIUM"  # read by click, as the default of `screenshot --chromium`
 
@@ -38,6 +39,9 @@ class Secrets:
     # Not a secret, but it goes with the key: where Stripe is, for a test server (STRIPE_API_BASE).
     stripe_api_base: str = ""
     stripe_webhook: str = ""  # the signing secret of the Stripe webhook endpoint (STRIPE_WEBHOOK_SECRET)
+    # A PostgreSQL store's whole URL, password and all, which wins over `[audience] database`
+    # (NEWSLETTER_DATABASE_URL).
+    database_url: str = ""
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Secrets:
@@ -49,6 +53,7 @@ class Secrets:
             stripe_api_key=env.get(STRIPE_API_KEY, "").strip(),
             stripe_api_base=env.get(STRIPE_API_BASE, "").strip(),
             stripe_webhook=env.get(STRIPE_WEBHOOK_SECRET, "").strip(),
+            database_url=env.get(DATABASE_URL, "").strip(),
         )
 
     def __repr__(self) -> str:

@@ -187,10 +187,23 @@ class StripeSettings(StrictModel):
     )
 
 
-class AudienceSettings(StrictModel):
-    """Where the subscribers live: an SQLite file, relative to the project root."""
+def _no_password(value: str) -> str:
+    """newsletter.toml is shared and committed: a PostgreSQL URL there names no password."""
+    if value.strip().lower().startswith(("postgresql://", "postgres://")):
+        parts = urlsplit(value.strip())
+        if parts.password is not None or "password=" in parts.query.lower():
+            raise ValueError(
+                "the URL holds a password; leave it out and give it as PGPASSWORD or in ~/.pgpass, "
+                "or put the whole URL in NEWSLETTER_DATABASE_URL"
+            )
+    return value
 
-    database: SingleLine = "audience.sqlite3"
+
+class AudienceSettings(StrictModel):
+    """Where the subscribers live: an SQLite file relative to the project root, or a PostgreSQL
+    database as `postgresql://user@host/dbname` (no password here)."""
+
+    database: Annotated[SingleLine, AfterValidator(_no_password)] = "audience.sqlite3"
 
 
 class BouncesSettings(StrictModel):

@@ -19,7 +19,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, ValidationError
 
 from newsletter import placeholders
-from newsletter.errors import NewsletterError, NewsletterErrors, did_you_mean
+from newsletter.errors import NewsletterError, NewsletterErrors, did_you_mean, without_passwords
 from newsletter.files import read_user_text
 
 Loc = tuple[str | int, ...]
@@ -235,7 +235,11 @@ def _to_user_error(
         message = _MESSAGES.get(kind) or _plain(error["msg"])
     got = error.get("input")
     if kind not in ("missing", "extra_forbidden") and isinstance(got, str | int | Decimal | float | bool):
-        shown = f"{got!r}" if not isinstance(got, Decimal) else str(got)
+        shown = (
+            f"{without_passwords(got) if isinstance(got, str) else got!r}"
+            if not isinstance(got, Decimal)
+            else str(got)
+        )
         message += f" (got {shown})" if len(shown) <= 80 else ""
     return NewsletterError(
         message,

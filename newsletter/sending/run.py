@@ -11,6 +11,12 @@ A `Stop` (stopping.py) asked once makes the threads take no new reader and finis
 in flight, so a stopped run is a clean pause; asked twice, the run cuts them off (`Transport.abort`)
 and records what it can. Whatever is still `sending` when the run ends is recorded `unknown` then.
 
+Several runs may share a campaign, in one process each (`send --workers`), on one machine or
+several: each holds a lease in the database (leases.py) and claims the log's rows in batches of
+CLAIM_BATCH, so each reader is taken by exactly one run. `[smtp] rate` is the total over them: each
+run paces itself at the rate divided by the live senders, counted again at every heartbeat. Whatever
+a run leaves `sending` when its lease ends, or when it dies, becomes `unknown`.
+
 Failures in a row pause the run (`max_errors`): a server refusing everything, or one that keeps
 hanging up, is a problem to look at before the rest of the list is burnt. A deferral (a 4xx) is not
 such a failure: greylisting and full mailboxes are the readers', retried by a later run, and a retry
@@ -22,21 +28,22 @@ share the rest: the same composer, the same transports, the same `ready`/`delive
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from newsletter.errors import NewsletterError
 from newsletter.sending.message import Composer, Outgoing, Recipient
 from newsletter.sending.stopping import Stop
 from newsletter.sending.transport import ConnectionProblem, Transport
-from newsletter.store import Entry, Result, Store, connect
+from newsletter.store import TAKEN, Entry, Location, Result, Store, connect
 from newsletter.store.database_file import DatabaseBusy, DatabaseUnavailable
+from newsletter.store.leases import HEARTBEAT_SECONDS
 
 if TYPE_CHECKING:
     from newsletter.project.settings import SmtpSettings
@@ -47,6 +54,9 @@ ABORT_GRACE = 2.0  # seconds the threads get to record what they were doing once
 # A run waits this long for the database's write lock (an import of a big list holds it for seconds):
 # nobody sits waiting for a send, and giving up would stop all of it.
 RUN_BUSY_TIMEOUT = 60.0
+# Rows a run claims at a time: enough to keep its connections busy between claims, few enough that
+# the senders of a campaign run out of rows together.
+CLAIM_BATCH = 50
 
 
 def utc_now() -> datetime:
@@ -76,11 +86,16 @@ class RateLimiter:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.interval = 1 / rate if rate > 0 else 0.0
+        self.interval = 0.0
+        self.pace(rate)
         self.clock = clock
         self.sleep = sleep
         self.next_slot = 0.0
         self.lock = threading.Lock()
+
+    def pace(self, rate: float) -> None:
+        """A new rate from now on (the campaign's senders came or went)."""
+        self.interval = 1 / rate if rate > 0 else 0.0
 
     def wait(self) -> None:
         if not self.interval:
@@ -101,6 +116,7 @@ class RunReport:
     bounced: int = 0
     skipped: int = 0  # unsubscribed or bounced since the send began
     recovered_unknown: int = 0  # rows a killed sender left in `sending`
+    taken: int = 0  # rows another sender took back, this one having been taken for dead
     paused: str | None = None  # why the run paused (too many errors in a row)
     stopped: NewsletterError | None = None  # why the run stopped (no connection)
     interrupted: str | None = None  # who asked it to stop ("SIGTERM", ...), when someone did
@@ -119,16 +135,21 @@ class _Run:
 
     def __init__(
         self,
-        entries: Sequence[Entry],
+        lease: str,
         composer: Mapping[str, Composer],
         settings: SmtpSettings,
         transport: Callable[[], Transport],
-        database: Path,
+        database: Location,
         clock: Clock,
         on_result: Callable[[Entry, str], None],
         asked: Stop,
+        retry_unknown: bool,
     ) -> None:
-        self.queue: deque[Entry] = deque(entries)
+        self.lease = lease
+        self.retry_unknown = retry_unknown
+        self.queue: deque[Entry] = deque()
+        self.exhausted = False  # no row is left to claim
+        self.beating = threading.Event()  # set: the heartbeat stops
         self.composers = composer  # by the entry's A/B variant; "" without one
         self.settings = settings
         self.transport = transport
@@ -153,9 +174,48 @@ class _Run:
             or self.crash is not None
         )
 
-    def take(self) -> Entry | None:
+    def take(self, store: Store) -> Entry | None:
         with self.lock:
-            return None if self.stopping or not self.queue else self.queue.popleft()
+            if self.stopping:
+                return None
+            if not self.queue and not self.exhausted:
+                self.claim(store)
+            return self.queue.popleft() if self.queue else None
+
+    def claim(self, store: Store) -> None:
+        """The next batch of rows for this run (under the lock): readers who left since the send
+        began are closed as `failed` here, not mailed."""
+        while not self.queue and not self.exhausted:
+            campaign = self.report.campaign
+            entries, recovered = store.claim(
+                campaign, self.lease, self.clock(), CLAIM_BATCH, retry_unknown=self.retry_unknown
+            )
+            self.report.recovered_unknown += recovered
+            self.exhausted = not entries
+            for entry in entries:
+                if entry.subscriber_status == "active":
+                    self.queue.append(entry)
+                else:
+                    store.skip(
+                        entry, f"not sent: the subscriber is {entry.subscriber_status} now", self.clock()
+                    )
+                    self.report.skipped += 1
+
+    def heartbeat(self) -> None:
+        """Renew the lease, and pace this run at its share of the rate, until the run ends. A lease
+        found gone (this run was silent so long that another sender took it for dead and took its
+        rows back) stops the run: its rows may be another's now."""
+        try:
+            with connect(self.database, busy_timeout=RUN_BUSY_TIMEOUT) as store:
+                while not self.beating.wait(HEARTBEAT_SECONDS):
+                    now = self.clock()
+                    if not store.renew_lease(self.lease, now):
+                        self.stop_with(_lease_lost())
+                        return
+                    senders = len(store.live_senders(self.report.campaign, now))
+                    self.limiter.pace(self.settings.rate / max(senders, 1))
+        except (DatabaseBusy, DatabaseUnavailable) as problem:
+            self.stop_with(problem)
 
     def tally(self, entry: Entry, state: str, result: Result) -> None:
         with self.lock:
@@ -205,7 +265,7 @@ class _Run:
                 with self.lock:
                     self.transports.append(transport)
                 store.relax_durability()
-                while (entry := self.take()) is not None:
+                while (entry := self.take(store)) is not None:
                     self.limiter.wait()
                     try:  # connect before the row says `sending`: a hanging server is not "maybe sent"
                         transport.ready()
@@ -237,22 +297,30 @@ class _Run:
                 thread.join(JOIN_SLICE)
 
     def settle(self) -> None:
-        """Rows still `sending` now are this run's (it holds the campaign lock), and their threads
-        are done or given up on: the server may have their messages, so they are `unknown`."""
+        """The lease ends: this run's rows still `sending` now have threads that are done or given
+        up on, and the server may have their messages, so they are `unknown`; the rows it claimed
+        and did not send go back for another run."""
+        self.beating.set()
         if self.asked.requested:
             self.report.interrupted = self.asked.signal_name
             self.report.aborted = self.asked.aborted
         try:
             with connect(self.database, busy_timeout=RUN_BUSY_TIMEOUT) as store:
-                self.report.cut_off = store.recover_interrupted(self.report.campaign, self.clock())
-        except (DatabaseBusy, DatabaseUnavailable):  # `status` shows them as unknown; the next run records it
+                self.report.cut_off = store.end_lease(self.report.campaign, self.lease, self.clock())
+        except (DatabaseBusy, DatabaseUnavailable):  # the next claim of another sender reaps the lease
             pass
 
     def send_one(self, store: Store, transport: Transport, entry: Entry) -> bool:
         """One reader, its row committed before and after; False when the run must stop."""
         composer = self.composers.get(entry.variant, self.composers[""])
         outgoing = composer.compose(Recipient(entry.email, entry.name, entry.subscriber_id))
-        if store.mark_sending(entry, outgoing.message_id, self.clock(), outgoing.return_token) is not None:
+        refused = store.mark_sending(entry, outgoing.message_id, self.clock(), outgoing.return_token)
+        if refused == TAKEN:
+            with self.lock:
+                self.report.taken += 1
+            self.stop_with(_lease_lost())
+            return False
+        if refused is not None:
             with self.lock:  # unsubscribed, bounced or complained since the run took its rows
                 self.report.skipped += 1
             self.on_result(entry, "failed")
@@ -296,6 +364,14 @@ def _deferral(result: Result) -> bool:
     return result.state == "deferred" and not result.connection_lost
 
 
+def _lease_lost() -> NewsletterError:
+    return NewsletterError(
+        "this sender was taken for dead by another sender of the campaign (its lease was not renewed "
+        "in time), which took its rows back",
+        hint="nothing was sent twice; run the same command again to go on",
+    )
+
+
 def _sender_refused(sender: str, reply: str) -> ConnectionProblem:
     return ConnectionProblem(
         f"the SMTP server refused the sender address {sender} ({reply})",
@@ -305,7 +381,7 @@ def _sender_refused(sender: str, reply: str) -> ConnectionProblem:
 
 
 def run(
-    database: Path,
+    database: Location,
     campaign: str,
     composer: Composer | Mapping[str, Composer],
     settings: SmtpSettings,
@@ -317,41 +393,39 @@ def run(
     on_result: Callable[[Entry, str], None] = lambda entry, state: None,
     stop: Stop | None = None,
 ) -> RunReport:
-    """Send every due row of the campaign's log, `settings.connections` threads each with a transport
-    of its own from `transport()`, until done or `stop` is requested; each row's message from the
-    composer of its A/B variant when `composer` maps them (under "" the campaign's own). The caller
-    holds `campaign_lock`. Call it from the main thread when signals are to request `stop`."""
+    """Send the due rows of the campaign's log that no other sender has, `settings.connections`
+    threads each with a transport of its own from `transport()`, until done or `stop` is requested;
+    each row's message from the composer of its A/B variant when `composer` maps them (under "" the
+    campaign's own). Call it from the main thread when signals are to request `stop`."""
     asked = stop if stop is not None else Stop()
     started = time.monotonic()
+    lease = secrets.token_hex(8)
     with connect(database, busy_timeout=RUN_BUSY_TIMEOUT) as store:
-        recovered = store.recover_interrupted(campaign, clock())
-        entries, skipped = _due(store, campaign, clock, retry_unknown)
-    on_start(len(entries))
+        with store.transaction():
+            recovered = store.reap(campaign, clock())
+        store.take_lease(lease, campaign, clock())
+        total = store.count_due(campaign, clock(), retry_unknown=retry_unknown)
+        senders = len(store.live_senders(campaign, clock()))
+    on_start(total)
     composers = {"": composer} if isinstance(composer, Composer) else composer
-    shared = _Run(entries, composers, settings, transport, database, clock, on_result, asked)
+    shared = _Run(lease, composers, settings, transport, database, clock, on_result, asked, retry_unknown)
+    shared.limiter.pace(settings.rate / max(senders, 1))
     shared.report.recovered_unknown = recovered
-    shared.report.skipped = skipped
     threads = [
         threading.Thread(target=shared.work, name=f"smtp-{number}", daemon=True)
-        for number in range(0 if asked.requested else min(settings.connections, len(entries)))
+        for number in range(0 if asked.requested else min(settings.connections, total))
     ]
+    beat = threading.Thread(target=shared.heartbeat, name="heartbeat", daemon=True)
+    beat.start()
     for thread in threads:
         thread.start()
-    shared.wait(threads)
+    try:
+        shared.wait(threads)
+    finally:
+        shared.beating.set()
     if shared.crash is not None:
+        shared.settle()
         raise shared.crash
     shared.settle()
     shared.report.seconds = time.monotonic() - started
     return shared.report
-
-
-def _due(store: Store, campaign: str, clock: Clock, retry_unknown: bool) -> tuple[list[Entry], int]:
-    """The rows to send now, and how many were skipped because their reader left since the send began."""
-    entries, skipped = [], 0
-    for entry in store.due(campaign, clock(), retry_unknown=retry_unknown):
-        if entry.subscriber_status != "active":
-            store.skip(entry, f"not sent: the subscriber is {entry.subscriber_status} now", clock())
-            skipped += 1
-        else:
-            entries.append(entry)
-    return entries, skipped

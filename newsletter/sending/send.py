@@ -1,9 +1,10 @@
 """`newsletter send` as a library: what stops a send, the dry run, the test send and the real send.
 
 The order of a real send: render and check the campaign (refusing one whose checks fail unless
-forced), take the campaign's lock, put its audience into the send log once (a later run only resumes
-the log, or adds subscribers who joined since with `new_subscribers_only`), then let the run work
-through the log (run.py), until it is done or asked to stop (stopping.py). The dry run walks the
+forced), then, one sender at a time, put its audience into the send log once (a later run only
+resumes the log, or adds subscribers who joined since with `new_subscribers_only`); a sender that
+finds others at work joins them instead. Then the run works through the log (run.py), in `workers`
+processes (workers.py), until it is done or asked to stop (stopping.py). The dry run walks the
 same way without a network or a single write to the log: the same composer, with the outbox
 (transport.py) as its transport. What the log says afterwards is send_status.py.
 """
@@ -31,14 +32,15 @@ from newsletter.sending.publishing import publish_web_version
 from newsletter.sending.run import Clock, RunReport, deliver_each, run, utc_now
 from newsletter.sending.stopping import Stop
 from newsletter.sending.transport import Outbox, Smtp, Transport, smtp_password
+from newsletter.sending.workers import run_workers
 from newsletter.store import (
+    Location,
     Result,
     Store,
     Subscriber,
     VariantResult,
-    campaign_lock,
     connect,
-    database_path,
+    database_location,
     email_key,
     normalise_address,
     open_existing,
@@ -518,11 +520,15 @@ def send(
     on_result: Callable[[Entry, str], None] = lambda entry, state: None,
     stop: Stop | None = None,
     ab: ABSend | None = None,
+    workers: int = 1,
 ) -> RunReport:
     """The real send, or its resumption, until done or `stop` is requested; `transport()` makes the
     connection of each sending thread (default: SMTP with the settings' server). Raises
-    NewsletterError before anything is sent when the campaign is blocked, already finished, or being
-    sent by another process. A campaign with variants is an A/B test (`ab`, ab_test.py)."""
+    NewsletterError before anything is sent when the campaign is blocked or already finished. With
+    other senders at work on the campaign, this one joins them. `workers` processes send at once
+    (workers.py). A campaign with variants is an A/B test (`ab`, ab_test.py)."""
+    if workers < 1:
+        raise NewsletterError(f"--workers must be 1 or more, not {workers}")
     campaign_id = prepared.campaign_id
     if prepared.blockers and not force:
         path = prepared.rendered.campaign.path
@@ -541,11 +547,16 @@ def send(
 
         settings = prepared.project.settings.smtp or SmtpSettings()
     composers = make_composers(prepared, signing_key(prepared.project.secrets), clock=clock)
-    database = database_path(prepared.project)
-    with campaign_lock(database, campaign_id):
-        _queue(prepared, database, new_subscribers_only, retry_unknown, clock, ab or ABSend())
-        publish_web_version(prepared.project, campaign_id, clock())  # online before the first message
-        record_sent(prepared.project, prepared.rendered)  # its Payment Links stay on at their price
+    database = database_location(prepared.project)
+    with connect(database) as store, store.engine.exclusive(f"{campaign_id}.send-setup"):
+        joining = bool(store.live_senders(campaign_id, clock()))
+        if not joining:  # the senders at work did this, and the log is theirs as it stands
+            _queue(prepared, database, new_subscribers_only, retry_unknown, clock, ab or ABSend())
+            publish_web_version(prepared.project, campaign_id, clock())  # online before the first message
+            record_sent(prepared.project, prepared.rendered)  # its Payment Links stay on at their price
+    asked = stop if stop is not None else Stop()
+
+    def work(asked: Stop, on_result: Callable[[Entry, str], None]) -> RunReport:
         return run(
             database,
             campaign_id,
@@ -554,15 +565,21 @@ def send(
             transport,
             retry_unknown=retry_unknown,
             clock=clock,
-            on_start=on_start,
+            on_start=on_start if workers == 1 else lambda total: None,
             on_result=on_result,
-            stop=stop,
+            stop=asked,
         )
+
+    if workers == 1:
+        return work(asked, on_result)
+    with connect(database) as store:
+        on_start(store.count_due(campaign_id, clock(), retry_unknown=retry_unknown))
+    return run_workers(workers, campaign_id, work, asked, on_result)
 
 
 def _queue(
     prepared: Prepared,
-    database: Path,
+    database: Location,
     new_subscribers_only: bool,
     retry_unknown: bool,
     clock: Clock,

@@ -1,8 +1,8 @@
 """What a campaign's send log says to the user: `newsletter status`, and the summary after a run.
 
-A row is `sending` only while a sender has its transaction in flight. When no sender holds the
-campaign's lock, a `sending` row was left by one that died mid-transaction: the server may have the
-message, exactly what `unknown` means, and the next run records it so (`recover_interrupted`). The
+A row is `sending` only while a sender has its transaction in flight. When no sender of the
+campaign holds a live lease (leases.py), a `sending` row was left by one that died mid-transaction:
+the server may have the message, exactly what `unknown` means, and the next run records it so. The
 counts and rows shown here already say `unknown` for it, without writing: `status` only reads.
 """
 
@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from newsletter.store import Row, Store, database_path, open_existing, sender_running
-from newsletter.store.sendlog import INTERRUPTED
+from newsletter.store import INTERRUPTED, Row, Store, open_existing
 from newsletter.vocabulary import SEND_STATES
 
 if TYPE_CHECKING:
@@ -27,8 +27,9 @@ class LogStatus:
 
     counts: dict[str, int]  # every state, zero when none
     rows: list[Row] = field(default_factory=list)  # the rows in the states asked for
-    sending_now: bool = False  # a sender holds the campaign's lock
+    sending_now: bool = False  # a sender of the campaign holds a live lease
     next_retry: str | None = None  # when the first deferred reader is due again
+    senders: int = 0  # how many senders hold a live lease
 
     def needs_attention(self, report: RunReport) -> bool:
         """Paused, stopped, deferred, unknown or refused readers: the run went through but is not done."""
@@ -69,12 +70,13 @@ def log_status(project: Project, campaign_id: str, list_states: Sequence[str] = 
     found = LogStatus(dict.fromkeys(SEND_STATES, 0))
     store = open_existing(project)
     if store is not None:
-        running = sender_running(database_path(project), campaign_id)
         with store:
+            senders = len(store.live_senders(campaign_id, datetime.now(UTC)))
+            running = senders > 0
             counts = settled(store.send_counts(campaign_id), running)
             rows = settled_rows(store, campaign_id, list_states, running) if list_states else []
             retry = store.next_retry(campaign_id)
-        found = LogStatus(counts, rows, running, retry)
+        found = LogStatus(counts, rows, running, retry, senders)
     if not any(found.counts.values()):
         files, errors = campaign_files(project, [campaign_id])
         if campaign_id not in files:  # errors may also name duplicate ids of other campaigns

@@ -47,7 +47,7 @@ from newsletter.signup.limits import MAIL_INTERVAL_HOURS, ip_record, limit_key, 
 from newsletter.signup.mailer import Mailer
 from newsletter.signup.mails import compose, render_mail
 from newsletter.signup.welcome import Welcome
-from newsletter.store import Store, Subscriber, connect, database_path, email_key, timestamp
+from newsletter.store import Store, Subscriber, connect, database_location, email_key, timestamp
 
 log = logging.getLogger("newsletter.signup")
 
@@ -109,7 +109,7 @@ class Signups:
         self.altcha_key = hmac.new(self.secret, b"newsletter altcha", hashlib.sha256).digest()
         self.mailer = mailer
         self.clock = clock
-        self.database = database_path(project)
+        self.database = database_location(project)
         self.welcome = Welcome(project, self.secret, clock)
 
     # -- the form ------------------------------------------------------------------------------

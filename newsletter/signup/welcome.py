@@ -24,7 +24,7 @@ from newsletter.sending.message import Composer, Recipient
 from newsletter.sending.run import Clock
 from newsletter.sending.send import Prepared, make_composer, prepare
 from newsletter.sending.transport import Transport
-from newsletter.store import Entry, connect, database_path
+from newsletter.store import Entry, connect, database_location
 
 log = logging.getLogger("newsletter.signup")
 
@@ -41,7 +41,7 @@ class Welcome:
     def send(self, subscriber_id: int, transport: Transport) -> str | None:
         """On the mailer's thread: the welcome of the reader's language, once. The state its row
         ended in, or None when there is no welcome to send (or it was sent before)."""
-        database = database_path(self.project)
+        database = database_location(self.project)
         with connect(database) as store:
             subscriber = store.subscriber(subscriber_id)
             if subscriber is None or subscriber.status != "active":

@@ -43,7 +43,9 @@ from newsletter.pipeline import (
     update_build_record,
 )
 from newsletter.placeholders import without_fields
+from newsletter.project.environment import Secrets
 from newsletter.site.layout import Layout
+from newsletter.store.location import locate
 from newsletter.store.published import first_sends
 
 if TYPE_CHECKING:
@@ -108,7 +110,8 @@ def update_site(
     inputs = Inputs(root)
     record = _read_record(out)
     config, issues = _known(root, inputs, record, project)
-    sent = {**(going_out or {}), **first_sends(root / config.database)}
+    secrets = project.secrets if project is not None else Secrets.from_environment()
+    sent = {**(going_out or {}), **first_sends(locate(config.database, root, secrets.database_url))}
     items, unbuilt = _published(root, out, issues, sent)
     layout = Layout.parse(config.web_version_url, config.locale, root / SETTINGS_FILE)
     plan = _plan_key(inputs, config, items)

@@ -78,7 +78,8 @@ class ABTests(Subscribers):
             str(variant): (int(buyers), int(orders), int(revenue))
             for variant, buyers, orders, revenue in self.connection.execute(
                 "SELECT s.variant, COUNT(DISTINCT o.subscriber_id), COUNT(*),"
-                " SUM(o.amount - min(coalesce(r.amount_refunded, 0), o.amount))"
+                " SUM(o.amount - CASE WHEN coalesce(r.amount_refunded, 0) < o.amount"
+                " THEN coalesce(r.amount_refunded, 0) ELSE o.amount END)"
                 " FROM orders o JOIN sends s ON s.campaign = o.campaign AND s.subscriber_id = o.subscriber_id"
                 " LEFT JOIN refunds r ON r.payment_intent = o.payment_intent"
                 " WHERE o.campaign = ? AND o.payment_status = 'paid' AND s.in_test = 1 AND s.state = 'sent'"

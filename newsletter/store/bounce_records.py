@@ -17,12 +17,15 @@ class BounceRecords(StoreBase):
         return found.fetchone() is not None
 
     def remember_report(self, key: str, origin: str, stamp: str) -> None:
-        self.connection.execute("INSERT OR IGNORE INTO bounce_reports VALUES (?, ?, ?)", (key, origin, stamp))
+        self.connection.execute(
+            "INSERT INTO bounce_reports VALUES (?, ?, ?) ON CONFLICT DO NOTHING", (key, origin, stamp)
+        )
 
     def add_soft_bounce(self, key: str, report_key: str, detail: str, stamp: str) -> int:
         """Count one transient failure of an address (once per report); returns its count so far."""
         self.connection.execute(
-            "INSERT OR IGNORE INTO soft_bounces VALUES (?, ?, ?, ?)", (key, report_key, detail, stamp)
+            "INSERT INTO soft_bounces VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (key, report_key, detail, stamp),
         )
         found = self.connection.execute(
             "SELECT COUNT(*) FROM soft_bounces WHERE email_key = ?", (key,)

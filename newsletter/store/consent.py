@@ -53,7 +53,7 @@ class Consents(Subscribers):
         """The version of this exact wording, made on its first use."""
         digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
         self.connection.execute(
-            "INSERT OR IGNORE INTO consent_texts (digest, text, first_used) VALUES (?, ?, ?)",
+            "INSERT INTO consent_texts (digest, text, first_used) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             (digest, text, stamp),
         )
         (found,) = self.connection.execute(
@@ -76,10 +76,10 @@ class Consents(Subscribers):
         """A consent as a form gave it, unconfirmed."""
         added = self.connection.execute(
             "INSERT INTO consents (subscriber_id, source, text_id, topics, name, locale, given_at, ip)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (subscriber_id, source, text_id, json_tags(topics), name, locale, stamp, ip),
         )
-        return int(added.lastrowid or 0)
+        return int(added.fetchone()[0])
 
     def add_import_consents(
         self, subscriber_ids: Iterable[int], *, source: str, text_id: int, stamp: str
@@ -161,7 +161,9 @@ class Consents(Subscribers):
         )
         self.connection.execute("DELETE FROM soft_bounces WHERE email_key = ?", (key,))
         self.connection.execute(
-            "INSERT OR REPLACE INTO forgotten (digest, key_id, at) VALUES (?, ?, ?)", (digest, key_id, stamp)
+            "INSERT INTO forgotten (digest, key_id, at) VALUES (?, ?, ?)"
+            " ON CONFLICT (digest) DO UPDATE SET key_id = excluded.key_id, at = excluded.at",
+            (digest, key_id, stamp),
         )
 
     def forgotten_among(self, digests: list[str]) -> set[str]:

@@ -66,7 +66,9 @@ class Reports(SendLog):
         counted = self.send_counts(campaign)
         outcomes = dict.fromkeys(OUTCOMES, 0)
         returned = 0
-        for status, readers, after_delivery in self.connection.execute(_OUTCOMES, {"campaign": campaign}):
+        for status, readers, after_delivery in self.connection.execute(
+            _OUTCOMES.replace("last.rowid", f"last.{self.engine.rowid}"), {"campaign": campaign}
+        ):
             outcomes[status] = readers
             returned += after_delivery if status == "bounced" else 0
         return Funnel(campaign, sum(counted.values()), counted, outcomes, returned)

@@ -28,7 +28,7 @@ from newsletter.vocabulary import SUPPRESSED
 _BATCH = 10_000  # rows parsed before they are staged
 _LOOKUP = 500  # addresses per query for rows staged by an earlier batch
 _APPLY = 2_000  # rows applied per transaction: the longest another writer waits for the lock
-_STAGED = "temp.newsletter_import"
+_STAGED = "newsletter_import"  # a temporary table: it hides no table of the store
 
 
 @dataclass
@@ -108,19 +108,14 @@ class Imports(Consents):
         last line, or one that adds readers without a consent statement, leaves the store as it was."""
         self.connection.execute(f"DROP TABLE IF EXISTS {_STAGED}")
         self.connection.execute(
-            f"CREATE TABLE {_STAGED} (line INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, email TEXT,"
-            " name TEXT, locale TEXT, tags TEXT, status TEXT)"
+            f"CREATE TEMPORARY TABLE {_STAGED} (line INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE,"
+            " email TEXT, name TEXT, locale TEXT, tags TEXT, status TEXT)"
         )
         try:
-            # One transaction of the temporary table alone (a deferred BEGIN locks nothing of the
-            # store): SQLite then writes its pages out once, not after every batch staged.
-            self.connection.execute("BEGIN")
-            try:
+            # One transaction of the temporary table alone: it locks nothing of the store, and
+            # SQLite writes its pages out once, not after every batch staged.
+            with self.engine.local_transaction():
                 self._stage(good, report)
-            except BaseException:
-                self.connection.execute("ROLLBACK")
-                raise
-            self.connection.execute("COMMIT")
             self._check_consent(consent)
             self._apply_staged(
                 report, default_locale=default_locale, source=source, stamp=stamp, consent=consent
@@ -143,7 +138,9 @@ class Imports(Consents):
                 merged[key] = (line, earlier.merge(merged[key][1]))
                 report.duplicates += 1
             self.connection.executemany(
-                f"INSERT OR REPLACE INTO {_STAGED} VALUES (?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO {_STAGED} VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET"
+                " line = excluded.line, email = excluded.email, name = excluded.name,"
+                " locale = excluded.locale, tags = excluded.tags, status = excluded.status",
                 (
                     (line, key, row.email, row.name, row.locale, " ".join(row.tags), row.status)
                     for key, (line, row) in merged.items()

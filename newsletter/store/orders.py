@@ -55,7 +55,7 @@ class Orders(Subscribers):
     def event_seen(self, event_id: str, event_type: str, stamp: str) -> bool:
         """Record an event as applied, inside the caller's transaction; True when it was already."""
         added = self.connection.execute(
-            "INSERT OR IGNORE INTO stripe_events (id, type, at) VALUES (?, ?, ?)",
+            "INSERT INTO stripe_events (id, type, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             (event_id, event_type, stamp),
         )
         return added.rowcount == 0
@@ -102,9 +102,10 @@ class Orders(Subscribers):
         """A charge's refunded amount (its total so far), kept however the events are ordered."""
         self.connection.execute(
             "INSERT INTO refunds (payment_intent, amount_refunded, event_at, updated_at) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (payment_intent) DO UPDATE SET amount_refunded = max(amount_refunded,"
-            " excluded.amount_refunded), event_at = max(event_at, excluded.event_at), updated_at ="
-            " excluded.updated_at",
+            " ON CONFLICT (payment_intent) DO UPDATE SET amount_refunded = CASE WHEN"
+            " excluded.amount_refunded > refunds.amount_refunded THEN excluded.amount_refunded ELSE"
+            " refunds.amount_refunded END, event_at = CASE WHEN excluded.event_at > refunds.event_at THEN"
+            " excluded.event_at ELSE refunds.event_at END, updated_at = excluded.updated_at",
             (payment_intent, amount_refunded, event_at, stamp),
         )
 
@@ -115,7 +116,7 @@ class Orders(Subscribers):
         columns = ", ".join("o." + column.strip() for column in _COLUMNS.split(","))
         query = (
             f"SELECT {columns}, coalesce(r.amount_refunded, 0) FROM orders o"
-            " LEFT JOIN refunds r ON r.payment_intent = o.payment_intent WHERE 1"
+            " LEFT JOIN refunds r ON r.payment_intent = o.payment_intent WHERE TRUE"
         )
         params: list[object] = []
         for column, value in (("o.campaign", campaign), ("o.subscriber_id", subscriber_id)):

@@ -4,7 +4,7 @@ A campaign counts as sent once at least one reader's row in the log is `sent`; t
 is its send date. The database is opened read-only, through SQLite's own `mode=ro`: a build must
 never create the file (no file means nothing was sent), migrate it, or take the write lock a
 running send needs. Only the standard library is imported, so that an unchanged `newsletter build`
-can ask on every run.
+can ask on every run. A PostgreSQL store is asked through the store itself, without creating it.
 """
 
 from __future__ import annotations
@@ -13,13 +13,29 @@ import sqlite3
 from pathlib import Path
 
 from newsletter.store.database_file import unavailable
+from newsletter.store.location import Location
+
+_QUERY = (
+    "SELECT campaign, MIN(sent_at) FROM sends WHERE state = 'sent' AND sent_at IS NOT NULL GROUP BY campaign"
+)
 
 
-def first_sends(database: Path) -> dict[str, str]:
+def first_sends(database: Location) -> dict[str, str]:
     """Campaign id -> the UTC timestamp (`2026-12-02T09:00:00Z`) of its first delivered message.
 
     Empty without a database file, or with one from before the send log existed.
     """
+    if not isinstance(database, Path):
+        from newsletter.store.postgres_engine import connect_postgres
+
+        opened = connect_postgres(database, 5.0, create=False)
+        if opened is None:
+            return {}
+        server, engine = opened
+        try:
+            return {str(campaign): str(stamp) for campaign, stamp in server.execute(_QUERY)}
+        finally:
+            engine.close()
     if not database.is_file():
         return {}
     try:
@@ -27,10 +43,7 @@ def first_sends(database: Path) -> dict[str, str]:
     except sqlite3.Error as exc:
         raise unavailable(database, str(exc)) from None
     try:
-        found = connection.execute(
-            "SELECT campaign, MIN(sent_at) FROM sends WHERE state = 'sent' AND sent_at IS NOT NULL "
-            "GROUP BY campaign"
-        ).fetchall()
+        found = connection.execute(_QUERY).fetchall()
     except sqlite3.OperationalError as exc:
         if "no such table" in str(exc):  # schema version 1: subscribers only, nothing ever sent
             return {}

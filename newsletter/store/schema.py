@@ -7,9 +7,12 @@ released: a change is a new script at the end.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from newsletter.errors import NewsletterError
 from newsletter.vocabulary import LOCALES, SEND_STATES, STATUSES, sql_in
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 # Every change of a subscriber's status (history.py). A writer that does not record its change (an
 # UPDATE added somewhere later, a tool outside this package) is still caught: the trigger records it
@@ -164,6 +167,24 @@ CREATE TABLE stripe_events (
 );
 """
 
+# 10: the senders' leases. `host` is the machine (its name and boot id), `pid` and `process_start`
+# the process on it: a sender on the same machine is known dead at once, one elsewhere when its
+# heartbeat is older than the lease.
+_SENDERS = """
+ALTER TABLE sends ADD COLUMN sender TEXT;
+CREATE INDEX sends_campaign_sender ON sends (campaign, sender);
+CREATE TABLE senders (
+    id TEXT PRIMARY KEY,
+    campaign TEXT NOT NULL,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    process_start TEXT NOT NULL DEFAULT '',
+    started_at TEXT NOT NULL,
+    heartbeat_at TEXT NOT NULL
+);
+CREATE INDEX senders_campaign ON senders (campaign);
+"""
+
 MIGRATIONS: tuple[str, ...] = (
     # 1: subscribers.
     f"""
@@ -233,5 +254,19 @@ MIGRATIONS: tuple[str, ...] = (
         decided_at TEXT
     );
     """,
+    # 10: several senders share a campaign (leases.py): each holds a lease it renews, and each row
+    # in flight names the sender that claimed it, so a row `sending` is known to be in flight (its
+    # sender's lease is live) or left by a sender that died.
+    _SENDERS,
 )
 assert len(MIGRATIONS) == SCHEMA_VERSION
+
+
+def newer_schema(version: int, where: str, path: Path | None = None) -> NewsletterError:
+    """A database made by a newer version of newsletter: refused, so that nothing of it is lost."""
+    return NewsletterError(
+        f"the subscriber database {'' if path else where + ' '}has schema version {version}; this "
+        f"newsletter knows up to {SCHEMA_VERSION}",
+        path=path,
+        hint="upgrade newsletter",
+    )

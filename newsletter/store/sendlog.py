@@ -11,26 +11,20 @@ possible duplicate is the user's call, not ours.
 What a transport reports for one message is a `Result`, defined here with the log it is written to,
 so that the transports (transport.py) and the run (run.py) depend on the log and not the other way.
 
-Only one process sends a campaign at a time: `campaign_lock` holds an exclusive `flock` on a file
-beside the database, which the kernel releases when the holder dies, however it dies. The same lock
-tells `status` whether a row still `sending` is in flight now or was left by a sender that died.
+Several senders may share a campaign (on one machine or several): each claims rows in batches
+(`claim`), and marks a row `sending` only while the row still names it. Each holds a lease
+(leases.py) that tells a row in flight from one left by a sender that died.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Literal
 
-from newsletter.errors import NewsletterError
 from newsletter.store.base import timestamp
-from newsletter.store.database_file import unavailable
+from newsletter.store.leases import Leases
 from newsletter.store.subscribers import Subscriber, Subscribers
 from newsletter.vocabulary import SEND_STATES
 
@@ -38,8 +32,8 @@ from newsletter.vocabulary import SEND_STATES
 Outcome = Literal["sent", "failed", "deferred", "unknown", "pending"]
 # How many of each kind of reference one returned message is matched by: a real one names one message.
 _MATCH_LIMIT = 20
-# What an `unknown` row left by a sender that stopped mid-transaction says.
-INTERRUPTED = "the sender stopped during the SMTP transaction"
+# What `mark_sending` answers for a row another sender took over (this one was taken for dead).
+TAKEN = "taken"
 
 
 @dataclass(frozen=True)
@@ -66,6 +60,7 @@ class Entry:
     attempts: int
     subscriber_status: str
     variant: str = ""  # the A/B test's variant it goes out with; "" without a test
+    sender: str | None = None  # the lease of the sender that claimed it (leases.py)
 
 
 @dataclass(frozen=True)
@@ -88,7 +83,7 @@ class Row:
     updated_at: str
 
 
-class SendLog(Subscribers):
+class SendLog(Leases, Subscribers):
     def send_counts(self, campaign: str) -> dict[str, int]:
         """How many rows per state, every state present (zero when none)."""
         found = dict(
@@ -131,39 +126,56 @@ class SendLog(Subscribers):
         stamp = timestamp(now)
         chosen = variants or {}
         with self.transaction():
-            before = self.connection.total_changes
-            self.connection.executemany(
-                "INSERT OR IGNORE INTO sends (campaign, subscriber_id, email, state, created_at, updated_at,"
-                " variant, in_test) VALUES (?, ?, ?, 'pending', ?, ?, ?, ?)",
-                (
+            added = self.connection.executemany(
+                "INSERT INTO sends (campaign, subscriber_id, email, state, created_at, updated_at,"
+                " variant, in_test) VALUES (?, ?, ?, 'pending', ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [
                     (campaign, s.id, s.email, stamp, stamp, chosen.get(s.id, ""), int(in_test))
                     for s in subscribers
-                ),
+                ],
             )
-            return self.connection.total_changes - before
-
-    def recover_interrupted(self, campaign: str, now: datetime) -> int:
-        """Rows left `sending` by a sender that died mid-transaction: the message may have gone out."""
-        with self.transaction():
-            cursor = self.connection.execute(
-                "UPDATE sends SET state = 'unknown', smtp_response = ?, updated_at = ? "
-                "WHERE campaign = ? AND state = 'sending'",
-                (INTERRUPTED, timestamp(now), campaign),
-            )
-            return cursor.rowcount
+            return max(added.rowcount, 0)
 
     def due(self, campaign: str, now: datetime, *, retry_unknown: bool = False) -> list[Entry]:
         """Rows to send now: pending, deferred whose retry time has come, and unknown when asked."""
-        states = ("pending", "deferred", "unknown") if retry_unknown else ("pending", "deferred")
-        marks = ",".join("?" * len(states))
-        found = self.connection.execute(
-            "SELECT s.campaign, s.subscriber_id, s.email, sub.name, s.state, s.attempts, sub.status,"
-            " s.variant FROM sends s JOIN subscribers sub ON sub.id = s.subscriber_id "
-            f"WHERE s.campaign = ? AND s.state IN ({marks}) "
-            "AND (s.state != 'deferred' OR s.retry_at IS NULL OR s.retry_at <= ?) ORDER BY s.subscriber_id",
-            (campaign, *states, timestamp(now)),
-        ).fetchall()
+        where, params = _due_rows(campaign, now, retry_unknown)
+        found = self.connection.execute(_ENTRIES + where + " ORDER BY s.subscriber_id", params).fetchall()
         return [Entry(*row) for row in found]
+
+    def count_due(self, campaign: str, now: datetime, *, retry_unknown: bool = False) -> int:
+        """How many rows are due and claimed by no sender."""
+        where, params = _due_rows(campaign, now, retry_unknown)
+        (count,) = self.connection.execute(
+            "SELECT COUNT(*) FROM sends s " + where + " AND s.sender IS NULL", params
+        ).fetchone()
+        return int(count)
+
+    def claim(
+        self, campaign: str, sender: str, now: datetime, limit: int, *, retry_unknown: bool = False
+    ) -> tuple[list[Entry], int]:
+        """Up to `limit` due rows no sender has, taken for `sender` in one transaction, after the
+        rows of dead senders were taken back (leases.py); returns them and how many rows were made
+        `unknown` taking them back. A row stays the sender's until its lease ends."""
+        where, params = _due_rows(campaign, now, retry_unknown)
+        with self.transaction():
+            recovered = self.reap(campaign, now)
+            # Picked once, in a materialised CTE: as a plain subquery of the UPDATE, PostgreSQL may
+            # run it again for each row and so take more than `limit`.
+            claimed = self.connection.execute(
+                f"WITH picked AS MATERIALIZED (SELECT s.subscriber_id FROM sends s {where}"
+                f" AND s.sender IS NULL ORDER BY s.subscriber_id LIMIT ?{self.engine.skip_locked})"
+                " UPDATE sends SET sender = ? WHERE campaign = ? AND subscriber_id IN"
+                " (SELECT subscriber_id FROM picked) RETURNING subscriber_id",
+                (*params, limit, sender, campaign),
+            ).fetchall()
+            if not claimed:
+                return [], recovered
+            found = self.connection.execute(
+                _ENTRIES + "WHERE s.campaign = ? AND s.sender = ? AND s.subscriber_id IN"
+                f" ({','.join('?' * len(claimed))}) ORDER BY s.subscriber_id",
+                (campaign, sender, *(row[0] for row in claimed)),
+            ).fetchall()
+        return [Entry(*row) for row in found], recovered
 
     def next_retry(self, campaign: str) -> str | None:
         found = self.connection.execute(
@@ -194,16 +206,20 @@ class SendLog(Subscribers):
         `sending`, else the status that stopped it. `return_token` is the token of the message's
         VERP envelope sender, recorded with its Message-ID to match a bounce to it."""
         stamp = timestamp(now)
+        claimed = "sender = ?" if entry.sender is not None else "sender IS NULL"
+        owner = (entry.sender,) if entry.sender is not None else ()
         with self.transaction():
             status = self.subscriber_status(entry.subscriber_id)
             if status != "active":
                 self._skip(entry, f"not sent: the subscriber is {status} now", stamp)
                 return status or "gone"
-            self.connection.execute(
+            marked = self.connection.execute(
                 "UPDATE sends SET state = 'sending', attempts = attempts + 1, message_id = ?,"
-                " return_token = ?, updated_at = ? WHERE campaign = ? AND subscriber_id = ?",
-                (message_id, return_token, stamp, entry.campaign, entry.subscriber_id),
+                f" return_token = ?, updated_at = ? WHERE campaign = ? AND subscriber_id = ? AND {claimed}",
+                (message_id, return_token, stamp, entry.campaign, entry.subscriber_id, *owner),
             )
+            if marked.rowcount == 0:  # this sender was taken for dead, and its rows were taken back
+                return TAKEN
         return None
 
     def sent_messages(
@@ -288,48 +304,17 @@ class SendLog(Subscribers):
         return state
 
 
-@contextmanager
-def campaign_lock(database: Path, campaign: str) -> Iterator[None]:
-    """Refuse a second sender of the same campaign; the kernel drops the lock if its holder dies."""
-    path = _lock_path(database, campaign)
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    except OSError as exc:
-        raise unavailable(database, f"cannot create {path.name} beside it: {exc.strerror or exc}") from None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
-            raise NewsletterError(
-                f"campaign {campaign} is being sent by another process (pid {holder})",
-                hint="wait for it to finish, or stop it; a second sender could mail people twice",
-            ) from None
-        with contextlib.suppress(
-            OSError
-        ):  # the holder's pid is for the error above; a full disk may refuse it
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
-        yield
-    finally:
-        os.close(fd)  # closing releases the flock
+_ENTRIES = (
+    "SELECT s.campaign, s.subscriber_id, s.email, sub.name, s.state, s.attempts, sub.status, s.variant,"
+    " s.sender FROM sends s JOIN subscribers sub ON sub.id = s.subscriber_id "
+)
 
 
-def sender_running(database: Path, campaign: str) -> bool:
-    """Whether a process holds the campaign's send lock now. Probed with a shared lock, dropped at
-    once; a sender starting in that instant is refused as if another were running, and can rerun."""
-    try:
-        fd = os.open(_lock_path(database, campaign), os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:  # no lock file: nobody ever sent this campaign from here
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
-
-
-def _lock_path(database: Path, campaign: str) -> Path:
-    return database.with_name(f"{database.name}.{campaign}.send-lock")
+def _due_rows(campaign: str, now: datetime, retry_unknown: bool) -> tuple[str, tuple[str, ...]]:
+    """The WHERE clause of the rows due now, and its parameters."""
+    states = ("pending", "deferred", "unknown") if retry_unknown else ("pending", "deferred")
+    where = (
+        f"WHERE s.campaign = ? AND s.state IN ({','.join('?' * len(states))}) "
+        "AND (s.state != 'deferred' OR s.retry_at IS NULL OR s.retry_at <= ?)"
+    )
+    return where, (campaign, *states, timestamp(now))

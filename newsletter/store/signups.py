@@ -137,8 +137,8 @@ class Signups(Consents):
     def forget_event(self, kind: str, key: str, stamp: str) -> None:
         """Take back one event (a mail that could not be sent)."""
         self.connection.execute(
-            "DELETE FROM signup_events WHERE rowid IN"
-            " (SELECT rowid FROM signup_events WHERE kind = ? AND key = ? AND at = ? LIMIT 1)",
+            f"DELETE FROM signup_events WHERE {self.engine.rowid} IN (SELECT {self.engine.rowid}"
+            " FROM signup_events WHERE kind = ? AND key = ? AND at = ? LIMIT 1)",
             (kind, key, stamp),
         )
 
@@ -149,6 +149,7 @@ class Signups(Consents):
     def use_challenge(self, challenge_id: str, *, expires: str) -> bool:
         """True the first time a solved challenge is presented, False ever after."""
         added = self.connection.execute(
-            "INSERT OR IGNORE INTO used_challenges (id, expires) VALUES (?, ?)", (challenge_id, expires)
+            "INSERT INTO used_challenges (id, expires) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            (challenge_id, expires),
         )
         return added.rowcount == 1

@@ -122,7 +122,7 @@ class Subscribers(History):
         Returns its id."""
         added = self.connection.execute(
             "INSERT INTO subscribers (email, email_key, name, locale, tags, status, source, created_at,"
-            " updated_at, topics) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " updated_at, topics) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (
                 email,
                 email_key(email),
@@ -136,9 +136,9 @@ class Subscribers(History):
                 json_tags(topics),
             ),
         )
-        subscriber_id = int(added.lastrowid or 0)
+        subscriber_id = int(added.fetchone()[0])
         self.record_change(
-            int(added.lastrowid or 0),
+            subscriber_id,
             None,
             status,
             source=change_source,
