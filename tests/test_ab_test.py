@@ -26,6 +26,9 @@ from tests.conftest import LOCKED, Run, write, write_lock
 from tests.smtp_fake import FakeSMTP, configure
 from tests.stripe_fake import signed_event
 
+# Every test here runs on SQLite and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("both_engines")
+
 SECRET = "a-test-secret-of-enough-length"
 WEBHOOK = "whsec_ab_test"
 CAMPAIGN = "2026-12-schrijven"

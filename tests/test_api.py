@@ -12,6 +12,9 @@ import pytest
 import newsletter
 from newsletter.project.environment import Secrets
 
+# Every test here runs on SQLite and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("both_engines")
+
 
 def test_open_project_finds_the_project_from_a_folder_inside_it(project: Path) -> None:
     opened = newsletter.open_project(project / "campaigns")

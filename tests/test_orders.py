@@ -14,7 +14,9 @@ import io
 import json
 import os
 import stat
+from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -28,6 +30,9 @@ from newsletter.store import Order
 from tests.conftest import Run, stripe_served, write
 from tests.stripe_fake import FakeStripe, refunded_charge, signed_event
 from tests.test_web_app import Answer, Server
+
+# Every test here runs on SQLite and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("both_engines")
 
 KEY = "sk_test_orders"
 WEBHOOK_SECRET = "whsec_test_orders_secret"
@@ -355,3 +360,24 @@ def test_a_reference_edited_to_credit_another_reader_credits_nobody(shop: Shop) 
     shop.event("checkout.session.completed", shop.buy("jan@example.nl"))
     (genuine,) = [order for order in shop.orders() if order.email == "jan@example.nl"]
     assert genuine.subscriber_id == shop.newsletter.person("jan@example.nl").subscriber.id
+
+
+def test_two_servers_on_one_database_apply_an_event_once(shop: Shop) -> None:
+    """Several `serve` processes (gunicorn's workers, or two machines) share one database: one event,
+    delivered to both at once again and again (Stripe retries), makes one order, applied once."""
+    other = Server(shop.newsletter.project)
+    body, signature = signed_event(WEBHOOK_SECRET, "checkout.session.completed", shop.buy("jan@example.nl"))
+    headers = {"Content-Type": "application/json", "Stripe-Signature": signature}
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(
+                pool.map(
+                    lambda n: (shop.server, other)[n % 2].request("POST", PATH, body, headers), range(16)
+                )
+            )
+    finally:
+        other.stop()
+    assert [answer.status for answer in answers] == [200] * 16
+    assert Counter(answer.text for answer in answers) == {"applied\n": 1, "already applied\n": 15}
+    (order,) = shop.orders()
+    assert order.subscriber_id == shop.newsletter.person("jan@example.nl").subscriber.id

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import socket
-import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -24,9 +23,13 @@ from newsletter.sending.message import Outgoing
 from newsletter.sending.run import RateLimiter, RunReport, run, utc_now
 from newsletter.sending.transport import ConnectionProblem, Memory
 from newsletter.store import Entry, Result, connect
+from tests import store_util
 from tests.conftest import Run, write
 from tests.smtp_fake import FakeSMTP, configure
 from tests.store_util import query, select
+
+# Every test here runs on SQLite and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("both_engines")
 
 CAMPAIGN = "2026-12-schrijven"
 SECRET = "a-test-secret-of-enough-length"
@@ -88,8 +91,7 @@ def test_each_reader_of_the_locale_gets_one_personal_message_over_one_reused_con
     assert first["To"].addresses[0].display_name == "Lezer 1"
     plain = first.get_body(("plain",))
     assert plain is not None and "Beste Lezer," in plain.get_content()
-    with sqlite3.connect(sender / "audience.sqlite3") as db:
-        logged = db.execute("SELECT message_id FROM sends WHERE email = ?", (READERS[0],)).fetchone()[0]
+    [(logged,)] = query(sender, "SELECT message_id FROM sends WHERE email = ?", (READERS[0],))
     assert logged == first["Message-ID"]
     assert fake.sessions == 1
     assert fake.verbs().count("RSET") == len(READERS) - 1  # the connection is reset between messages
@@ -174,12 +176,11 @@ def test_deferred_too_often_becomes_failed(sender: Path, fake: FakeSMTP, run: Ru
     fake.fail_rcpt(READERS[0], 452)
     send(run)
     send(run)
-    with sqlite3.connect(sender / "audience.sqlite3") as db:
-        state, response = db.execute(
-            "SELECT state, smtp_response FROM sends WHERE email = ?", (READERS[0],)
-        ).fetchone()
+    [(state, response)] = query(
+        sender, "SELECT state, smtp_response FROM sends WHERE email = ?", (READERS[0],)
+    )
     assert state == "failed"
-    assert response.startswith("gave up after 2 attempts")
+    assert str(response).startswith("gave up after 2 attempts")
 
 
 def test_a_550_user_unknown_fails_that_reader_and_marks_the_address_bounced(
@@ -626,7 +627,7 @@ def test_a_sender_address_the_server_refuses_stops_the_run_without_failing_reade
 def run_in_memory(project: Path, memory: Memory) -> RunReport:
     """The run of a first send of the campaign, every thread's transport the one `memory`."""
     prepared = sending.prepare(open_project(project), CAMPAIGN)
-    database = project / "audience.sqlite3"
+    database = store_util.database(project)
     with connect(database) as store:
         store.enqueue(CAMPAIGN, select(store, locale="nl"), utc_now())
     composer = sending.make_composer(prepared, SECRET.encode())
@@ -710,8 +711,7 @@ def test_with_a_bounce_address_each_message_has_its_own_verp_envelope_sender(
     )
     settings.write_text(text, encoding="utf-8")
     assert send(run).exit_code == 0
-    with sqlite3.connect(sender / "audience.sqlite3") as db:
-        logged = dict(db.execute("SELECT message_id, return_token FROM sends").fetchall())
+    logged = {str(m): str(t) for m, t in query(sender, "SELECT message_id, return_token FROM sends")}
     envelopes = {message.message["Message-ID"]: message.mail_from for message in fake.messages}
     assert len(envelopes) == len(READERS) and len(set(envelopes.values())) == len(READERS)
     for message_id, envelope in envelopes.items():

@@ -32,6 +32,9 @@ from tests.conftest import Run, write
 from tests.smtp_fake import Delivered, FakeSMTP, configure
 from tests.test_web_app import Answer, Server, assert_safe_headers
 
+# Every test here runs on SQLite and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("both_engines")
+
 SECRET = "a-test-secret-of-enough-length"
 BASE = "/nieuwsbrief/aanmelden"
 SIGNUP = f"""

@@ -31,6 +31,9 @@ from newsletter.signup import altcha
 from tests.conftest import REPO
 from tests.test_review_pages import fixture_browser, fixture_chromium  # noqa: F401 - fixtures
 
+# Every test here runs on SQLite and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("both_engines")
+
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment
 

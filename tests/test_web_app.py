@@ -17,7 +17,9 @@ import sys
 import threading
 import types
 import wsgiref.util
+from collections import Counter
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -691,3 +693,23 @@ def test_one_click_posts_arriving_together_are_each_answered_after_their_commit(
     with open_store(readers) as store:
         changes = [c for c in store.history() if c.email.startswith("samen") and c.old_status == "active"]
     assert len(changes) == 40 and {c.source for c in changes} == {"one-click"}
+
+
+def test_two_servers_on_one_database_unsubscribe_each_reader_once(server: Server, readers: Project) -> None:
+    """Several `serve` processes share one database: every reader's one-click POST, arriving at both
+    at once (a mail provider's retry), unsubscribes them once, with one change in their history."""
+    other = Server(readers)
+    addresses = ["jan@example.org", "els@example.org", "ann@example.org"]
+    tokens = [
+        token_for(readers, address, NL if address != "ann@example.org" else EN) for address in addresses
+    ]
+    try:
+        with ThreadPoolExecutor(12) as pool:
+            answers = list(pool.map(lambda n: (server, other)[n % 2].one_click(tokens[n % 3]), range(24)))
+    finally:
+        other.stop()
+    assert [answer.status for answer in answers] == [200] * 24
+    assert status_of(readers) == dict.fromkeys(addresses, "unsubscribed")
+    with open_store(readers) as store:
+        left = Counter(c.email for c in history(store) if c.new_status == "unsubscribed")
+    assert left == dict.fromkeys(addresses, 1)

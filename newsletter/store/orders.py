@@ -86,11 +86,11 @@ class Orders(Subscribers):
             f"INSERT INTO orders ({_COLUMNS}, event_at, updated_at) VALUES ({', '.join('?' * 19)})"
             " ON CONFLICT (session) DO UPDATE SET payment_status = excluded.payment_status,"
             " amount = excluded.amount, quantity = excluded.quantity, payment_intent ="
-            " coalesce(excluded.payment_intent, payment_intent),"
+            " coalesce(excluded.payment_intent, orders.payment_intent),"
             # A forgotten buyer's order keeps no personal data, whatever Stripe reports again later.
-            " shipping_name = CASE WHEN forgotten THEN '' ELSE excluded.shipping_name END,"
-            " shipping_address = CASE WHEN forgotten THEN '{}' ELSE excluded.shipping_address END,"
-            " email = CASE WHEN forgotten THEN '' ELSE excluded.email END,"
+            " shipping_name = CASE WHEN orders.forgotten = 1 THEN '' ELSE excluded.shipping_name END,"
+            " shipping_address = CASE WHEN orders.forgotten = 1 THEN '{}' ELSE excluded.shipping_address END,"
+            " email = CASE WHEN orders.forgotten = 1 THEN '' ELSE excluded.email END,"
             " event_at = excluded.event_at, updated_at = excluded.updated_at"
             " WHERE excluded.event_at > orders.event_at"
             " OR (excluded.event_at = orders.event_at AND orders.payment_status = 'unpaid')",
