@@ -21,7 +21,10 @@ from newsletter.bounces.formats import classify, parse
 from newsletter.project.environment import UNSUBSCRIBE_SECRET as SECRET_ENV
 from newsletter.store import Result, connect
 from tests.conftest import Run, write
-from tests.store_util import history, select
+from tests.store_util import database, history, select
+
+# Every test here runs on SQLite and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("both_engines")
 
 SECRET = "a-test-secret-of-enough-length"
 SENDER = "nieuwsbrief@uitgeverijlindenhof.nl"
@@ -255,7 +258,7 @@ def readers(project: Path, run: Run, monkeypatch: pytest.MonkeyPatch) -> dict[st
     settings.write_text(settings.read_text(encoding="utf-8") + f'\n[bounces]\naddress = "{BOUNCES}"\n')
     write(project / "lezers.csv", "email\n" + "".join(address(name) + "\n" for name in READERS))
     assert run("audience", "import", str(project / "lezers.csv"), "--consent", "testlijst").exit_code == 0
-    found = {s.email.split("@")[0]: s.id for s in select(project / "audience.sqlite3")}
+    found = {s.email.split("@")[0]: s.id for s in select(database(project))}
     sent(project, READERS)
     return found
 
@@ -263,7 +266,7 @@ def readers(project: Path, run: Run, monkeypatch: pytest.MonkeyPatch) -> dict[st
 def sent(project: Path, names: list[str]) -> None:
     """The send log as a real send leaves it: each reader's message went out with its Message-ID."""
     now = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
-    with connect(project / "audience.sqlite3") as store:
+    with connect(database(project)) as store:
         wanted = {address(name) for name in names}
         store.enqueue(CAMPAIGN, [s for s in store.select() if s.email in wanted], now)
         for entry in store.due(CAMPAIGN, now):
@@ -273,7 +276,7 @@ def sent(project: Path, names: list[str]) -> None:
 
 
 def statuses(project: Path) -> dict[str, str]:
-    return {s.email.split("@")[0]: s.status for s in select(project / "audience.sqlite3", status=None)}
+    return {s.email.split("@")[0]: s.status for s in select(database(project), status=None)}
 
 
 def token(name: str, readers: dict[str, int]) -> str:
@@ -335,7 +338,7 @@ def test_history_says_where_each_status_came_from(project: Path, run: Run, reade
         run("bounces", "import", *(str(project / f) for f in ("anna.eml", "gerda.eml", "henk.eml"))).exit_code
         == 0
     )
-    changes = [c for c in history(project / "audience.sqlite3") if c.old_status is not None]
+    changes = [c for c in history(database(project)) if c.old_status is not None]
     assert [(c.email, c.old_status, c.new_status, c.source) for c in changes] == [
         ("anna@example.nl", "active", "bounced", "bounce"),
         ("gerda@example.nl", "active", "complained", "complaint"),
@@ -379,7 +382,7 @@ def test_transient_failures_bounce_at_the_limit_counted_once_per_report(
     result = run("bounces", "import", str(project / "two.eml"))
     assert "1 bounced" in result.output
     assert statuses(project)["bert"] == "bounced"
-    last = history(project / "audience.sqlite3")[-1]
+    last = history(database(project))[-1]
     assert last.source == "bounce" and "2 transient failures, the limit is 2" in last.detail
 
 
@@ -414,7 +417,7 @@ def test_a_mailed_unsubscribe_without_a_valid_token_counts_for_its_from_address(
         "unsubscribed",
         "active",
     )
-    details = [c.detail for c in history(project / "audience.sqlite3") if c.source == "mailto"]
+    details = [c.detail for c in history(database(project)) if c.source == "mailto"]
     assert "From address" in details[0] and "signature does not match" in details[0]
 
 
@@ -554,7 +557,7 @@ def test_a_forged_report_naming_readers_never_sent_anything_changes_nobody(
     assert result.exit_code == 0, result.output
     assert "0 bounced" in result.output and "200 not ours" in result.output
     assert "not ours: forged.eml: names no message of ours to lezer0@example.org" in result.output
-    assert {s.status for s in select(project / "audience.sqlite3", status=None)} == {"active"}
+    assert {s.status for s in select(database(project), status=None)} == {"active"}
 
 
 def test_a_forged_complaint_without_a_message_of_ours_changes_nobody(

@@ -104,13 +104,13 @@ class PostgresEngine:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        with self._transaction():
-            self.connection.raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+        # One round trip: a query without parameters may hold two statements.
+        with self._transaction(f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})"):
             yield
 
     @contextmanager
     def local_transaction(self) -> Iterator[None]:
-        with self._transaction():
+        with self._transaction("BEGIN"):
             yield
 
     def let_writers_in(self) -> None:
@@ -139,9 +139,9 @@ class PostgresEngine:
                 raw.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (name,))
 
     @contextmanager
-    def _transaction(self) -> Iterator[None]:
+    def _transaction(self, begin: str) -> Iterator[None]:
         try:
-            self.connection.raw.execute("BEGIN")
+            self.connection.raw.execute(begin)
             try:
                 yield
             except BaseException:

@@ -209,18 +209,32 @@ class SendLog(Leases, Subscribers):
         claimed = "sender = ?" if entry.sender is not None else "sender IS NULL"
         owner = (entry.sender,) if entry.sender is not None else ()
         with self.transaction():
-            status = self.subscriber_status(entry.subscriber_id)
-            if status != "active":
-                self._skip(entry, f"not sent: the subscriber is {status} now", stamp)
-                return status or "gone"
+            # One statement in the usual case: the row is marked only while its reader is active.
             marked = self.connection.execute(
                 "UPDATE sends SET state = 'sending', attempts = attempts + 1, message_id = ?,"
-                f" return_token = ?, updated_at = ? WHERE campaign = ? AND subscriber_id = ? AND {claimed}",
-                (message_id, return_token, stamp, entry.campaign, entry.subscriber_id, *owner),
+                f" return_token = ?, updated_at = ? WHERE campaign = ? AND subscriber_id = ? AND {claimed}"
+                " AND (SELECT status FROM subscribers WHERE id = ?) = 'active'",
+                (
+                    message_id,
+                    return_token,
+                    stamp,
+                    entry.campaign,
+                    entry.subscriber_id,
+                    *owner,
+                    entry.subscriber_id,
+                ),
             )
-            if marked.rowcount == 0:  # this sender was taken for dead, and its rows were taken back
+            if marked.rowcount == 1:
+                return None
+            mine = self.connection.execute(
+                f"SELECT 1 FROM sends WHERE campaign = ? AND subscriber_id = ? AND {claimed}",
+                (entry.campaign, entry.subscriber_id, *owner),
+            ).fetchone()
+            if mine is None:  # this sender was taken for dead, and its rows were taken back
                 return TAKEN
-        return None
+            status = self.subscriber_status(entry.subscriber_id)
+            self._skip(entry, f"not sent: the subscriber is {status} now", stamp)
+            return status or "gone"
 
     def sent_messages(
         self,
