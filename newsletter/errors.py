@@ -110,18 +110,23 @@ def closest(name: str, options: Iterable[str]) -> str | None:
     return close[0] if close else None
 
 
-# A URL's password, in its user part (`scheme://user:password@host`) or its query (`?password=...`,
-# as libpq takes it): what no message may show.
-_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/@:\s]*:)[^@\s]*@")
-_QUERY_PASSWORD = re.compile(r"(?i)(?P<head>[?&]password=)[^&\s]*")
+# A URL's password, in its user part (`scheme://user:password@host`, up to the last `@` before the
+# host: an unencoded `@` or space in it still counts), or as a `password=` parameter of its query or
+# of libpq's `key=value` form (quoted or not): what no message may show.
+_URL_PASSWORD = re.compile(
+    r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)(?P<secret>[^/?#]*)@(?=[^@/?#]*(?:[/?#]|$))"
+)
+_PARAMETER_PASSWORD = re.compile(
+    r"(?i)(?P<head>(?:^|[?&\s])pass(?:word|%77ord)\s*=\s*)(?P<secret>'(?:[^'\\]|\\.)*'|[^&\s]*)"
+)
 
 
 def without_passwords(text: str) -> str:
     """The text with every URL password in it shown as `***`."""
-    return _QUERY_PASSWORD.sub(r"\g<head>***", _URL_PASSWORD.sub(r"\g<head>***@", text))
+    return _PARAMETER_PASSWORD.sub(r"\g<head>***", _URL_PASSWORD.sub(r"\g<head>***@", text))
 
 
 def password_of(url: str) -> str:
     """The password a URL holds ("" without one), found as `without_passwords` finds it."""
-    found = _URL_PASSWORD.search(url) or _QUERY_PASSWORD.search(url)
-    return found.group(0)[len(found.group("head")) :].rstrip("@") if found else ""
+    found = _URL_PASSWORD.search(url) or _PARAMETER_PASSWORD.search(url)
+    return found.group("secret") if found else ""

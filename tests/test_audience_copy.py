@@ -55,7 +55,7 @@ def source(project: Path, run: Run, monkeypatch: pytest.MonkeyPatch) -> Path:
         store.enqueue(CAMPAIGN, readers_now, NOW, variants={s.id: "A" for s in readers_now}, in_test=True)
         with store.transaction():
             store.start_test(CAMPAIGN, 0.2, STAMP)
-        store.take_lease("lease-1", CAMPAIGN, NOW)
+        store.take_lease("lease-1", CAMPAIGN)
         store.remember_report("<report-1@mx.example.org>", "mailbox", STAMP)
         store.add_soft_bounce("els@example.nl", "<report-1@mx.example.org>", "452 mailbox full", STAMP)
         store.record_event("signup", "192.0.2.1", STAMP)

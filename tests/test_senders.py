@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.store import INTERRUPTED, TAKEN, Location, PostgresDatabase, Store, connect, timestamp
+from newsletter.store import INTERRUPTED, TAKEN, Location, PostgresDatabase, Result, Store, connect, timestamp
 from newsletter.store.leases import LEASE_SECONDS, Lease, this_machine
 from tests.conftest import Run, write
 from tests.smtp_fake import FakeSMTP, configure
@@ -55,13 +55,16 @@ def readers(store: Store, count: int) -> None:
     store.enqueue("c", select(store), NOW)
 
 
-def elsewhere(store: Store, lease_id: str, heartbeat: datetime) -> None:
-    """A lease of a sender on another machine, last heard of at `heartbeat`."""
+def elsewhere(store: Store, lease_id: str, silent: float = 0) -> None:
+    """A lease of a sender on another machine, last heard of `silent` seconds ago by the database's
+    clock (which every heartbeat is written and judged by)."""
+    heartbeat = timestamp(store.database_now() - timedelta(seconds=silent))
     with store.transaction():
         store.connection.execute(
             "INSERT INTO senders (id, campaign, host, pid, process_start, started_at, heartbeat_at)"
-            " VALUES (?, 'c', 'other-host/boot', 1, '', ?, ?)",
-            (lease_id, timestamp(heartbeat), timestamp(heartbeat)),
+            " VALUES (?, 'c', 'other-host/boot/ns', 1, '', ?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
+            (lease_id, heartbeat, heartbeat),
         )
 
 
@@ -71,8 +74,8 @@ def elsewhere(store: Store, lease_id: str, heartbeat: datetime) -> None:
 def test_two_senders_claim_disjoint_batches_until_none_is_left(location: Location) -> None:
     with connect(location) as store:
         readers(store, 7)
-        store.take_lease("a", "c", NOW)
-        store.take_lease("b", "c", NOW)
+        store.take_lease("a", "c")
+        store.take_lease("b", "c")
         first, _ = store.claim("c", "a", NOW, 3)
         second, _ = store.claim("c", "b", NOW, 3)
         third, _ = store.claim("c", "a", NOW, 3)
@@ -89,14 +92,14 @@ def test_a_row_another_sender_took_back_is_not_marked_sending(location: Location
     longer than the lease) finds its rows gone and sends nothing of them."""
     with connect(location) as store:
         readers(store, 1)
-        elsewhere(store, "slow", NOW)
+        elsewhere(store, "slow")
         [entry], _ = store.claim("c", "slow", NOW, 10)
-        later = NOW + timedelta(seconds=LEASE_SECONDS + 1)
-        store.take_lease("b", "c", later)
-        [taken], _ = store.claim("c", "b", later, 10)  # "slow" is silent too long: its row goes to b
+        elsewhere(store, "slow", silent=LEASE_SECONDS + 1)  # a frozen laptop
+        store.take_lease("b", "c")
+        [taken], _ = store.claim("c", "b", NOW, 10)  # "slow" is silent too long: its row goes to b
         assert taken.subscriber_id == entry.subscriber_id
-        assert store.mark_sending(entry, "<slow>", later) == TAKEN
-        assert store.mark_sending(taken, "<b>", later) is None
+        assert store.mark_sending(entry, "<slow>", NOW) == TAKEN
+        assert store.mark_sending(taken, "<b>", NOW) is None
         [row] = store.send_rows("c", ["sending"])
     assert row.message_id == "<b>"
 
@@ -104,12 +107,12 @@ def test_a_row_another_sender_took_back_is_not_marked_sending(location: Location
 def test_a_dead_senders_rows_in_flight_become_unknown_and_its_claims_go_back(location: Location) -> None:
     with connect(location) as store:
         readers(store, 4)
-        elsewhere(store, "dead", NOW)
+        elsewhere(store, "dead")
         claimed, _ = store.claim("c", "dead", NOW, 4)
         assert store.mark_sending(claimed[0], "<m>", NOW) is None
-        later = NOW + timedelta(seconds=LEASE_SECONDS + 1)
-        store.take_lease("alive", "c", later)
-        taken, recovered = store.claim("c", "alive", later, 10)
+        elsewhere(store, "dead", silent=LEASE_SECONDS + 1)
+        store.take_lease("alive", "c")
+        taken, recovered = store.claim("c", "alive", NOW, 10)
         [unknown] = store.send_rows("c", ["unknown"])
         leases = [lease.id for lease in store.leases("c")]
     assert recovered == 1 and unknown.smtp_response == INTERRUPTED
@@ -120,13 +123,26 @@ def test_a_dead_senders_rows_in_flight_become_unknown_and_its_claims_go_back(loc
 def test_a_sender_elsewhere_that_keeps_its_heartbeat_keeps_its_rows(location: Location) -> None:
     with connect(location) as store:
         readers(store, 2)
-        elsewhere(store, "busy", NOW)
+        elsewhere(store, "busy")
         store.claim("c", "busy", NOW, 1)
-        soon = NOW + timedelta(seconds=LEASE_SECONDS - 1)
-        store.take_lease("b", "c", soon)
-        taken, recovered = store.claim("c", "b", soon, 10)
-        assert [lease.id for lease in store.live_senders("c", soon)] == ["busy", "b"]
+        elsewhere(store, "busy", silent=LEASE_SECONDS - 5)
+        store.take_lease("b", "c")
+        taken, recovered = store.claim("c", "b", NOW, 10)
+        assert sorted(lease.id for lease in store.live_senders("c")) == ["b", "busy"]
     assert (len(taken), recovered) == (1, 0)
+
+
+def test_a_row_sent_meanwhile_by_another_way_is_not_marked_again(location: Location) -> None:
+    """The welcome mailer of `serve` and a `send` of the welcome campaign may hold the same row: the
+    row is marked `sending` only in the state it was taken in."""
+    with connect(location) as store:
+        readers(store, 1)
+        [entry] = store.due("c", NOW)
+        assert store.mark_sending(entry, "<first>", NOW) is None
+        store.record_result(entry, Result("sent", 250, "ok"), NOW, retry_after=60, max_attempts=3)
+        assert store.mark_sending(entry, "<again>", NOW) == TAKEN
+        [row] = store.send_rows("c", ["sent"])
+    assert row.message_id == "<first>"
 
 
 def test_on_this_machine_a_sender_whose_process_is_gone_is_dead_at_once(location: Location) -> None:
@@ -135,9 +151,12 @@ def test_on_this_machine_a_sender_whose_process_is_gone_is_dead_at_once(location
     lease = Lease("x", "c", this_machine(), gone, "1", timestamp(NOW), timestamp(datetime.now(UTC)))
     assert not lease.alive(datetime.now(UTC))
     with connect(location) as store:
-        store.take_lease("me", "c", NOW)  # this process: alive however old its heartbeat
+        store.take_lease("me", "c")  # this process: alive however old its heartbeat
         [me] = store.leases("c")
-    assert me.host == this_machine() and me.alive(NOW + timedelta(days=1))
+    assert me.host == this_machine() and me.alive(datetime.now(UTC) + timedelta(days=1))
+    elsewhere_without_proc = Lease("y", "c", this_machine(), gone, "", "", timestamp(datetime.now(UTC)))
+    assert elsewhere_without_proc.alive(datetime.now(UTC))  # no process start known: the heartbeat decides
+    assert not elsewhere_without_proc.alive(datetime.now(UTC) + timedelta(seconds=LEASE_SECONDS + 1))
 
 
 # -- senders through the command line ----------------------------------------------------------------
@@ -228,6 +247,30 @@ def test_a_stop_reaches_every_worker_and_the_resume_mails_everyone_once(
     resumed = run("send", CAMPAIGN, "--yes", "--workers", "2")
     assert resumed.exit_code == 0, resumed.output
     assert received(fake) == Counter({f"lezer{n:04d}@example.org": 1 for n in range(80)})
+
+
+@pytest.mark.usefixtures("both_engines")
+def test_workers_whose_parent_is_killed_stop_cleanly(project: Path, run: Run, fake: FakeSMTP) -> None:
+    """SIGKILL of `send --workers` (the OOM killer, kill -9): its workers notice, finish what is in
+    flight, end their leases and exit, and a resume mails the rest once."""
+    project_with(project, run, fake, 80, connections=1)
+    fake.data_delay = 0.05
+    process = start_sender(project, "--workers", "3")
+    deadline = time.monotonic() + BOUND
+    while len(fake.messages) < 6:
+        assert process.poll() is None and time.monotonic() < deadline, output_of(process)
+        time.sleep(POLL)
+    process.kill()
+    process.wait(timeout=BOUND)
+    while query(project, "SELECT COUNT(*) FROM senders") != [(1,)]:  # the parent's own lease stays
+        assert time.monotonic() < deadline + BOUND, query(project, "SELECT id, pid FROM senders")
+        time.sleep(POLL)
+    fake.data_delay = 0
+    resumed = start_sender(project)
+    assert output_of(resumed) and resumed.returncode in (0, 1)
+    got = received(fake)
+    assert max(got.values()) == 1 and query(project, "SELECT COUNT(*) FROM senders") == [(0,)]
+    assert set(log_states(project)) <= {"sent", "unknown"}
 
 
 def start_sender(project: Path, *args: str) -> subprocess.Popen[bytes]:

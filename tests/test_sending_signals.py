@@ -206,7 +206,7 @@ def test_status_shows_a_dead_senders_rows_as_unknown_and_a_live_ones_as_sending(
     assert "the sender stopped during the SMTP transaction" in after_crash.output
 
     with connect(sender / "audience.sqlite3") as store:  # a sender at work right now: this process
-        store.take_lease("live", CAMPAIGN, datetime.now(UTC))
+        store.take_lease("live", CAMPAIGN)
         live = run("status", CAMPAIGN)
         store.end_lease(CAMPAIGN, "live", datetime.now(UTC))
     assert "sending   2" in live.output.splitlines()

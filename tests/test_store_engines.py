@@ -89,7 +89,14 @@ def test_the_history_trigger_catches_an_unrecorded_change_on_postgresql(postgres
 
 @pytest.mark.parametrize(
     "url",
-    ["postgresql://anna:geheim@db.example.nl/lezers", "postgres://anna@db.example.nl/lezers?password=geheim"],
+    [
+        "postgresql://anna:geheim@db.example.nl/lezers",
+        "postgres://anna@db.example.nl/lezers?password=geheim",
+        "postgres://anna@db.example.nl/lezers?pass%77ord=geheim",  # libpq decodes the key
+        "postgresql://anna:ge heim@db.example.nl/lezers",
+        "postgresql://anna:ge@heim@db.example.nl/lezers",
+        "host=db.example.nl dbname=lezers password=geheim",
+    ],
 )
 def test_a_password_in_newsletter_toml_is_refused_without_showing_it(
     project: Path, run: Run, url: str
@@ -99,7 +106,38 @@ def test_a_password_in_newsletter_toml_is_refused_without_showing_it(
     result = run("status", "2026-12-schrijven")
     assert result.exit_code == 2
     assert "the URL holds a password" in result.output and "NEWSLETTER_DATABASE_URL" in result.output
-    assert "geheim" not in result.output and "***" in result.output
+    assert "heim" not in result.output
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://anna:ge heim@127.0.0.1:{port}/lezers",
+        "postgresql://anna:ge@heim@127.0.0.1:{port}/lezers",
+        "host=127.0.0.1 port={port} dbname=lezers password=geheim",
+        "postgresql://anna:geh%eim@127.0.0.1:{port}/lezers",  # libpq quotes the token it cannot read
+    ],
+)
+def test_odd_urls_in_the_environment_never_show_their_password(
+    project: Path, run: Run, monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("NEWSLETTER_DATABASE_URL", url.format(port=port))
+    result = run("status", "2026-12-schrijven")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "cannot use the subscriber database" in result.output
+    assert "heim" not in result.output and "geh" not in result.output
+
+
+def test_an_environment_url_that_is_not_postgresqls_is_refused(
+    project: Path, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWSLETTER_DATABASE_URL", "audience.sqlite3")
+    result = run("status", "2026-12-schrijven")
+    assert result.exit_code == 2
+    assert "NEWSLETTER_DATABASE_URL is not a PostgreSQL URL" in result.output
 
 
 def test_an_unreachable_server_is_a_user_error_naming_the_database_not_its_password(

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, model_validator
 
-from newsletter.errors import NewsletterError
+from newsletter.errors import NewsletterError, password_of
 from newsletter.files import read_user_text
 from newsletter.project.environment import Secrets
 from newsletter.project.validation import (
@@ -189,13 +189,11 @@ class StripeSettings(StrictModel):
 
 def _no_password(value: str) -> str:
     """newsletter.toml is shared and committed: a PostgreSQL URL there names no password."""
-    if value.strip().lower().startswith(("postgresql://", "postgres://")):
-        parts = urlsplit(value.strip())
-        if parts.password is not None or "password=" in parts.query.lower():
-            raise ValueError(
-                "the URL holds a password; leave it out and give it as PGPASSWORD or in ~/.pgpass, "
-                "or put the whole URL in NEWSLETTER_DATABASE_URL"
-            )
+    if password_of(value):
+        raise ValueError(
+            "the URL holds a password; leave it out and give it as PGPASSWORD or in ~/.pgpass, "
+            "or put the whole URL in NEWSLETTER_DATABASE_URL"
+        )
     return value
 
 

@@ -19,7 +19,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, ValidationError
 
 from newsletter import placeholders
-from newsletter.errors import NewsletterError, NewsletterErrors, did_you_mean, without_passwords
+from newsletter.errors import NewsletterError, NewsletterErrors, did_you_mean, password_of
 from newsletter.files import read_user_text
 
 Loc = tuple[str | int, ...]
@@ -234,12 +234,13 @@ def _to_user_error(
     else:
         message = _MESSAGES.get(kind) or _plain(error["msg"])
     got = error.get("input")
-    if kind not in ("missing", "extra_forbidden") and isinstance(got, str | int | Decimal | float | bool):
-        shown = (
-            f"{without_passwords(got) if isinstance(got, str) else got!r}"
-            if not isinstance(got, Decimal)
-            else str(got)
-        )
+    secret = isinstance(got, str) and bool(password_of(got))  # a database URL's, say
+    if (
+        kind not in ("missing", "extra_forbidden")
+        and isinstance(got, str | int | Decimal | float | bool)
+        and not secret
+    ):
+        shown = f"{got!r}" if not isinstance(got, Decimal) else str(got)
         message += f" (got {shown})" if len(shown) <= 80 else ""
     return NewsletterError(
         message,

@@ -208,11 +208,11 @@ class _Run:
         try:
             with connect(self.database, busy_timeout=RUN_BUSY_TIMEOUT) as store:
                 while not self.beating.wait(HEARTBEAT_SECONDS):
-                    now = self.clock()
-                    if not store.renew_lease(self.lease, now):
+                    if not store.renew_lease(self.lease):
                         self.stop_with(_lease_lost())
                         return
-                    senders = len(store.live_senders(self.report.campaign, now))
+                    with store.engine.local_transaction():  # its errors as the user's, not a traceback
+                        senders = len(store.live_senders(self.report.campaign))
                     self.limiter.pace(self.settings.rate / max(senders, 1))
         except (DatabaseBusy, DatabaseUnavailable) as problem:
             self.stop_with(problem)
@@ -401,11 +401,11 @@ def run(
     started = time.monotonic()
     lease = secrets.token_hex(8)
     with connect(database, busy_timeout=RUN_BUSY_TIMEOUT) as store:
-        with store.transaction():
+        with store.row_transaction():
             recovered = store.reap(campaign, clock())
-        store.take_lease(lease, campaign, clock())
+        store.take_lease(lease, campaign)
         total = store.count_due(campaign, clock(), retry_unknown=retry_unknown)
-        senders = len(store.live_senders(campaign, clock()))
+        senders = len(store.live_senders(campaign))
     on_start(total)
     composers = {"": composer} if isinstance(composer, Composer) else composer
     shared = _Run(lease, composers, settings, transport, database, clock, on_result, asked, retry_unknown)

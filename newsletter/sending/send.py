@@ -549,7 +549,7 @@ def send(
     composers = make_composers(prepared, signing_key(prepared.project.secrets), clock=clock)
     database = database_location(prepared.project)
     with connect(database) as store, store.engine.exclusive(f"{campaign_id}.send-setup"):
-        joining = bool(store.live_senders(campaign_id, clock()))
+        joining = bool(store.live_senders(campaign_id))
         if not joining:  # the senders at work did this, and the log is theirs as it stands
             _queue(prepared, database, new_subscribers_only, retry_unknown, clock, ab or ABSend())
             publish_web_version(prepared.project, campaign_id, clock())  # online before the first message

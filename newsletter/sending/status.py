@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from newsletter.store import INTERRUPTED, Row, Store, open_existing
@@ -71,7 +70,7 @@ def log_status(project: Project, campaign_id: str, list_states: Sequence[str] = 
     store = open_existing(project)
     if store is not None:
         with store:
-            senders = len(store.live_senders(campaign_id, datetime.now(UTC)))
+            senders = len(store.live_senders(campaign_id))
             running = senders > 0
             counts = settled(store.send_counts(campaign_id), running)
             rows = settled_rows(store, campaign_id, list_states, running) if list_states else []

@@ -8,8 +8,9 @@ more senders, on this machine or on others, can join at any time with a plain `s
 
 The children ignore Ctrl-C: the parent alone hears the user and passes each stop request on as a
 SIGTERM, so that a Ctrl-C from the terminal (which reaches the whole process group) counts once,
-not once for the parent and once more for each child. What each child sends, and its report, come
-back over a pipe, so the parent's progress bar and summary speak for all of them.
+not once for the parent and once more for each child. A child whose parent is gone (killed with
+SIGKILL, say) stops as if asked. What each child sends, and its report, come back over a queue
+that never blocks a sending thread, so the parent's progress bar and summary speak for all.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from types import FrameType
@@ -40,9 +42,10 @@ def run_workers(
 ) -> RunReport:
     """`work` in this process and in `count - 1` forked ones; their reports summed."""
     context = multiprocessing.get_context("fork")
-    channel = context.SimpleQueue()
+    channel = context.Queue()
+    parent = os.getpid()
     children = [
-        context.Process(target=_child, args=(work, channel), name=f"sender-{number}", daemon=False)
+        context.Process(target=_child, args=(work, channel, parent), name=f"sender-{number}", daemon=False)
         for number in range(1, count)
     ]
     for child in children:
@@ -56,6 +59,8 @@ def run_workers(
     forward.start()
     try:
         own = work(stop, on_result)
+    except NewsletterError as problem:  # this process could not send; the others may have
+        own = RunReport(campaign, stopped=problem)
     finally:
         for child in children:
             child.join()
@@ -98,8 +103,8 @@ def merge(campaign: str, reports: list[RunReport]) -> RunReport:
     return total
 
 
-def _child(work: Work, channel: Any) -> None:
-    """A forked sender: its own stop, asked by the parent's SIGTERM only."""
+def _child(work: Work, channel: Any, parent: int) -> None:
+    """A forked sender: its own stop, asked by the parent's SIGTERM, or by the parent's death."""
     stop = Stop()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
@@ -107,6 +112,8 @@ def _child(work: Work, channel: Any) -> None:
         stop.request(signum)
 
     signal.signal(signal.SIGTERM, handle)
+    channel.cancel_join_thread()  # with nobody reading any more, exiting must not wait to write
+    threading.Thread(target=_orphaned, args=(parent, stop), daemon=True).start()
     try:
         report = work(stop, lambda entry, state: channel.put(("result", entry, state)))
     except NewsletterError as problem:
@@ -115,6 +122,14 @@ def _child(work: Work, channel: Any) -> None:
     if report.stopped is not None:  # plain text: an error's own attributes need not pickle
         report = replace(report, stopped=NewsletterError(report.stopped.format()))
     channel.put(("report", report))
+
+
+def _orphaned(parent: int, stop: Stop) -> None:
+    """Asks the child to stop, once, when its parent is gone: nobody would read its results or pass
+    the user's stop on."""
+    while os.getppid() == parent:
+        time.sleep(JOIN_SLICE)
+    stop.request(signal.SIGTERM)
 
 
 def _drain(

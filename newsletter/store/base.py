@@ -44,8 +44,14 @@ class Engine(Protocol):
     name: str  # "sqlite" or "postgresql"
     rowid: str  # the column naming a row physically: SQLite's rowid, PostgreSQL's ctid
     skip_locked: str  # what a claim's SELECT adds to pass over rows being claimed elsewhere
+    clock: str  # SQL for the database's time, as `timestamp()` writes it
 
     def transaction(self) -> AbstractContextManager[None]: ...
+
+    def row_transaction(self) -> AbstractContextManager[None]:
+        """A write whose decisions are all in its statements' conditions: it needs no turn of its own
+        beyond the rows it changes (on PostgreSQL; SQLite's lock is the whole file's)."""
+        ...
 
     def local_transaction(self) -> AbstractContextManager[None]:
         """A transaction that only touches this connection's temporary tables: it locks nobody out."""
@@ -84,6 +90,13 @@ class StoreBase:
         it commits. A lock held elsewhere too long, or a database that cannot be written, is a user
         error. Queries called inside take part in it."""
         return self.engine.transaction()
+
+    def row_transaction(self) -> AbstractContextManager[None]:
+        """All or nothing, for writes that decide nothing in Python between a read and a write: each
+        statement's own conditions (`WHERE sender = ? AND state = ?`) say whether it applies. On
+        PostgreSQL it takes no store-wide lock, so the senders of a campaign, on several machines,
+        do not queue for one; on SQLite it is `transaction`."""
+        return self.engine.row_transaction()
 
     def let_writers_in(self) -> None:
         """Between the batches of a long write: let the transactions waiting meanwhile go first.

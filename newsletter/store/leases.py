@@ -6,9 +6,11 @@ A sender takes a lease when it starts (`take_lease`), renews it with a heartbeat
 (`renew_lease`), and gives it up when it ends (`end_lease`). Its rows name it (`sends.sender`) from
 the moment it claims them (sendlog.py). A lease is live while its process is: on the same machine
 that is known at once (the process id, and the process's start time, so a reused id is not taken for
-it); on another machine when its heartbeat is younger than LEASE_SECONDS. A dead sender's rows are
-taken back by the next claim of any sender (`reap`): those it had marked `sending` become `unknown`
-(the server may have their messages), the ones it had only claimed go back to the pool.
+it); on another machine when its heartbeat is younger than LEASE_SECONDS. Heartbeats are written
+and judged by the database's clock, so machines whose clocks disagree still agree on a lease. A
+dead sender's rows are taken back by the next claim of any sender (`reap`): those it had marked
+`sending` become `unknown` (the server may have their messages), the ones it had only claimed go
+back to the pool.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cache
+from pathlib import Path
 
 from newsletter.store.base import StoreBase, timestamp
 
@@ -37,22 +40,26 @@ class Lease:
     started_at: str
     heartbeat_at: str
 
-    def alive(self, now: datetime, lease_seconds: float = LEASE_SECONDS) -> bool:
-        if self.host == this_machine():
+    def alive(self, database_now: datetime, lease_seconds: float = LEASE_SECONDS) -> bool:
+        """Its process runs (on this machine, where /proc tells), or its heartbeat is recent (by the
+        database's clock, `database_now`)."""
+        if self.host == this_machine() and self.process_start and process_start(os.getpid()):
             return process_start(self.pid) == self.process_start
-        return self.heartbeat_at >= timestamp(now - timedelta(seconds=lease_seconds))
+        return self.heartbeat_at >= timestamp(database_now - timedelta(seconds=lease_seconds))
 
 
 @cache
 def this_machine() -> str:
-    """The host's name and the kernel's boot id: a machine, and not the same name after a reboot
-    (when every process of before is gone)."""
-    try:
-        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as file:
-            boot = file.read().strip()
-    except OSError:
-        boot = ""
-    return f"{socket.gethostname()}/{boot}"
+    """The host's name, the kernel's boot id and the process-id namespace: where a process id names
+    one process (a container sharing the host's name has ids of its own), and not the same after a
+    reboot, when every process of before is gone."""
+    parts = [socket.gethostname()]
+    for where in ("/proc/sys/kernel/random/boot_id", "/proc/self/ns/pid"):
+        try:
+            parts.append(os.readlink(where) if where.endswith("/pid") else Path(where).read_text().strip())
+        except OSError:
+            parts.append("")
+    return "/".join(parts)
 
 
 def process_start(pid: int) -> str:
@@ -68,28 +75,33 @@ def process_start(pid: int) -> str:
 
 
 class Leases(StoreBase):
-    def take_lease(self, lease_id: str, campaign: str, now: datetime) -> None:
-        stamp = timestamp(now)
+    def take_lease(self, lease_id: str, campaign: str) -> None:
         pid = os.getpid()
-        with self.transaction():
+        clock = self.engine.clock
+        with self.row_transaction():
             self.connection.execute(
                 "INSERT INTO senders (id, campaign, host, pid, process_start, started_at, heartbeat_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (lease_id, campaign, this_machine(), pid, process_start(pid), stamp, stamp),
+                f" VALUES (?, ?, ?, ?, ?, {clock}, {clock})",
+                (lease_id, campaign, this_machine(), pid, process_start(pid)),
             )
 
-    def renew_lease(self, lease_id: str, now: datetime) -> bool:
+    def renew_lease(self, lease_id: str) -> bool:
         """The heartbeat; False when the lease is gone (another sender took this one for dead)."""
-        with self.transaction():
+        with self.row_transaction():
             renewed = self.connection.execute(
-                "UPDATE senders SET heartbeat_at = ? WHERE id = ?", (timestamp(now), lease_id)
+                f"UPDATE senders SET heartbeat_at = {self.engine.clock} WHERE id = ?", (lease_id,)
             )
             return renewed.rowcount == 1
+
+    def database_now(self) -> datetime:
+        """The time by the database's clock, which every sender's heartbeat is written with."""
+        (stamp,) = self.connection.execute(f"SELECT {self.engine.clock}").fetchone()
+        return datetime.strptime(str(stamp), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
     def end_lease(self, campaign: str, lease_id: str, now: datetime) -> int:
         """The sender is done: what it still has `sending` is `unknown` (the caller made sure nothing
         is in flight), what it claimed and did not send goes back; returns the rows made unknown."""
-        with self.transaction():
+        with self.row_transaction():
             return self._release(campaign, lease_id, timestamp(now))
 
     def leases(self, campaign: str) -> list[Lease]:
@@ -100,21 +112,24 @@ class Leases(StoreBase):
         ).fetchall()
         return [Lease(*row) for row in rows]
 
-    def live_senders(self, campaign: str, now: datetime) -> list[Lease]:
-        return [lease for lease in self.leases(campaign) if lease.alive(now)]
+    def live_senders(self, campaign: str) -> list[Lease]:
+        database_now = self.database_now()
+        return [lease for lease in self.leases(campaign) if lease.alive(database_now)]
 
     def reap(self, campaign: str, now: datetime) -> int:
         """Inside a transaction: take back the rows of the campaign's dead senders, and the rows left
-        `sending` by a sender from before leases (none names it); returns the rows made unknown."""
+        `sending` by a sender that names none (one from before leases, or the welcome mailer of
+        `serve`) once they are older than a lease; returns the rows made unknown."""
         stamp = timestamp(now)
+        database_now = self.database_now()
         unknown = 0
         for lease in self.leases(campaign):
-            if not lease.alive(now):
+            if not lease.alive(database_now):
                 unknown += self._release(campaign, lease.id, stamp)
         orphans = self.connection.execute(
             "UPDATE sends SET state = 'unknown', smtp_response = ?, updated_at = ?"
-            " WHERE campaign = ? AND state = 'sending' AND sender IS NULL",
-            (INTERRUPTED, stamp, campaign),
+            " WHERE campaign = ? AND state = 'sending' AND sender IS NULL AND updated_at < ?",
+            (INTERRUPTED, stamp, campaign, timestamp(now - timedelta(seconds=LEASE_SECONDS))),
         )
         return unknown + orphans.rowcount
 

@@ -9,10 +9,11 @@ its password masked, so no message, log or file ever holds it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from newsletter.errors import without_passwords
+from newsletter.errors import NewsletterError, without_passwords
 
 SCHEMES = ("postgresql://", "postgres://")
 
@@ -34,7 +35,12 @@ Location = Path | PostgresDatabase
 
 
 def is_postgres_url(value: str) -> bool:
-    return value.strip().lower().startswith(SCHEMES)
+    """A `postgresql://` URL, or libpq's `key=value` form (`host=db dbname=nieuwsbrief`)."""
+    text = value.strip()
+    return text.lower().startswith(SCHEMES) or _CONNINFO.match(text) is not None
+
+
+_CONNINFO = re.compile(r"[A-Za-z_]+\s*=")
 
 
 def masked(url: str) -> str:
@@ -46,7 +52,13 @@ def masked(url: str) -> str:
 def locate(setting: str, root: Path, environment_url: str = "") -> Location:
     """The store a project's setting (and NEWSLETTER_DATABASE_URL, when given) points at."""
     if environment_url:
-        return PostgresDatabase(environment_url)
+        if not is_postgres_url(environment_url):
+            raise NewsletterError(
+                "NEWSLETTER_DATABASE_URL is not a PostgreSQL URL",
+                hint="give postgresql://USER:PASSWORD@HOST/DATABASE, or unset it to use "
+                "[audience] database in newsletter.toml",
+            )
+        return PostgresDatabase(environment_url.strip())
     if is_postgres_url(setting):
         return PostgresDatabase(setting.strip())
     return root / setting

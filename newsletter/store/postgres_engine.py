@@ -26,13 +26,20 @@ from typing import Any
 
 import psycopg
 from psycopg import errors, pq
-from psycopg.conninfo import conninfo_to_dict
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from newsletter.errors import NewsletterError, password_of, without_passwords
 from newsletter.store.database_file import DatabaseBusy, DatabaseUnavailable
 from newsletter.store.location import PostgresDatabase
 from newsletter.store.schema import SCHEMA_VERSION, newer_schema
 from newsletter.store.schema_postgres import CREATE, FIRST_VERSION, MIGRATIONS
+
+_BEGIN = "BEGIN ISOLATION LEVEL READ COMMITTED"
+# A session idle inside a transaction this long (a frozen laptop, a lost network) is ended by the
+# server, so that its locks do not hold up every writer; ours never idle more than a moment.
+IDLE_IN_TRANSACTION_MS = 60_000
+# TCP keepalives, so that a server that vanished is noticed in a minute, not after two hours.
+KEEPALIVES = "keepalives=1 keepalives_idle=30 keepalives_interval=10 keepalives_count=3"
 
 # Advisory lock keys (any bigint; these spell "nl-write" and "nl-schema" in ASCII).
 WRITE_LOCK = 0x6E6C2D7772697465
@@ -91,6 +98,7 @@ class PostgresEngine:
     name = "postgresql"
     rowid = "ctid"
     skip_locked = " FOR UPDATE SKIP LOCKED"  # rows another transaction is taking are not waited for
+    clock = """to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')"""
 
     def __init__(
         self, connection: PostgresConnection, database: PostgresDatabase, busy_timeout: float
@@ -104,13 +112,23 @@ class PostgresEngine:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        # One round trip: a query without parameters may hold two statements.
-        with self._transaction(f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})"):
+        # One round trip: a query without parameters may hold two statements. READ COMMITTED
+        # whatever the database's default: each statement then sees what the writers before it
+        # committed, which is what taking turns is for (a REPEATABLE READ snapshot would be taken
+        # before the lock is granted, and miss them).
+        with self._transaction(f"{_BEGIN}; SELECT pg_advisory_xact_lock({WRITE_LOCK})"):
+            yield
+
+    @contextmanager
+    def row_transaction(self) -> Iterator[None]:
+        """For writes whose every decision is in their statements' own conditions: no store-wide
+        lock, only the rows' (the send log's hot path, so that senders do not queue for one lock)."""
+        with self._transaction(_BEGIN):
             yield
 
     @contextmanager
     def local_transaction(self) -> Iterator[None]:
-        with self._transaction("BEGIN"):
+        with self._transaction(_BEGIN):
             yield
 
     def let_writers_in(self) -> None:
@@ -166,12 +184,13 @@ def connect_postgres(
     when the database has no store yet and `create` is false (what only reads makes nothing)."""
     try:
         given = conninfo_to_dict(database.url).get("options") or ""
+        settings = f"-c lock_timeout={int(busy_timeout * 1000)} -c idle_in_transaction_session_timeout"
         raw = psycopg.connect(
-            database.url,
+            make_conninfo(KEEPALIVES, **conninfo_to_dict(database.url)),  # the URL's own win
             autocommit=True,
             connect_timeout=CONNECT_TIMEOUT,
             # with the URL's own options, if any; set at the start, not in a round trip of its own
-            options=f"{given} -c lock_timeout={int(busy_timeout * 1000)}".strip(),
+            options=f"{given} {settings}={IDLE_IN_TRANSACTION_MS}".strip(),
         )
     except psycopg.Error as exc:
         raise unavailable(database, _first_line(exc)) from None
@@ -224,12 +243,17 @@ def _version(raw: psycopg.Connection[Any]) -> int:
 
 def explain(exc: BaseException, database: PostgresDatabase, busy_timeout: float) -> NewsletterError | None:
     """The user error a PostgreSQL error about the database amounts to, or None for any other."""
-    if isinstance(exc, errors.LockNotAvailable | errors.DeadlockDetected):
+    if isinstance(exc, errors.LockNotAvailable | errors.DeadlockDetected | errors.SerializationFailure):
         return DatabaseBusy(
             f"the subscriber database {database} is busy: another process has held its write lock "
             f"for over {busy_timeout:g} s",
             hint="try again in a moment; if it stays busy, look for a session that holds a "
             "transaction open (pg_stat_activity)",
+        )
+    if isinstance(exc, errors.QueryCanceled | errors.IdleInTransactionSessionTimeout):
+        return DatabaseBusy(
+            f"the subscriber database {database} ended a statement: {_first_line(exc)}",
+            hint="run the same command again; a statement_timeout set for this role may be too short",
         )
     if isinstance(exc, errors.DiskFull):
         return DatabaseUnavailable(
@@ -256,10 +280,13 @@ def _unusable(database: PostgresDatabase, exc: psycopg.Error) -> NewsletterError
 def _hiding_password(problem: str, database: PostgresDatabase) -> str:
     """libpq's words, without the password: it quotes a URL's token it cannot read as it is."""
     secret = password_of(database.url)
-    if secret and secret in problem:
-        if len(secret) < 4:  # masking each occurrence would garble the message
-            return "libpq could not use the URL (its words are left out: they quote the password)"
-        problem = problem.replace(secret, "***")
+    # libpq may read a password with an `@` or a space in it otherwise than meant, and quote a part
+    # of it as the host: each part is hidden wherever it shows.
+    for part in sorted({secret, *re.split(r"[@\s]+", secret)}, key=len, reverse=True):
+        if part and part in problem:
+            if len(part) < 4:  # masking each occurrence would garble the message
+                return "libpq could not use the URL (its words are left out: they quote the password)"
+            problem = problem.replace(part, "***")
     return without_passwords(problem)
 
 

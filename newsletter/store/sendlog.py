@@ -95,6 +95,8 @@ class SendLog(Leases, Subscribers):
 
     def send_rows(self, campaign: str, states: Iterable[str]) -> list[Row]:
         wanted = tuple(states)
+        if not wanted:  # `IN ()` is SQLite's, not PostgreSQL's
+            return []
         marks = ",".join("?" * len(wanted))
         found = self.connection.execute(
             "SELECT email, state, attempts, smtp_code, smtp_response, message_id, updated_at FROM sends "
@@ -157,7 +159,7 @@ class SendLog(Leases, Subscribers):
         rows of dead senders were taken back (leases.py); returns them and how many rows were made
         `unknown` taking them back. A row stays the sender's until its lease ends."""
         where, params = _due_rows(campaign, now, retry_unknown)
-        with self.transaction():
+        with self.row_transaction():  # SKIP LOCKED keeps claims apart on PostgreSQL
             recovered = self.reap(campaign, now)
             # Picked once, in a materialised CTE: as a plain subquery of the UPDATE, PostgreSQL may
             # run it again for each row and so take more than `limit`.
@@ -185,7 +187,7 @@ class SendLog(Leases, Subscribers):
 
     def skip(self, entry: Entry, reason: str, now: datetime) -> None:
         """A subscriber who unsubscribed (or bounced elsewhere) after the send began is not mailed."""
-        with self.transaction():
+        with self.row_transaction():
             self._skip(entry, reason, timestamp(now))
 
     def _skip(self, entry: Entry, reason: str, stamp: str) -> None:
@@ -206,10 +208,13 @@ class SendLog(Leases, Subscribers):
         `sending`, else the status that stopped it. `return_token` is the token of the message's
         VERP envelope sender, recorded with its Message-ID to match a bounce to it."""
         stamp = timestamp(now)
-        claimed = "sender = ?" if entry.sender is not None else "sender IS NULL"
-        owner = (entry.sender,) if entry.sender is not None else ()
-        with self.transaction():
-            # One statement in the usual case: the row is marked only while its reader is active.
+        # The row as the sender took it: still its own (a sender taken for dead has lost it), in
+        # the state it was taken in (not sent meanwhile by another way, such as the welcome).
+        claimed = ("sender = ? AND " if entry.sender is not None else "sender IS NULL AND ") + "state = ?"
+        owner = (entry.sender, entry.state) if entry.sender is not None else (entry.state,)
+        with self.row_transaction():
+            # One statement in the usual case: the row is marked only while its reader is active,
+            # which the statement reads as it writes, so no lock of the whole store is needed.
             marked = self.connection.execute(
                 "UPDATE sends SET state = 'sending', attempts = attempts + 1, message_id = ?,"
                 f" return_token = ?, updated_at = ? WHERE campaign = ? AND subscriber_id = ? AND {claimed}"
@@ -263,7 +268,7 @@ class SendLog(Leases, Subscribers):
     def release(self, entry: Entry, now: datetime) -> None:
         """Nothing reached the server: the row goes back exactly as it was (an `unknown` row tried with
         --retry-unknown stays unknown, so no plain resume sends it), the attempt not counted."""
-        with self.transaction():
+        with self.row_transaction():
             self.connection.execute(
                 "UPDATE sends SET state = ?, attempts = attempts - 1, updated_at = ? "
                 "WHERE campaign = ? AND subscriber_id = ? AND state = 'sending'",
@@ -289,7 +294,8 @@ class SendLog(Leases, Subscribers):
             else:
                 retry_at = timestamp(now + timedelta(seconds=retry_after * 2 ** (attempts - 1)))
         stamp = timestamp(now)
-        with self.transaction():
+        # A bounce changes the reader's status, a read-then-write that takes the store's turn.
+        with self.transaction() if result.bounce else self.row_transaction():
             self.connection.execute(
                 "UPDATE sends SET state = ?, smtp_code = ?, smtp_response = ?, retry_at = ?, updated_at = ?,"
                 " sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END "

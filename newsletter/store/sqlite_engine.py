@@ -19,7 +19,7 @@ import os
 import sqlite3
 import stat
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from newsletter.errors import NewsletterError
@@ -32,6 +32,7 @@ class SqliteEngine:
     name = "sqlite"
     rowid = "rowid"
     skip_locked = ""  # a write transaction has the whole file: nothing to skip
+    clock = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"  # UTC, as timestamp() writes it
 
     def __init__(self, connection: sqlite3.Connection, path: Path, busy_timeout: float) -> None:
         self.connection = connection
@@ -54,6 +55,10 @@ class SqliteEngine:
             yield from self._transaction("BEGIN IMMEDIATE")
         finally:
             fcntl.flock(writers, fcntl.LOCK_UN)
+
+    def row_transaction(self) -> AbstractContextManager[None]:
+        """SQLite has one write lock for the whole file: the same as `transaction`."""
+        return self.transaction()
 
     @contextmanager
     def local_transaction(self) -> Iterator[None]:

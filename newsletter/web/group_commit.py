@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from newsletter.audience.unsubscribe import read_token, signing_key, unsubscribe_within
 from newsletter.errors import NewsletterError
 from newsletter.store import open_store
+from newsletter.store.database_file import DatabaseUnavailable
 
 if TYPE_CHECKING:
     from newsletter.audience.unsubscribe import Token, Unsubscribed
@@ -72,7 +73,13 @@ class GroupCommit:
                     break
             try:
                 store = store or open_store(self.project)
-                self._commit(store, batch)
+                try:
+                    self._commit(store, batch)
+                except DatabaseUnavailable:  # a connection kept open may have died (a database
+                    store.close()  # server restarted): once more on a new one before giving up
+                    store = None
+                    store = open_store(self.project)
+                    self._commit(store, batch)
             except BaseException as exc:  # the store cannot be written now: every request of it hears so
                 for wanted in batch:
                     if not wanted.done.done():
