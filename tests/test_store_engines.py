@@ -166,3 +166,17 @@ def test_the_url_in_the_environment_wins_over_the_setting(
     assert run("audience", "import", str(project / "a.csv"), "--consent", "testlijst").exit_code == 0
     assert not (project / "audience.sqlite3").exists()
     assert [s.email for s in select(PostgresDatabase(postgres_url))] == ["anna@example.nl"]
+
+
+def test_transactions_read_what_was_committed_whatever_the_databases_default(postgres_url: str) -> None:
+    """A REPEATABLE READ or SERIALIZABLE default would take a transaction's snapshot before its turn
+    came, and miss what the writer before it committed: the engine asks for READ COMMITTED."""
+    with psycopg.connect(postgres_url, autocommit=True) as raw:
+        name = raw.execute("SELECT current_database()").fetchone()
+        assert name is not None
+        raw.execute(f"ALTER DATABASE \"{name[0]}\" SET default_transaction_isolation = 'serializable'")
+    with connect(PostgresDatabase(postgres_url)) as store:
+        for begin in (store.transaction, store.row_transaction):
+            with begin():
+                (level,) = store.connection.execute("SHOW transaction_isolation").fetchone()
+                assert level == "read committed"
