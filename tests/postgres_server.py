@@ -37,10 +37,10 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
 
-import pytest
+from tests.ci import need
 
 if TYPE_CHECKING:
     import psycopg
@@ -64,16 +64,6 @@ PORT_ATTEMPTS = 3
 
 class PostgresError(RuntimeError):
     """initdb or pg_ctl failed; the message has their output and the server's log."""
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in {"", "0", "false", "no"}
-
-
-def need(reason: str) -> NoReturn:
-    if in_ci():
-        pytest.fail(f"{reason}, and CI is set: install it (.ci/run installs Debian's postgresql)")
-    pytest.skip(f"{reason} (with CI=true this fails instead)")
 
 
 def find_bin_dir() -> Path | None:
@@ -265,7 +255,10 @@ def postgres_for_tests() -> Iterator[PostgresServer]:
     else:
         bin_dir = find_bin_dir()
         if bin_dir is None:
-            need("PostgreSQL is not installed (no initdb in /usr/lib/postgresql/*/bin or on the PATH)")
+            need(
+                "PostgreSQL is not installed (no initdb in /usr/lib/postgresql/*/bin or on the PATH)",
+                "postgresql",
+            )
         server = PostgresServer.start(bin_dir)
     try:
         yield server

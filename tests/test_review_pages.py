@@ -10,7 +10,6 @@ preview server's and the screenshots' tests too.
 from __future__ import annotations
 
 import json
-import os
 import re
 import tomllib
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ from newsletter.errors import NewsletterError
 from newsletter.preview.server import PreviewServer
 from newsletter.project.settings import open_project
 from newsletter.review.screenshot import find_chromium
+from tests.ci import need
 from tests.conftest import REPO, Run, write
 
 if TYPE_CHECKING:
@@ -36,23 +36,12 @@ SUBJECT = "De kunst van het weglaten – en een boek dat je erbij helpt"
 TIMEOUT_MS = 5000  # a rebuild and reload takes well under a second; this only bounds a failure
 
 
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in {"", "0", "false", "no"}
-
-
-def need(reason: str) -> None:
-    if in_ci():
-        pytest.fail(f"{reason}, and CI is set: install it (.ci/run installs Debian's chromium)")
-    pytest.skip(f"{reason} (with CI=true this fails instead)")
-
-
 @pytest.fixture(name="chromium", scope="module")
 def fixture_chromium() -> str:
     try:
         return str(find_chromium())
     except NewsletterError:
-        need("Chromium is not installed")
-        raise  # unreachable: need() skips or fails
+        need("Chromium is not installed", "chromium")
 
 
 @pytest.fixture(name="browser", scope="module")
@@ -60,7 +49,7 @@ def fixture_browser(chromium: str) -> Iterator[Browser]:
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        need("Playwright is not installed")
+        need("Playwright is not installed", "chromium")
         raise
     flags = "--no-sandbox --disable-gpu --disable-background-networking --disable-component-update"
     with sync_playwright() as playwright:
