@@ -368,7 +368,7 @@ def _lease_lost() -> NewsletterError:
     return NewsletterError(
         "this sender was taken for dead by another sender of the campaign (its lease was not renewed "
         "in time), which took its rows back",
-        hint="nothing was sent twice; run the same command again to go on",
+        hint="it sent none of the rows it lost; run the same command again to go on",
     )
 
 

@@ -29,7 +29,7 @@ from newsletter.sending.ab_test import every_variant, outcomes, pick_winner, see
 from newsletter.sending.message import Composer, DkimSigner, Recipient
 from newsletter.sending.names import first_name
 from newsletter.sending.publishing import publish_web_version
-from newsletter.sending.run import Clock, RunReport, deliver_each, run, utc_now
+from newsletter.sending.run import RUN_BUSY_TIMEOUT, Clock, RunReport, deliver_each, run, utc_now
 from newsletter.sending.stopping import Stop
 from newsletter.sending.transport import Outbox, Smtp, Transport, smtp_password
 from newsletter.sending.workers import run_workers
@@ -548,7 +548,10 @@ def send(
         settings = prepared.project.settings.smtp or SmtpSettings()
     composers = make_composers(prepared, signing_key(prepared.project.secrets), clock=clock)
     database = database_location(prepared.project)
-    with connect(database) as store, store.engine.exclusive(f"{campaign_id}.send-setup"):
+    with (
+        connect(database, busy_timeout=RUN_BUSY_TIMEOUT) as store,
+        store.engine.exclusive(f"{campaign_id}.send-setup"),
+    ):
         joining = bool(store.live_senders(campaign_id))
         if not joining:  # the senders at work did this, and the log is theirs as it stands
             _queue(prepared, database, new_subscribers_only, retry_unknown, clock, ab or ABSend())

@@ -172,7 +172,7 @@ CREATE TABLE stripe_events (
 # heartbeat is older than the lease.
 _SENDERS = """
 ALTER TABLE sends ADD COLUMN sender TEXT;
-CREATE INDEX sends_campaign_sender ON sends (campaign, sender);
+CREATE INDEX sends_campaign_sender ON sends (campaign, sender, subscriber_id);
 CREATE TABLE senders (
     id TEXT PRIMARY KEY,
     campaign TEXT NOT NULL,

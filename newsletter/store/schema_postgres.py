@@ -57,7 +57,7 @@ CREATE TABLE sends (
 CREATE INDEX sends_campaign_state ON sends (campaign, state);
 CREATE UNIQUE INDEX sends_return_token ON sends (return_token);
 CREATE INDEX sends_message_id ON sends (message_id);
-CREATE INDEX sends_campaign_sender ON sends (campaign, sender);
+CREATE INDEX sends_campaign_sender ON sends (campaign, sender, subscriber_id);
 CREATE INDEX sends_subscriber ON sends (subscriber_id);
 
 CREATE TABLE status_changes (
