@@ -30,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
@@ -73,15 +74,16 @@ class Row:
 # -- the SMTP sink (its own process) -------------------------------------------------------------------
 
 
-class SinkProtocol(asyncio.Protocol):
-    """Just enough SMTP for smtplib: every command accepted, every message counted and thrown away.
+class CountingSink(asyncio.Protocol):
+    """Just enough SMTP for smtplib, every command accepted, every message counted and thrown
+    away, every RCPT address counted (who they were for is kept).
 
     Hand-rolled rather than aiosmtpd so the sink is never the bottleneck: it only scans for the end of
-    the data, without parsing or copying a message.
-    """
+    the data, without parsing or copying a message."""
 
-    def __init__(self, counter: list[int]) -> None:
-        self.counter = counter
+    def __init__(self, rcpts: Counter[str], messages: list[int]) -> None:
+        self.rcpts = rcpts
+        self.messages = messages
         self.buffer = b""
         self.in_data = False
         self.transport: asyncio.Transport | None = None
@@ -101,20 +103,25 @@ class SinkProtocol(asyncio.Protocol):
                     return
                 self.buffer = self.buffer[end + 5 :]
                 self.in_data = False
-                self.counter[0] += 1
+                self.messages[0] += 1
                 self.transport.write(b"250 2.0.0 OK\r\n")
             else:
                 end = self.buffer.find(b"\r\n")
                 if end < 0:
                     return
                 line, self.buffer = self.buffer[:end], self.buffer[end + 2 :]
-                self.command(line[:4].upper())
+                self.command(line)
 
-    def command(self, verb: bytes) -> None:
+    def command(self, line: bytes) -> None:
         assert self.transport is not None
+        verb = line[:4].upper()
         if verb == b"EHLO":
             self.transport.write(b"250-sink\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 SIZE 52428800\r\n")
-        elif verb in (b"HELO", b"MAIL", b"RCPT", b"RSET", b"NOOP"):
+        elif verb == b"RCPT":
+            address = line.partition(b"<")[2].partition(b">")[0]
+            self.rcpts[address.decode("utf-8", "replace").lower()] += 1
+            self.transport.write(b"250 OK\r\n")
+        elif verb in (b"HELO", b"MAIL", b"RSET", b"NOOP"):
             self.transport.write(b"250 OK\r\n")
         elif verb == b"DATA":
             self.transport.write(b"354 go ahead\r\n")
@@ -132,13 +139,14 @@ class SinkProtocol(asyncio.Protocol):
 
 
 def serve_sink(control: Connection) -> None:
-    """The sink process: sends its port, serves until told to stop, then sends how many it received."""
+    """The sink process: sends its port, serves until told to stop, then sends what it received."""
 
     async def serve() -> None:
         loop = asyncio.get_running_loop()
-        counter = [0]
+        rcpts: Counter[str] = Counter()
+        messages = [0]
         stop = asyncio.Event()
-        server = await loop.create_server(lambda: SinkProtocol(counter), "127.0.0.1", 0)
+        server = await loop.create_server(lambda: CountingSink(rcpts, messages), "127.0.0.1", 0)
         control.send(server.sockets[0].getsockname()[1])
         threading.Thread(
             target=lambda: (control.recv(), loop.call_soon_threadsafe(stop.set)), daemon=True
@@ -146,7 +154,7 @@ def serve_sink(control: Connection) -> None:
         async with server:
             await stop.wait()
         usage = resource.getrusage(resource.RUSAGE_SELF)
-        control.send((counter[0], usage.ru_utime + usage.ru_stime))
+        control.send((messages[0], dict(rcpts), usage.ru_utime + usage.ru_stime))
 
     asyncio.run(serve())
 
@@ -160,12 +168,13 @@ class Sink:
         self.process.start()
         self.port = int(self.control.recv())
 
-    def received(self) -> tuple[int, float]:
-        """Stop the sink; the number of messages it accepted and the CPU seconds it used for them."""
+    def received(self) -> tuple[int, Counter[str], float]:
+        """Stop the sink; the messages it accepted, how often each address was a recipient, and the
+        CPU seconds it used."""
         self.control.send("stop")
-        count, cpu = self.control.recv()
+        count, rcpts, cpu = self.control.recv()
         self.process.join(timeout=5)
-        return int(count), float(cpu)
+        return int(count), Counter(rcpts), float(cpu)
 
     def __enter__(self) -> Sink:
         return self
@@ -302,7 +311,7 @@ def bench_send(tmp: Path, recipients: int) -> tuple[list[Row], Peak]:
     with Sink() as sink:
         root, import_s = make_project(tmp / f"send-{recipients}", recipients, sink.port)
         figures = in_fresh_process(measure_send, root)
-        received, sink_cpu = sink.received()
+        received, _, sink_cpu = sink.received()
     if received != recipients or figures["sent"] != recipients:
         raise RuntimeError(f"{recipients} to send, {figures['sent']} logged sent, {received} received")
     rate = recipients / figures["send_seconds"]

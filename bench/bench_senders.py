@@ -37,14 +37,12 @@ cannot be more than two cores' worth.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import http.client
 import json
 import multiprocessing
 import os
 import random
 import re
-import resource
 import shutil
 import statistics
 import subprocess
@@ -55,11 +53,11 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 from bench_build import copy_project  # the same sample-project copy as the build benchmark
+from bench_send import Sink  # the same SMTP sink, which counts every recipient
 from bench_serve import CAMPAIGN, SECRET, serving_port  # the same server start as the serve benchmark
 from bench_unsubscribe import figures, post  # the same one-click POST and percentiles
 
@@ -75,117 +73,6 @@ SEND_TIMEOUT = 3600.0  # seconds: a send that takes longer is killed and reporte
 ALONE_POSTS = 100
 DURABLE = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
 RESULT_LINE = re.compile(r"in ([\d.]+) s \((\d+) messages/s\)")
-
-
-# -- the SMTP sink (its own process) -------------------------------------------------------------------
-
-
-class CountingSink(asyncio.Protocol):
-    """Just enough SMTP for smtplib, as bench_send.py's sink, but every RCPT address is counted:
-    the messages are thrown away, who they were for is kept."""
-
-    def __init__(self, rcpts: Counter[str], messages: list[int]) -> None:
-        self.rcpts = rcpts
-        self.messages = messages
-        self.buffer = b""
-        self.in_data = False
-        self.transport: asyncio.Transport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        transport.write(b"220 sink ESMTP\r\n")
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        while self.transport is not None:
-            if self.in_data:
-                end = self.buffer.find(b"\r\n.\r\n")
-                if end < 0:
-                    self.buffer = self.buffer[-4:]  # the end marker may straddle two chunks
-                    return
-                self.buffer = self.buffer[end + 5 :]
-                self.in_data = False
-                self.messages[0] += 1
-                self.transport.write(b"250 2.0.0 OK\r\n")
-            else:
-                end = self.buffer.find(b"\r\n")
-                if end < 0:
-                    return
-                line, self.buffer = self.buffer[:end], self.buffer[end + 2 :]
-                self.command(line)
-
-    def command(self, line: bytes) -> None:
-        assert self.transport is not None
-        verb = line[:4].upper()
-        if verb == b"EHLO":
-            self.transport.write(b"250-sink\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 SIZE 52428800\r\n")
-        elif verb == b"RCPT":
-            address = line.partition(b"<")[2].partition(b">")[0]
-            self.rcpts[address.decode("utf-8", "replace").lower()] += 1
-            self.transport.write(b"250 OK\r\n")
-        elif verb in (b"HELO", b"MAIL", b"RSET", b"NOOP"):
-            self.transport.write(b"250 OK\r\n")
-        elif verb == b"DATA":
-            self.transport.write(b"354 go ahead\r\n")
-            self.in_data = True
-            self.buffer = b"\r\n" + self.buffer  # so an empty message's lone "." line is found too
-        elif verb == b"QUIT":
-            self.transport.write(b"221 bye\r\n")
-            self.transport.close()
-            self.transport = None
-        else:
-            self.transport.write(b"502 not implemented\r\n")
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.transport = None
-
-
-def serve_sink(control: Connection) -> None:
-    """The sink process: sends its port, serves until told to stop, then sends what it received."""
-
-    async def serve() -> None:
-        loop = asyncio.get_running_loop()
-        rcpts: Counter[str] = Counter()
-        messages = [0]
-        stop = asyncio.Event()
-        server = await loop.create_server(lambda: CountingSink(rcpts, messages), "127.0.0.1", 0)
-        control.send(server.sockets[0].getsockname()[1])
-        threading.Thread(
-            target=lambda: (control.recv(), loop.call_soon_threadsafe(stop.set)), daemon=True
-        ).start()
-        async with server:
-            await stop.wait()
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        control.send((messages[0], dict(rcpts), usage.ru_utime + usage.ru_stime))
-
-    asyncio.run(serve())
-
-
-class Sink:
-    """The sink process from the parent's side: `with Sink() as sink:` ... `sink.port`, `sink.received()`."""
-
-    def __init__(self) -> None:
-        self.control, child = SPAWN.Pipe()
-        self.process = SPAWN.Process(target=serve_sink, args=(child,), daemon=True)
-        self.process.start()
-        self.port = int(self.control.recv())
-
-    def received(self) -> tuple[int, Counter[str], float]:
-        """Stop the sink; the messages it accepted, how often each address was a recipient, and the
-        CPU seconds it used."""
-        self.control.send("stop")
-        count, rcpts, cpu = self.control.recv()
-        self.process.join(timeout=5)
-        return int(count), Counter(rcpts), float(cpu)
-
-    def __enter__(self) -> Sink:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join()
 
 
 # -- the stores -----------------------------------------------------------------------------------------
