@@ -36,7 +36,7 @@ from newsletter.project.environment import PROJECT_DIR as PROJECT_ENV
 from newsletter.project.environment import UNSUBSCRIBE_SECRET as SECRET_ENV
 from newsletter.project.environment import Secrets
 from newsletter.project.settings import Project, open_project
-from newsletter.store import PostgresDatabase, open_store
+from newsletter.store import open_store
 from newsletter.web.application import MAX_FORM_BYTES, MAX_WEBHOOK_BYTES, environment_app, make_app
 from tests.conftest import Run, write
 from tests.store_util import break_database, database, history, select
@@ -121,8 +121,8 @@ class Server:
         return self.request("POST", f"{PATH}?token={token}", body, {"Content-Type": FORM})
 
 
-@pytest.fixture
-def readers(project: Path) -> Project:
+@pytest.fixture(name="readers")
+def fixture_readers(project: Path) -> Project:
     csv = write(
         project / "readers.csv",
         "email,name,locale\njan@example.org,Jan,nl\nels@example.org,Els,nl\nann@example.org,Ann,en\n",
@@ -133,8 +133,8 @@ def readers(project: Path) -> Project:
     return opened
 
 
-@pytest.fixture
-def server(readers: Project) -> Iterator[Server]:
+@pytest.fixture(name="server")
+def fixture_server(readers: Project) -> Iterator[Server]:
     running = Server(readers)
     yield running
     running.stop()
@@ -713,24 +713,3 @@ def test_two_servers_on_one_database_unsubscribe_each_reader_once(server: Server
     with open_store(readers) as store:
         left = Counter(c.email for c in history(store) if c.new_status == "unsubscribed")
     assert left == dict.fromkeys(addresses, 1)
-
-
-def test_a_one_click_after_the_database_dropped_its_connections_still_unsubscribes(
-    server: Server, readers: Project, both_engines: str
-) -> None:
-    """A database server restarted between two one-click POSTs (sent once each, by the mail
-    provider): the writer's kept connection is dead, and it opens a new one instead of a 503."""
-    if both_engines == "sqlite":
-        pytest.skip("an SQLite file has no server to restart")
-    assert server.one_click(token_for(readers, "jan@example.org")).status == 200
-    import psycopg
-
-    location = database(readers.root)
-    assert isinstance(location, PostgresDatabase)
-    with psycopg.connect(location.url, autocommit=True) as admin:
-        admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
-    assert server.one_click(token_for(readers, "els@example.org")).status == 200
-    assert status_of(readers)["els@example.org"] == "unsubscribed"
