@@ -116,7 +116,6 @@ class RunReport:
     bounced: int = 0
     skipped: int = 0  # unsubscribed or bounced since the send began
     recovered_unknown: int = 0  # rows a killed sender left in `sending`
-    taken: int = 0  # rows another sender took back, this one having been taken for dead
     paused: str | None = None  # why the run paused (too many errors in a row)
     stopped: NewsletterError | None = None  # why the run stopped (no connection)
     interrupted: str | None = None  # who asked it to stop ("SIGTERM", ...), when someone did
@@ -316,8 +315,6 @@ class _Run:
         outgoing = composer.compose(Recipient(entry.email, entry.name, entry.subscriber_id))
         refused = store.mark_sending(entry, outgoing.message_id, self.clock(), outgoing.return_token)
         if refused == TAKEN:
-            with self.lock:
-                self.report.taken += 1
             self.stop_with(_lease_lost())
             return False
         if refused is not None:

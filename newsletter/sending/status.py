@@ -26,9 +26,12 @@ class LogStatus:
 
     counts: dict[str, int]  # every state, zero when none
     rows: list[Row] = field(default_factory=list)  # the rows in the states asked for
-    sending_now: bool = False  # a sender of the campaign holds a live lease
     next_retry: str | None = None  # when the first deferred reader is due again
-    senders: int = 0  # how many senders hold a live lease
+    senders: int = 0  # how many senders of the campaign hold a live lease
+
+    @property
+    def sending_now(self) -> bool:
+        return self.senders > 0
 
     def needs_attention(self, report: RunReport) -> bool:
         """Paused, stopped, deferred, unknown or refused readers: the run went through but is not done."""
@@ -75,7 +78,7 @@ def log_status(project: Project, campaign_id: str, list_states: Sequence[str] = 
             counts = settled(store.send_counts(campaign_id), running)
             rows = settled_rows(store, campaign_id, list_states, running) if list_states else []
             retry = store.next_retry(campaign_id)
-        found = LogStatus(counts, rows, running, retry, senders)
+        found = LogStatus(counts, rows, retry, senders)
     if not any(found.counts.values()):
         files, errors = campaign_files(project, [campaign_id])
         if campaign_id not in files:  # errors may also name duplicate ids of other campaigns

@@ -92,7 +92,6 @@ def merge(campaign: str, reports: list[RunReport]) -> RunReport:
         total.bounced += report.bounced
         total.skipped += report.skipped
         total.recovered_unknown += report.recovered_unknown
-        total.taken += report.taken
         total.paused = total.paused or report.paused
         total.stopped = total.stopped or report.stopped
         total.interrupted = total.interrupted or report.interrupted

@@ -43,7 +43,7 @@ class Lease:
     def alive(self, database_now: datetime, lease_seconds: float = LEASE_SECONDS) -> bool:
         """Its process runs (on this machine, where /proc tells), or its heartbeat is recent (by the
         database's clock, `database_now`)."""
-        if self.host == this_machine() and self.process_start and process_start(os.getpid()):
+        if self.host == this_machine() and self.process_start and _processes_visible():
             return process_start(self.pid) == self.process_start
         return self.heartbeat_at >= timestamp(database_now - timedelta(seconds=lease_seconds))
 
@@ -60,6 +60,12 @@ def this_machine() -> str:
         except OSError:
             parts.append("")
     return "/".join(parts)
+
+
+@cache
+def _processes_visible() -> bool:
+    """Whether /proc shows this machine's processes (not on macOS): else heartbeats alone decide."""
+    return bool(process_start(os.getpid()))
 
 
 def process_start(pid: int) -> str:
